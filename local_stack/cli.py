@@ -1,0 +1,61 @@
+"""``totesys-stack up|down|status``: the local stack from the command line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from local_stack import config as stack_config
+from local_stack import stack
+from local_stack.processes import StackError
+
+console = Console()
+
+
+def _print(statuses: list[stack.ServiceStatus]) -> None:
+    table = Table(title="ToteSys CDC local stack")
+    for column in ("service", "state", "address", "detail"):
+        table.add_column(column)
+    for s in statuses:
+        table.add_row(s.name, "[green]up[/]" if s.healthy else "[red]down[/]", s.address, s.detail)
+    console.print(table)
+
+
+@click.group()
+def main() -> None:
+    """Manage the local stack (PostgreSQL + AWS emulation on 127.0.0.1)."""
+
+
+@main.command()
+def up() -> None:
+    """Start the stack (idempotent) and wait until every service is healthy."""
+    _run(lambda: _print(stack.up(stack_config.load())))
+
+
+@main.command()
+def down() -> None:
+    """Stop the stack; its data stays under the state folder."""
+    _run(lambda: stack.down(stack_config.load()))
+
+
+@main.command()
+def status() -> None:
+    """Show each service's health; exit 1 when any is down."""
+    statuses = stack.status(stack_config.load())
+    _print(statuses)
+    sys.exit(0 if all(s.healthy for s in statuses) else 1)
+
+
+def _run(action) -> None:  # noqa: ANN001 - a zero-argument callable
+    try:
+        action()
+    except StackError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Settings of the local stack, read once from ``TOTESYS_CDC_*`` environment variables.
+
+Every variable is optional; the defaults give a stack that does not clash with a system
+PostgreSQL (5432) or a LocalStack (4566).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "TOTESYS_CDC_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where the local stack lives and how it is reached."""
+
+    state_dir: Path
+    pg_port: int
+    aws_port: int
+    region: str
+    pg_superuser: str = "totesys_admin"
+    host: str = "127.0.0.1"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.state_dir / "pg"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    def pg_dsn(self, dbname: str) -> str:
+        """A libpq connection string for one database of the local cluster (no password:
+        the cluster trusts loopback connections and listens nowhere else)."""
+        return f"host={self.host} port={self.pg_port} user={self.pg_superuser} dbname={dbname}"
+
+    def aws_env(self) -> dict[str, str]:
+        """Environment for boto3 and the AWS SDK for Java to use the local emulation.
+
+        The credentials are moto's dummies, never real ones.
+        """
+        return {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credential
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+        }
+
+
+def load(env: Mapping[str, str] | None = None) -> StackConfig:
+    """Build the stack configuration from the environment (``os.environ`` by default)."""
+    env = os.environ if env is None else env
+
+    def get(name: str, default: str) -> str:
+        return env.get(PREFIX + name, default)
+
+    return StackConfig(
+        state_dir=Path(get("STATE_DIR", str(PROJECT_ROOT / ".local"))).resolve(),
+        pg_port=int(get("PG_PORT", "55432")),
+        aws_port=int(get("AWS_PORT", "54566")),
+        region=get("REGION", "eu-west-2"),
+    )

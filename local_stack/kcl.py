@@ -1,0 +1,174 @@
+"""Running the real KCL MultiLangDaemon (Java) against the local stack.
+
+The daemon starts a Python record processor (``executableName``) per shard and talks to it
+over stdin/stdout. Two settings make the AWS SDK for Java work with moto:
+``-Daws.cborEnabled=false`` (moto speaks JSON, not CBOR, to Kinesis) and the ``http://``
+endpoints (the Kinesis client then uses HTTP/2 cleartext, which hypercorn serves).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local_stack.config import StackConfig
+from local_stack.processes import PrerequisiteMissing, StackError, pid_alive, wait_until
+
+MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
+GRACEFUL_DONE = "Process shutdown is complete."
+
+
+def jars_dir() -> Path:
+    """The KCL jars installed with amazon-kclpy (see tools/install-kclpy.sh)."""
+    import amazon_kclpy
+
+    directory = Path(amazon_kclpy.__file__).parent / "jars"
+    if not any(directory.glob("amazon-kinesis-client-multilang-*.jar")):
+        raise PrerequisiteMissing(f"the KCL jars are missing from {directory}: run 'make install'")
+    return directory
+
+
+def java() -> str:
+    path = shutil.which("java")
+    if path is None:
+        raise PrerequisiteMissing(
+            "'java' was not found: install Java 17+ (apt install openjdk-17-jre-headless)"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """The properties file of one KCL application, with defaults suited to the local stack:
+    polling retrieval, no CloudWatch metrics and short lease timings so shards are picked up
+    within seconds."""
+
+    stream_name: str
+    application_name: str
+    executable: str
+    initial_position: str = "TRIM_HORIZON"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def render(self, config: StackConfig) -> str:
+        props = {
+            "executableName": self.executable,
+            "streamName": self.stream_name,
+            "applicationName": self.application_name,
+            "AwsCredentialsProvider": "DefaultCredentialsProvider",
+            "processingLanguage": "python/3",
+            "initialPositionInStream": self.initial_position,
+            "regionName": config.region,
+            "kinesisEndpoint": config.aws_endpoint,
+            "dynamoDBEndpoint": config.aws_endpoint,
+            "metricsLevel": "NONE",
+            "retrievalMode": "POLLING",
+            "idleTimeBetweenReadsInMillis": "250",
+            "failoverTimeMillis": "2000",
+            "leaseAssignmentIntervalMillis": "1000",
+            "shardSyncIntervalMillis": "2000",
+            "parentShardPollIntervalMillis": "1000",
+            # How long SIGTERM's graceful shutdown may take (the KCL's default, 0, gives none):
+            # record processors get shutdown_requested and can flush and checkpoint.
+            "shutdownGraceMillis": "30000",
+            **self.extra,
+        }
+        return "".join(f"{key} = {value}\n" for key, value in props.items())
+
+
+class Daemon:
+    """One MultiLangDaemon process (and the record processors it spawns)."""
+
+    def __init__(self, config: StackConfig, settings: DaemonSettings, work_dir: Path) -> None:
+        self.config = config
+        self.settings = settings
+        self.work_dir = work_dir
+        self.properties_path = work_dir / f"{settings.application_name}.properties"
+        self.log_path = work_dir / f"{settings.application_name}.kcl.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        return [
+            java(),
+            "-Daws.cborEnabled=false",
+            "-cp",
+            f"{jars_dir()}/*",
+            MAIN_CLASS,
+            "-p",
+            str(self.properties_path),
+        ]
+
+    def start(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.properties_path.write_text(self.settings.render(self.config))
+        env = {**os.environ, **self.config.aws_env()}
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.work_dir,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def graceful_shutdown_completed(self) -> bool:
+        """True when the daemon's log says its SIGTERM shutdown finished within the grace time."""
+        return self.log_path.exists() and GRACEFUL_DONE in self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout_s: float = 60.0) -> int:
+        """Ask the daemon to shut down (SIGTERM: record processors get ``shutdown_requested``
+        and may checkpoint), wait for it and every child, and return its exit code: 143
+        (128 + SIGTERM) is how the JVM reports that shutdown. Escalates to SIGKILL only after
+        ``timeout_s``."""
+        if self._proc is None:
+            raise StackError("the KCL daemon was never started")
+        group = self._proc.pid
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(group, signal.SIGKILL)
+                self._proc.wait(timeout=10)
+                raise StackError(
+                    f"the KCL daemon ignored SIGTERM for {timeout_s}s; see {self.log_path}"
+                ) from None
+        # The record processors are the daemon's children, in its process group.
+        try:
+            wait_until(
+                lambda: not _group_alive(group),
+                what="the KCL record processors to exit",
+                timeout_s=15,
+                log_path=self.log_path,
+            )
+        except StackError:
+            os.killpg(group, signal.SIGKILL)
+            raise
+        return self._proc.returncode
+
+
+def _group_alive(pgid: int) -> bool:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z" and pid_alive(int(entry.name)):
+            return True
+    return False

@@ -1,0 +1,273 @@
+"""The project-owned PostgreSQL cluster: initdb, start, stop, status, databases.
+
+The cluster listens on 127.0.0.1 only, on its own port, with ``wal_level=logical`` so the
+capture engine can use a replication slot. ``initdb`` and ``postgres`` refuse to run as
+root; when this runs as root the server runs as an unprivileged system user instead.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from local_stack.config import StackConfig
+from local_stack.processes import PrerequisiteMissing, StackError, wait_until
+
+APP_DATABASES = ("totesys", "warehouse")
+INSTALL_HINT = (
+    "install the PostgreSQL 15+ server (apt install postgresql) or set TOTESYS_CDC_PG_BIN"
+)
+
+# Settings appended to postgresql.conf. fsync/full_page_writes are off because this cluster
+# is a disposable local stand-in: a crashed *process* loses nothing with them off, only an
+# operating-system crash could, and the stack is rebuilt from scratch after one.
+SERVER_SETTINGS = {
+    "listen_addresses": "'127.0.0.1'",
+    "wal_level": "logical",
+    "max_replication_slots": "20",
+    "max_wal_senders": "20",
+    "max_connections": "200",
+    "fsync": "off",
+    "full_page_writes": "off",
+    "synchronous_commit": "off",
+    "timezone": "'UTC'",
+    "log_timezone": "'UTC'",
+    "log_min_messages": "warning",
+}
+
+
+def find_bin_dir() -> Path:
+    """The directory holding ``initdb``/``pg_ctl``: TOTESYS_CDC_PG_BIN, PATH, then Debian's
+    versioned directories (newest first)."""
+    explicit = os.environ.get("TOTESYS_CDC_PG_BIN")
+    candidates = [Path(explicit)] if explicit else []
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    debian = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
+    )
+    candidates += [Path(p) for p in debian]
+    for directory in candidates:
+        if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
+            return directory
+    raise PrerequisiteMissing(
+        f"PostgreSQL server binaries (initdb, pg_ctl) not found: {INSTALL_HINT}"
+    )
+
+
+def server_user() -> str | None:
+    """The unprivileged user the server runs as when we are root; None when we are not."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise PrerequisiteMissing(
+        "running as root but no 'postgres' or 'nobody' user exists to run PostgreSQL"
+    )
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One local cluster: where its files are, who runs it, how to reach it."""
+
+    config: StackConfig
+    bin_dir: Path
+    run_as: str | None
+    base_dir: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base_dir / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.base_dir / "socket"
+
+    @property
+    def log_path(self) -> Path:
+        return self.base_dir / "postgres.log"
+
+    def _as_server_user(self, argv: list[str]) -> list[str]:
+        if self.run_as is None:
+            return argv
+        return ["runuser", "-u", self.run_as, "--", *argv]
+
+    def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self._as_server_user(argv), capture_output=True, text=True, check=False
+        )
+
+    def is_initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def is_running(self) -> bool:
+        if not self.is_initialised():
+            return False
+        result = self._run([str(self.bin_dir / "pg_ctl"), "status", "-D", str(self.data_dir)])
+        return result.returncode == 0
+
+    def accepts_connections(self) -> bool:
+        result = subprocess.run(
+            [
+                str(self.bin_dir / "pg_isready"),
+                "-q",
+                "-h",
+                self.config.host,
+                "-p",
+                str(self.config.pg_port),
+                "-t",
+                "1",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def init(self) -> None:
+        """initdb (once) and write the settings; a second call changes nothing."""
+        if self.is_initialised():
+            return
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        self._hand_to_server_user(self.base_dir, self.socket_dir)
+        result = self._run(
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.config.pg_superuser,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ]
+        )
+        if result.returncode != 0:
+            raise StackError(f"initdb failed:\n{result.stdout}{result.stderr}")
+        settings = dict(
+            SERVER_SETTINGS,
+            port=str(self.config.pg_port),
+            unix_socket_directories=f"'{self.socket_dir}'",
+        )
+        with open(self.data_dir / "postgresql.conf", "a") as conf:
+            conf.write("\n# --- totesys-cdc local stack ---\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        # Only loopback, only the superuser the project created; replication for the capture engine.
+        (self.data_dir / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "host all all 127.0.0.1/32 trust\n"
+            "host replication all 127.0.0.1/32 trust\n"
+        )
+
+    def _hand_to_server_user(self, *paths: Path) -> None:
+        if self.run_as is None:
+            return
+        entry = pwd.getpwnam(self.run_as)
+        for path in paths:
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+            path.chmod(0o700)
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start the server (if it is not running) and wait until it accepts connections."""
+        if not self.is_running():
+            result = self._run(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "start",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_path),
+                    "-t",
+                    str(int(timeout_s)),
+                    "-w",
+                ]
+            )
+            if result.returncode != 0:
+                raise StackError(
+                    f"PostgreSQL did not start: {result.stderr.strip()}; see {self.log_path}"
+                )
+        wait_until(
+            self.accepts_connections,
+            what="PostgreSQL to accept connections",
+            timeout_s=timeout_s,
+            log_path=self.log_path,
+        )
+
+    def stop(self) -> None:
+        if self.is_running():
+            result = self._run(
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "stop",
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "60",
+                ]
+            )
+            if result.returncode != 0:
+                raise StackError(f"PostgreSQL did not stop: {result.stderr.strip()}")
+
+    def ensure_databases(self, names: tuple[str, ...] = APP_DATABASES) -> None:
+        """Create the application databases that do not exist yet."""
+        with psycopg.connect(self.config.pg_dsn("postgres"), autocommit=True) as conn:
+            existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+            for name in names:
+                if name not in existing:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def cluster(config: StackConfig) -> Cluster:
+    """The cluster for this configuration, with its files placed where the server user can
+    reach them (see ``_base_dir``)."""
+    run_as = server_user()
+    return Cluster(
+        config=config, bin_dir=find_bin_dir(), run_as=run_as, base_dir=_base_dir(config, run_as)
+    )
+
+
+def _base_dir(config: StackConfig, run_as: str | None) -> Path:
+    """The cluster's own folder: ``<state dir>/pg``.
+
+    As root, the unprivileged server user must be able to traverse every parent of it; a
+    clone in a private folder (``mktemp -d`` gives 0700) does not allow that. Rather than
+    loosen the permissions of the user's folders, the cluster then lives in a folder of
+    the system temp dir named after the project path, and ``<state dir>/pg`` is a symlink to it.
+    """
+    wanted = config.pg_dir
+    if wanted.is_symlink() or run_as is None:
+        return wanted.resolve() if wanted.is_symlink() else wanted
+    if _reachable_by(run_as, wanted.parent):
+        return wanted
+    digest = hashlib.sha256(str(config.state_dir).encode()).hexdigest()[:12]
+    outside = Path(tempfile.gettempdir()) / f"totesys-cdc-pg-{digest}"
+    outside.mkdir(mode=0o711, exist_ok=True)
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    if not wanted.exists():
+        wanted.symlink_to(outside, target_is_directory=True)
+    return outside
+
+
+def _reachable_by(user: str, directory: Path) -> bool:
+    directory.mkdir(parents=True, exist_ok=True)
+    probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(directory)], check=False)
+    return probe.returncode == 0

@@ -1,0 +1,94 @@
+"""The whole local stack: bring it up, take it down, report its health."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from local_stack import aws, postgres
+from local_stack.config import StackConfig
+from local_stack.processes import require_executable
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    healthy: bool
+    address: str
+    detail: str
+
+
+def check_prerequisites() -> None:
+    """Fail early with one clear message per missing tool, before anything is started."""
+    postgres.find_bin_dir()
+    require_executable("java", "install Java 17+ (apt install openjdk-17-jre-headless)")
+    if postgres.server_user() is not None:
+        require_executable("runuser", "install util-linux (it runs PostgreSQL as a non-root user)")
+
+
+def up(config: StackConfig) -> list[ServiceStatus]:
+    """Start every service that is not running (idempotent) and wait until each is healthy."""
+    check_prerequisites()
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    _check_port_free_or_ours(config)
+    pg = postgres.cluster(config)
+    pg.init()
+    pg.start()
+    pg.ensure_databases()
+    _link_log(config, "postgres.log", pg.log_path)
+    aws.start(config)
+    return status(config)
+
+
+def down(config: StackConfig) -> None:
+    """Stop every service of the stack; its data stays on disk for the next ``up``."""
+    aws.stop(config)
+    postgres.cluster(config).stop()
+
+
+def status(config: StackConfig) -> list[ServiceStatus]:
+    pg = postgres.cluster(config)
+    pg_ok = pg.is_running() and pg.accepts_connections()
+    aws_ok = aws.is_healthy(config)
+    return [
+        ServiceStatus(
+            "postgresql",
+            pg_ok,
+            f"{config.host}:{config.pg_port}",
+            f"data {pg.data_dir}; databases {', '.join(postgres.APP_DATABASES)}; log {pg.log_path}",
+        ),
+        ServiceStatus(
+            "aws (moto via hypercorn, HTTP/1.1 + h2c)",
+            aws_ok,
+            config.aws_endpoint,
+            f"pid {aws.pid(config)}; log {aws.log_path(config)}",
+        ),
+    ]
+
+
+def is_up(config: StackConfig) -> bool:
+    return all(service.healthy for service in status(config))
+
+
+def _check_port_free_or_ours(config: StackConfig) -> None:
+    """A port held by something else would make a service fail with an obscure log line."""
+    from local_stack.processes import StackError
+
+    for port, ours in (
+        (config.pg_port, postgres.cluster(config).is_running()),
+        (config.aws_port, aws.pid(config) is not None),
+    ):
+        if ours:
+            continue
+        with socket.socket() as sock:
+            if sock.connect_ex((config.host, port)) == 0:
+                raise StackError(
+                    f"port {port} on {config.host} is taken by another program; "
+                    "set TOTESYS_CDC_PG_PORT / TOTESYS_CDC_AWS_PORT to free ports"
+                )
+
+
+def _link_log(config: StackConfig, name: str, target: object) -> None:
+    link = config.log_dir / name
+    if not link.is_symlink() and not link.exists():
+        link.symlink_to(str(target))
