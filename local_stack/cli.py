@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import click
@@ -15,7 +16,7 @@ from local_stack.processes import StackError
 console = Console()
 
 
-def _print(statuses: list[stack.ServiceStatus]) -> None:
+def print_status(statuses: list[stack.ServiceStatus]) -> None:
     table = Table(title="ToteSys CDC local stack")
     for column in ("service", "state", "address", "detail"):
         table.add_column(column)
@@ -32,7 +33,7 @@ def main() -> None:
 @main.command()
 def up() -> None:
     """Start the stack (idempotent) and wait until every service is healthy."""
-    _run(lambda: _print(stack.up(stack_config.load())))
+    _run(lambda: print_status(stack.up(stack_config.load())))
 
 
 @main.command()
@@ -45,8 +46,16 @@ def down() -> None:
 def status() -> None:
     """Show each service's health; exit 1 when any is down."""
     statuses = stack.status(stack_config.load())
-    _print(statuses)
+    print_status(statuses)
     sys.exit(0 if all(s.healthy for s in statuses) else 1)
+
+
+@main.command()
+def env() -> None:
+    """Print shell exports that point the project's commands at this stack:
+    eval "$(totesys-stack env)"."""
+    for key, value in stack_config.app_env(stack_config.load()).items():
+        click.echo(f"export {key}={shlex.quote(value)}")
 
 
 def _run(action) -> None:  # noqa: ANN001 - a zero-argument callable

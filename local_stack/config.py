@@ -62,6 +62,15 @@ class StackConfig:
         }
 
 
+def app_env(config: StackConfig) -> dict[str, str]:
+    """The variables the project's commands need to use this stack (``totesys-stack env``)."""
+    return {
+        PREFIX + "SOURCE_DSN": config.pg_dsn("totesys"),
+        PREFIX + "WAREHOUSE_DSN": config.pg_dsn("warehouse"),
+        **config.aws_env(),
+    }
+
+
 def load(env: Mapping[str, str] | None = None) -> StackConfig:
     """Build the stack configuration from the environment (``os.environ`` by default)."""
     env = os.environ if env is None else env

@@ -6,6 +6,7 @@ sleep; a timeout says what was awaited and where its log is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -121,7 +122,5 @@ def stop_process_group(pid: int, *, timeout_s: float = 20.0) -> None:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if ``pid`` is our child, so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -1,0 +1,1 @@
+"""The ToteSys side: source schema, traffic simulator, DMS task definition, capture engine."""

@@ -1,0 +1,127 @@
+"""``cdc``: the ToteSys side from the command line (source schema and simulator)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import click
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from cdc import config, source_schema
+from cdc.simulator import dataset, traffic, writer
+
+console = Console()
+
+
+def _source_dsn() -> str:
+    try:
+        return config.load().dsn
+    except config.ConfigError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+
+
+def _guard(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except (psycopg.OperationalError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """ToteSys tools (the database comes from TOTESYS_CDC_SOURCE_DSN)."""
+
+
+@main.group()
+def source() -> None:
+    """The ToteSys source schema."""
+
+
+@source.command("init")
+def source_init() -> None:
+    """Create the ToteSys tables in an empty database."""
+
+    def run() -> None:
+        with psycopg.connect(_source_dsn()) as conn:
+            source_schema.create(conn)
+        console.print(f"created {len(source_schema.TABLES)} ToteSys tables")
+
+    _guard(run)
+
+
+@main.group()
+def simulate() -> None:
+    """The ToteSys simulator."""
+
+
+@simulate.command()
+@click.option("--seed", default=42, show_default=True, help="Same seed, same data.")
+@click.option("--small", is_flag=True, help="A small dataset (for quick tries).")
+def seed(seed: int, small: bool) -> None:
+    """Write the initial dataset into an empty ToteSys."""
+
+    def run() -> None:
+        data = dataset.generate(seed, dataset.SMALL if small else dataset.DatasetSize())
+        with psycopg.connect(_source_dsn()) as conn:
+            counts = writer.load_dataset(conn, data)
+        table = Table(title=f"ToteSys initial dataset (seed {seed})")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, n in counts.items():
+            table.add_row(name, str(n))
+        console.print(table)
+
+    _guard(run)
+
+
+@simulate.command("traffic")
+@click.option("--rate", default=10.0, show_default=True, help="Row changes per second.")
+@click.option(
+    "--duration", default=60.0, show_default=True, help="Seconds to run (0: until Ctrl-C)."
+)
+@click.option("--seed", default=1, show_default=True)
+@click.option(
+    "--deletes/--no-deletes",
+    default=False,
+    show_default=True,
+    help="Also cancel unpaid orders and withdraw unused designs (rare).",
+)
+def traffic_command(rate: float, duration: float, seed: int, deletes: bool) -> None:
+    """Write live OLTP traffic into ToteSys."""
+
+    def run() -> None:
+        try:
+            stats = traffic.run(
+                _source_dsn(),
+                rate=rate,
+                duration_s=duration or None,
+                seed=seed,
+                allow_deletes=deletes,
+            )
+        except KeyboardInterrupt:
+            console.print("stopped")
+            return
+        print_traffic_summary(stats)
+
+    _guard(run)
+
+
+def print_traffic_summary(stats: traffic.TrafficStats) -> None:
+    table = Table(
+        title=f"Live traffic: {stats.total_changes} row changes in {stats.commits} "
+        f"transactions over {stats.elapsed_s:.1f}s"
+    )
+    for column in ("table", "operation", "rows"):
+        table.add_column(column)
+    for (name, operation), n in sorted(stats.changes.items()):
+        table.add_row(name, operation, str(n))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ToteSys simulator: a seeded initial dataset and live OLTP traffic."""

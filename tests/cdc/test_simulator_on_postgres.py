@@ -1,0 +1,119 @@
+"""The simulator against a real ToteSys schema on the local PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from cdc import source_schema
+from cdc.simulator import dataset, traffic, writer
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def totesys_dsn(fresh_database):
+    dsn = fresh_database("totesys")
+    with psycopg.connect(dsn) as conn:
+        source_schema.create(conn)
+    return dsn
+
+
+def _counts(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        return {
+            t: conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))
+            ).fetchone()[0]
+            for t in source_schema.TABLES
+        }
+
+
+def _check_invariants(conn: psycopg.Connection) -> None:
+    """What the schema's comments promise beyond its declared constraints."""
+    bad_transactions = conn.execute(
+        """SELECT count(*) FROM "transaction"
+           WHERE NOT ((transaction_type = 'SALE' AND sales_order_id IS NOT NULL AND purchase_order_id IS NULL)
+                   OR (transaction_type = 'PURCHASE' AND purchase_order_id IS NOT NULL AND sales_order_id IS NULL))"""
+    ).fetchone()[0]
+    assert bad_transactions == 0
+    bad_dates = conn.execute(
+        r"""SELECT count(*) FROM sales_order
+            WHERE agreed_delivery_date !~ '^\d{4}-\d{2}-\d{2}$' OR agreed_payment_date !~ '^\d{4}-\d{2}-\d{2}$'"""
+    ).fetchone()[0]
+    assert bad_dates == 0
+    assert (
+        conn.execute("SELECT count(*) FROM payment WHERE last_updated < created_at").fetchone()[0]
+        == 0
+    )
+
+
+def test_the_initial_dataset_loads_under_every_constraint_and_new_rows_get_fresh_keys(totesys_dsn):
+    data = dataset.generate(7, dataset.SMALL)
+    with psycopg.connect(totesys_dsn) as conn:
+        written = writer.load_dataset(conn, data)
+    assert written == data.row_counts()
+    assert _counts(totesys_dsn) == data.row_counts()
+    with psycopg.connect(totesys_dsn) as conn:
+        _check_invariants(conn)
+        new_id = conn.execute(
+            "INSERT INTO address (address_line_1, city, postal_code, country, phone, last_updated) "
+            "VALUES ('1 New St', 'Leeds', 'LS1', 'United Kingdom', '0113 000000', now()) RETURNING address_id"
+        ).fetchone()[0]
+        assert new_id == len(data.tables["address"]) + 1
+
+
+def test_live_traffic_writes_inserts_updates_and_deletes_that_keep_every_constraint(totesys_dsn):
+    with psycopg.connect(totesys_dsn) as conn:
+        writer.load_dataset(conn, dataset.generate(7, dataset.SMALL))
+    before = _counts(totesys_dsn)
+
+    stats = traffic.run(totesys_dsn, rate=400, duration_s=3, seed=3, allow_deletes=True)
+
+    operations = {op for _, op in stats.changes}
+    assert {"insert", "update", "delete"} <= operations
+    assert stats.actions["pay"] > 0 and stats.actions["new_sales_order"] > 0
+    after = _counts(totesys_dsn)
+    for table in source_schema.TABLES:
+        expected = (
+            before[table] + stats.changes[(table, "insert")] - stats.changes[(table, "delete")]
+        )
+        assert after[table] == expected, table
+    with psycopg.connect(totesys_dsn) as conn:
+        _check_invariants(conn)
+        newly_paid = conn.execute(
+            "SELECT count(*) FROM payment WHERE paid AND last_updated > created_at AND last_updated > now() - interval '1 hour'"
+        ).fetchone()[0]
+    assert newly_paid == stats.changes[("payment", "update")]
+
+
+def test_traffic_never_runs_ahead_of_its_rate(totesys_dsn):
+    with psycopg.connect(totesys_dsn) as conn:
+        writer.load_dataset(conn, dataset.generate(7, dataset.SMALL))
+    stats = traffic.run(totesys_dsn, rate=50, duration_s=1.5, seed=4)
+    # Pacing pays a debt of rate x elapsed; one action (at most 3 rows) may overshoot it.
+    assert 0 < stats.total_changes <= 50 * stats.elapsed_s + 3
+
+
+def test_the_same_seed_replays_the_same_sequence_of_actions(totesys_dsn, fresh_database):
+    other = fresh_database("totesys")
+    results = []
+    for dsn in (totesys_dsn, other):
+        with psycopg.connect(dsn) as conn:
+            if dsn == other:
+                source_schema.create(conn)
+            writer.load_dataset(conn, dataset.generate(7, dataset.SMALL))
+            generator = traffic.TrafficGenerator(conn, random.Random(9), allow_deletes=True)
+            for _ in range(200):
+                generator.step()
+            conn.commit()
+            results.append((generator.stats.actions, generator.stats.changes))
+    assert results[0] == results[1]
+
+
+def test_traffic_refuses_an_unseeded_database_with_a_clear_error(totesys_dsn):
+    with pytest.raises(ValueError, match="seed it first"):
+        traffic.run(totesys_dsn, rate=10, duration_s=0.1)

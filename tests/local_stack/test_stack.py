@@ -1,0 +1,151 @@
+"""The local stack: loopback only, idempotent, every emulated service answering."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from local_stack import aws, stack
+from local_stack import config as stack_config
+from local_stack.processes import PrerequisiteMissing, StackError, require_executable, wait_until
+from tests.conftest import unique_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _listeners_on(port: int) -> set[str]:
+    """Local addresses listening on ``port``, read from /proc/net/tcp{,6}."""
+    found = set()
+    for name, width in (("tcp", 4), ("tcp6", 16)):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            fields = line.split()
+            address, port_hex = fields[1].split(":")
+            if fields[3] != "0A" or int(port_hex, 16) != port:  # 0A = LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # /proc prints each 32-bit word little-endian
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, width, 4))
+            found.add(str(ipaddress.ip_address(raw)))
+    return found
+
+
+@pytest.mark.stack
+def test_every_service_listens_on_loopback_only(stack_cfg):
+    for port in (stack_cfg.pg_port, stack_cfg.aws_port):
+        assert _listeners_on(port) == {"127.0.0.1"}, port
+
+
+@pytest.mark.stack
+def test_bringing_the_stack_up_again_reuses_the_running_services(stack_cfg):
+    aws_pid = aws.pid(stack_cfg)
+    statuses = stack.up(stack_cfg)
+    assert all(s.healthy for s in statuses)
+    assert aws.pid(stack_cfg) == aws_pid
+
+
+@pytest.mark.stack
+def test_the_cluster_is_ready_for_logical_decoding_with_both_databases(stack_cfg):
+    with psycopg.connect(stack_cfg.pg_dsn("postgres")) as conn:
+        assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
+        assert int(conn.execute("SHOW max_replication_slots").fetchone()[0]) >= 10
+        databases = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    assert {"totesys", "warehouse"} <= databases
+
+
+@pytest.mark.stack
+def test_the_emulation_serves_every_aws_service_the_pipeline_uses(aws_client):
+    name = unique_name("svc")
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    s3.put_object(Bucket=name, Key="k", Body=b"v")
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"v"
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "hello"
+    ddb = aws_client("dynamodb")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    assert ddb.describe_table(TableName=name)["Table"]["TableName"] == name
+    secrets = aws_client("secretsmanager")
+    secrets.create_secret(Name=name, SecretString="s3cr3t")
+    assert secrets.get_secret_value(SecretId=name)["SecretString"] == "s3cr3t"
+    sns = aws_client("sns")
+    assert sns.create_topic(Name=name)["TopicArn"].endswith(name)
+    cloudwatch = aws_client("cloudwatch")
+    cloudwatch.put_metric_data(Namespace=name, MetricData=[{"MetricName": "m", "Value": 1.0}])
+    assert cloudwatch.list_metrics(Namespace=name)["Metrics"][0]["MetricName"] == "m"
+    kinesis = aws_client("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    assert (
+        kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+            "OpenShardCount"
+        ]
+        == 1
+    )
+
+
+def test_config_reads_the_documented_variables():
+    cfg = stack_config.load(
+        {
+            "TOTESYS_CDC_PG_PORT": "6000",
+            "TOTESYS_CDC_AWS_PORT": "6001",
+            "TOTESYS_CDC_STATE_DIR": "/tmp/x",
+            "TOTESYS_CDC_REGION": "us-east-1",
+        }
+    )
+    assert (cfg.pg_port, cfg.aws_port, str(cfg.state_dir), cfg.region) == (
+        6000,
+        6001,
+        "/tmp/x",
+        "us-east-1",
+    )
+    assert cfg.aws_endpoint == "http://127.0.0.1:6001"
+    env = stack_config.app_env(cfg)
+    assert (
+        env["TOTESYS_CDC_SOURCE_DSN"]
+        == "host=127.0.0.1 port=6000 user=totesys_admin dbname=totesys"
+    )
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:6001"
+    defaults = stack_config.load({})
+    assert (defaults.pg_port, defaults.aws_port) == (55432, 54566)
+
+
+def test_a_missing_tool_is_reported_with_what_to_install():
+    with pytest.raises(PrerequisiteMissing, match="apt install frobnicator"):
+        require_executable("frobnicator-that-does-not-exist", "apt install frobnicator")
+
+
+def test_the_prerequisite_check_names_every_missing_tool_at_once(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("id", "dirname"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    (bin_dir / "python3").symlink_to(os.path.realpath(sys.executable))
+    result = subprocess.run(
+        ["/bin/bash", str(ROOT / "tools/check-prereqs.sh")],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(bin_dir), "TOTESYS_CDC_PG_BIN": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert "Java 17+" in result.stderr and "Maven" in result.stderr
+    assert "Python 3.11+" not in result.stderr
+
+
+def test_readiness_waits_time_out_with_what_was_awaited_and_where_to_look(tmp_path):
+    with pytest.raises(
+        StackError, match=r"timed out after 0s waiting for the moon; see .*moon.log"
+    ):
+        wait_until(lambda: False, what="the moon", timeout_s=0.2, log_path=tmp_path / "moon.log")

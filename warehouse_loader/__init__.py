@@ -1,0 +1,1 @@
+"""The warehouse side: star-schema DDL and migrations, and (later) the loader Lambda."""
