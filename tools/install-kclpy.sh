@@ -41,8 +41,13 @@ if [ ! -f "$jars/.complete" ]; then
   sed 's#<modelVersion>4.0.0</modelVersion>#<modelVersion>4.0.0</modelVersion><groupId>local.totesys</groupId><artifactId>kclpy-jars</artifactId><version>'"$version"'</version>#' \
     "$src/pom.xml" > "$cache/pom.xml"
   rm -rf "$jars"
-  mvn --batch-mode --quiet -Dstyle.color=never -f "$cache/pom.xml" dependency:copy-dependencies \
-    -DexcludeTransitive=true -DoutputDirectory="$jars"
+  echo "fetching amazon-kclpy $version's KCL jars with Maven (log: $cache/mvn.log)"
+  if ! mvn --batch-mode -Dstyle.color=never -f "$cache/pom.xml" dependency:copy-dependencies \
+      -DexcludeTransitive=true -DoutputDirectory="$jars" > "$cache/mvn.log" 2>&1; then
+    tail -n 30 "$cache/mvn.log" >&2
+    echo "error: Maven could not fetch the KCL jars (full log: $cache/mvn.log)" >&2
+    exit 1
+  fi
   got=$(find "$jars" -name '*.jar' | wc -l)
   if [ "$got" -ne "$expected" ]; then
     echo "error: Maven fetched $got jars, amazon-kclpy $version's pom.xml declares $expected" >&2
