@@ -55,4 +55,6 @@ lock: $(INSTALLED)  ## rewrite constraints.txt from the virtualenv
 
 clean:  ## stop the stack and remove .venv, .local and caches (not the Maven/KCL jar cache)
 	-@test -x $(VENV)/bin/totesys-stack && $(VENV)/bin/totesys-stack down
+	@# the cluster may live outside the clone (see README, "Running as root")
+	if [ -L .local/pg ]; then rm -rf "$$(readlink -f .local/pg)"; fi
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache .hypothesis

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 import psycopg
+from psycopg import sql
 
 # Parents before children: the order rows can be written in without breaking a foreign key.
 TABLES = (
@@ -32,3 +33,9 @@ def create(conn: psycopg.Connection) -> None:
     """Create the ToteSys tables and types in an empty database (one transaction)."""
     with conn.transaction():
         conn.execute(ddl())
+
+
+def row_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Rows per ToteSys table."""
+    count = sql.SQL("SELECT count(*) FROM {}")
+    return {t: conn.execute(count.format(sql.Identifier(t))).fetchone()[0] for t in TABLES}

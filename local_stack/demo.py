@@ -40,12 +40,7 @@ def recreate_database(cfg: stack_config.StackConfig, name: str) -> str:
 
 def source_counts(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn) as conn:
-        return {
-            table: conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
-            ).fetchone()[0]
-            for table in source_schema.TABLES
-        }
+        return source_schema.row_counts(conn)
 
 
 def _progress(stats: traffic.TrafficStats, elapsed: float, duration: float) -> Table:

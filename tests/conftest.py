@@ -7,7 +7,6 @@ see each other's data.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -17,6 +16,7 @@ from psycopg import sql
 from local_stack import aws, stack
 from local_stack import config as stack_config
 from local_stack.config import StackConfig
+from tests.fixtures import unique_name
 
 
 @pytest.fixture(scope="session")
@@ -29,11 +29,6 @@ def stack_cfg() -> Iterator[StackConfig]:
     yield cfg
     if started_here:
         stack.down(cfg)
-
-
-def unique_name(prefix: str) -> str:
-    """A resource name no other test uses (valid for S3 buckets, streams, tables, databases)."""
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

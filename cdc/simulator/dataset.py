@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 
+from cdc.simulator import rows
 from cdc.simulator import vocabulary as vocab
 from cdc.source_schema import TABLES
 
@@ -19,7 +19,7 @@ Row = dict[str, object]
 # The dataset covers the 180 days before this instant. It is fixed (not "now") so that a seed
 # always gives the same rows; live traffic then continues from the wall clock.
 DEFAULT_END = datetime(2026, 11, 1, 0, 0, 0)
-PAYMENT_TYPES = ("SALES_RECEIPT", "SALES_REFUND", "PURCHASE_PAYMENT", "PURCHASE_REFUND")
+PAYMENT_TYPE_IDS = {name: i for i, name in enumerate(rows.PAYMENT_TYPES, start=1)}
 CURRENCIES = ("GBP", "USD", "EUR")
 
 
@@ -64,16 +64,6 @@ def now_ms() -> datetime:
     """The current UTC time as ToteSys stores it: naive, millisecond precision."""
     now = datetime.now(UTC).replace(tzinfo=None)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def text_date(day: date) -> str:
-    """Business dates are TEXT 'YYYY-MM-DD' in ToteSys."""
-    return day.isoformat()
-
-
-def money(rng: random.Random, low: str, high: str) -> Decimal:
-    cents = rng.randint(int(Decimal(low) * 100), int(Decimal(high) * 100))
-    return Decimal(cents) / 100
 
 
 def generate(
@@ -149,7 +139,7 @@ def generate(
             }
         )
 
-    for i, name in enumerate(PAYMENT_TYPES, start=1):
+    for name, i in PAYMENT_TYPE_IDS.items():
         created, _ = stamps()
         t["payment_type"].append(
             {
@@ -191,113 +181,53 @@ def generate(
 
     # Orders: serial ids grow with creation time, as in the real system; sales and purchase
     # orders interleave in the transaction and payment tables.
+    keys = _Keys(
+        addresses=range(1, size.addresses + 1),
+        staff=range(1, size.staff + 1),
+        counterparties=range(1, size.counterparties + 1),
+        currencies=range(1, len(CURRENCIES) + 1),
+        designs=range(1, size.designs + 1),
+    )
     kinds = ["sales"] * size.sales_orders + ["purchase"] * size.purchase_orders
     created_times = sorted(ms_timestamp(rng, start, end) for _ in kinds)
     rng.shuffle(kinds)
-    for n, (kind, created) in enumerate(zip(kinds, created_times, strict=True), start=1):
-        order = (_sales_order if kind == "sales" else _purchase_order)(rng, data, size, created)
-        _add_transaction_and_payment(rng, data, kind, order, n, end)
+    for kind, created in zip(kinds, created_times, strict=True):
+        _add_order(rng, data, keys, kind, created, end)
     return data
 
 
-def agreed_dates(rng: random.Random, created: datetime) -> tuple[str, str]:
-    """(agreed_delivery_date, agreed_payment_date): a few days after creation."""
-    day = created.date()
-    return (
-        text_date(day + timedelta(days=rng.randint(2, 7))),
-        text_date(day + timedelta(days=rng.randint(1, 7))),
-    )
+@dataclass(frozen=True)
+class _Keys:
+    """Every key of the reference tables, for ``rows.order_row`` to choose from."""
+
+    addresses: range
+    staff: range
+    counterparties: range
+    currencies: range
+    designs: range
 
 
-def _sales_order(rng: random.Random, data: Dataset, size: DatasetSize, created: datetime) -> Row:
-    delivery, payment = agreed_dates(rng, created)
-    row: Row = {
-        "sales_order_id": len(data.tables["sales_order"]) + 1,
-        "created_at": created,
-        "last_updated": created,
-        "design_id": rng.randint(1, size.designs),
-        "staff_id": rng.randint(1, size.staff),
-        "counterparty_id": rng.randint(1, size.counterparties),
-        "units_sold": rng.randint(1000, 100_000),
-        "unit_price": money(rng, "2.00", "4.00"),
-        "currency_id": rng.randint(1, len(CURRENCIES)),
-        "agreed_delivery_date": delivery,
-        "agreed_payment_date": payment,
-        "agreed_delivery_location_id": rng.randint(1, size.addresses),
-    }
-    data.tables["sales_order"].append(row)
-    return row
-
-
-def _purchase_order(rng: random.Random, data: Dataset, size: DatasetSize, created: datetime) -> Row:
-    delivery, payment = agreed_dates(rng, created)
-    row: Row = {
-        "purchase_order_id": len(data.tables["purchase_order"]) + 1,
-        "created_at": created,
-        "last_updated": created,
-        "staff_id": rng.randint(1, size.staff),
-        "counterparty_id": rng.randint(1, size.counterparties),
-        "item_code": vocab.item_code(rng),
-        "item_quantity": rng.randint(1, 1000),
-        "item_unit_price": money(rng, "1.00", "1000.00"),
-        "currency_id": rng.randint(1, len(CURRENCIES)),
-        "agreed_delivery_date": delivery,
-        "agreed_payment_date": payment,
-        "agreed_delivery_location_id": rng.randint(1, size.addresses),
-    }
-    data.tables["purchase_order"].append(row)
-    return row
-
-
-def payment_for(rng: random.Random, kind: str, order: Row) -> tuple[Decimal, int]:
-    """(payment_amount, payment_type_id) for a new order's payment."""
-    if kind == "sales":
-        amount = Decimal(order["units_sold"]) * order["unit_price"]  # type: ignore[operator]
-        type_name = "SALES_RECEIPT" if rng.random() < 0.9 else "SALES_REFUND"
-    else:
-        amount = Decimal(order["item_quantity"]) * order["item_unit_price"]  # type: ignore[operator]
-        type_name = "PURCHASE_PAYMENT" if rng.random() < 0.9 else "PURCHASE_REFUND"
-    return amount.quantize(Decimal("0.01")), PAYMENT_TYPES.index(type_name) + 1
-
-
-def _add_transaction_and_payment(
-    rng: random.Random, data: Dataset, kind: str, order: Row, transaction_id: int, end: datetime
+def _add_order(
+    rng: random.Random, data: Dataset, keys: _Keys, kind: str, created: datetime, end: datetime
 ) -> None:
-    created = order["created_at"]
-    assert isinstance(created, datetime)
+    """An order with its transaction and payment. Payments start unpaid; once their agreed
+    date has passed most have been paid, and paying bumped last_updated."""
+    table = rows.ORDER_TABLES[kind]
+    order_id = len(data.tables[table]) + 1
+    order = {f"{table}_id": order_id, **rows.order_row(rng, kind, created, keys)}
+    data.tables[table].append(order)
+    transaction_id = len(data.tables["transaction"]) + 1
     data.tables["transaction"].append(
-        {
-            "transaction_id": transaction_id,
-            "transaction_type": "SALE" if kind == "sales" else "PURCHASE",
-            "sales_order_id": order["sales_order_id"] if kind == "sales" else None,
-            "purchase_order_id": order["purchase_order_id"] if kind == "purchase" else None,
-            "created_at": created,
-            "last_updated": created,
-        }
+        {"transaction_id": transaction_id, **rows.transaction_row(kind, order_id, created)}
     )
-    amount, type_id = payment_for(rng, kind, order)
-    # Payments start unpaid; once their agreed date has passed most have been paid, and
-    # paying bumps last_updated.
+    payment = {
+        "payment_id": transaction_id,
+        **rows.payment_row(rng, kind, order, transaction_id, PAYMENT_TYPE_IDS),
+    }
     due = datetime.fromisoformat(str(order["agreed_payment_date"]))
-    paid = due < end - timedelta(days=1) and rng.random() < 0.95
-    last_updated = created
-    if paid:
-        last_updated = ms_timestamp(
+    if due < end - timedelta(days=1) and rng.random() < 0.95:
+        payment["paid"] = True
+        payment["last_updated"] = ms_timestamp(
             rng, max(created, due - timedelta(days=1)), min(end, due + timedelta(days=3))
         )
-    data.tables["payment"].append(
-        {
-            "payment_id": transaction_id,
-            "created_at": created,
-            "last_updated": last_updated,
-            "transaction_id": transaction_id,
-            "counterparty_id": order["counterparty_id"],
-            "payment_amount": amount,
-            "currency_id": order["currency_id"],
-            "payment_type_id": type_id,
-            "paid": paid,
-            "payment_date": order["agreed_payment_date"],
-            "company_ac_number": rng.randint(10_000_000, 99_999_999),
-            "counterparty_ac_number": rng.randint(10_000_000, 99_999_999),
-        }
-    )
+    data.tables["payment"].append(payment)

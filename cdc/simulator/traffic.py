@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from cdc.simulator import dataset as ds
+from cdc.simulator import rows
 from cdc.simulator import vocabulary as vocab
 
 
@@ -154,69 +155,20 @@ class TrafficGenerator:
         self.stats.count(table, "insert")
         return new_id
 
-    def _new_order(self, kind: str) -> int:
+    def _new_order(self, kind: str) -> None:
+        """An order with its transaction and unpaid payment, in the caller's transaction."""
         rng, k, now = self.rng, self.known, ds.now_ms()
-        delivery, payment_day = ds.agreed_dates(rng, now)
-        common = {
-            "created_at": now,
-            "last_updated": now,
-            "staff_id": rng.choice(k.staff),
-            "counterparty_id": rng.choice(k.counterparties),
-            "currency_id": rng.choice(k.currencies),
-            "agreed_delivery_date": delivery,
-            "agreed_payment_date": payment_day,
-            "agreed_delivery_location_id": rng.choice(k.addresses),
-        }
-        if kind == "sales":
-            order = {
-                **common,
-                "design_id": rng.choice(k.designs),
-                "units_sold": rng.randint(1000, 100_000),
-                "unit_price": ds.money(rng, "2.00", "4.00"),
-            }
-            table = "sales_order"
-        else:
-            order = {
-                **common,
-                "item_code": vocab.item_code(rng),
-                "item_quantity": rng.randint(1, 1000),
-                "item_unit_price": ds.money(rng, "1.00", "1000.00"),
-            }
-            table = "purchase_order"
+        table = rows.ORDER_TABLES[kind]
+        order = rows.order_row(rng, kind, now, k)
         order_id = self._insert(table, order, f"{table}_id")
         transaction_id = self._insert(
-            "transaction",
-            {
-                "transaction_type": "SALE" if kind == "sales" else "PURCHASE",
-                f"{table}_id": order_id,
-                "created_at": now,
-                "last_updated": now,
-            },
-            "transaction_id",
+            "transaction", rows.transaction_row(kind, order_id, now), "transaction_id"
         )
-        amount, type_id = ds.payment_for(rng, kind, order)
-        type_name = ds.PAYMENT_TYPES[type_id - 1]
-        payment_id = self._insert(
-            "payment",
-            {
-                "created_at": now,
-                "last_updated": now,
-                "transaction_id": transaction_id,
-                "counterparty_id": order["counterparty_id"],
-                "payment_amount": amount,
-                "currency_id": order["currency_id"],
-                "payment_type_id": self.payment_type_ids[type_name],
-                "paid": False,
-                "payment_date": payment_day,
-                "company_ac_number": rng.randint(10_000_000, 99_999_999),
-                "counterparty_ac_number": rng.randint(10_000_000, 99_999_999),
-            },
-            "payment_id",
-        )
+        payment = rows.payment_row(rng, kind, order, transaction_id, self.payment_type_ids)
+        payment_id = self._insert("payment", payment, "payment_id")
         k.unpaid[payment_id] = (transaction_id, table, order_id)
         if kind == "sales":
             k.sales_orders.append(order_id)
-        return order_id
 
     def new_sales_order(self) -> None:
         self._new_order("sales")
@@ -261,7 +213,7 @@ class TrafficGenerator:
             "sales_order_id",
             order_id,
             {
-                "agreed_delivery_date": ds.text_date(day),
+                "agreed_delivery_date": day.isoformat(),
                 "agreed_delivery_location_id": self.rng.choice(self.known.addresses),
             },
         )

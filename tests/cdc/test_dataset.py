@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cdc.simulator import dataset
 from cdc.source_schema import PRIMARY_KEYS, TABLES
 
@@ -124,3 +127,21 @@ def test_payments_match_their_order_and_those_paid_were_updated_after_creation()
         else:
             assert p["last_updated"] == p["created_at"]
     assert 0.5 < paid / len(DATA.tables["payment"]) < 1.0, "most, not all, payments are paid"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    size=st.sampled_from([dataset.SMALL, dataset.DatasetSize(sales_orders=300, purchase_orders=5)]),
+)
+def test_any_seed_gives_a_dataset_that_keeps_the_schema_rules(seed, size):
+    data = dataset.generate(seed, size)
+    counts = data.row_counts()
+    assert counts["transaction"] == counts["payment"] == size.sales_orders + size.purchase_orders
+    sales = {o["sales_order_id"] for o in data.tables["sales_order"]}
+    purchases = {o["purchase_order_id"] for o in data.tables["purchase_order"]}
+    for t in data.tables["transaction"]:
+        assert (t["sales_order_id"] in sales) != (t["purchase_order_id"] in purchases)
+    for p in data.tables["payment"]:
+        assert Decimal(0) < p["payment_amount"] < Decimal("100000000")
+        assert p["last_updated"] >= p["created_at"]

@@ -6,7 +6,6 @@ import random
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from cdc import source_schema
 from cdc.simulator import dataset, traffic, writer
@@ -24,12 +23,7 @@ def totesys_dsn(fresh_database):
 
 def _counts(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn) as conn:
-        return {
-            t: conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))
-            ).fetchone()[0]
-            for t in source_schema.TABLES
-        }
+        return source_schema.row_counts(conn)
 
 
 def _check_invariants(conn: psycopg.Connection) -> None:

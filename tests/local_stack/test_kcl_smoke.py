@@ -11,7 +11,7 @@ import pytest
 
 from local_stack.kcl import Daemon, DaemonSettings
 from local_stack.processes import wait_until
-from tests.conftest import unique_name
+from tests.fixtures import unique_name
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl]
 

@@ -15,7 +15,7 @@ import pytest
 from local_stack import aws, stack
 from local_stack import config as stack_config
 from local_stack.processes import PrerequisiteMissing, StackError, require_executable, wait_until
-from tests.conftest import unique_name
+from tests.fixtures import unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
