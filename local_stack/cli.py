@@ -45,9 +45,14 @@ def down() -> None:
 @main.command()
 def status() -> None:
     """Show each service's health; exit 1 when any is down."""
-    statuses = stack.status(stack_config.load())
-    print_status(statuses)
-    sys.exit(0 if all(s.healthy for s in statuses) else 1)
+
+    def show() -> None:
+        statuses = stack.status(stack_config.load())
+        print_status(statuses)
+        if not all(s.healthy for s in statuses):
+            sys.exit(1)
+
+    _run(show)
 
 
 @main.command()

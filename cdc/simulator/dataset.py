@@ -14,8 +14,6 @@ from cdc.simulator import rows
 from cdc.simulator import vocabulary as vocab
 from cdc.source_schema import TABLES
 
-Row = dict[str, object]
-
 # The dataset covers the 180 days before this instant. It is fixed (not "now") so that a seed
 # always gives the same rows; live traffic then continues from the wall clock.
 DEFAULT_END = datetime(2026, 11, 1, 0, 0, 0)
@@ -44,10 +42,10 @@ SMALL = DatasetSize(designs=40, sales_orders=120, purchase_orders=80, days=60)
 class Dataset:
     """Rows per ToteSys table, in ``cdc.source_schema.TABLES`` order."""
 
-    tables: dict[str, list[Row]] = field(default_factory=lambda: {t: [] for t in TABLES})
+    tables: dict[str, list[rows.Row]] = field(default_factory=lambda: {t: [] for t in TABLES})
 
     def row_counts(self) -> dict[str, int]:
-        return {table: len(rows) for table, rows in self.tables.items()}
+        return {table: len(table_rows) for table, table_rows in self.tables.items()}
 
 
 def ms_timestamp(rng: random.Random, start: datetime, end: datetime) -> datetime:
