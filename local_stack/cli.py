@@ -18,8 +18,10 @@ console = Console()
 
 def print_status(statuses: list[stack.ServiceStatus]) -> None:
     table = Table(title="ToteSys CDC local stack")
-    for column in ("service", "state", "address", "detail"):
-        table.add_column(column)
+    table.add_column("service")
+    table.add_column("state")
+    table.add_column("address", no_wrap=True)
+    table.add_column("detail", overflow="fold")
     for s in statuses:
         table.add_row(s.name, "[green]up[/]" if s.healthy else "[red]down[/]", s.address, s.detail)
     console.print(table)

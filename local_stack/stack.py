@@ -50,18 +50,19 @@ def status(config: StackConfig) -> list[ServiceStatus]:
     pg = postgres.cluster(config)
     pg_ok = pg.is_running() and pg.accepts_connections()
     aws_ok = aws.is_healthy(config)
+    aws_pid = aws.pid(config)
     return [
         ServiceStatus(
             "postgresql",
             pg_ok,
             f"{config.host}:{config.pg_port}",
-            f"data {pg.data_dir}; databases {', '.join(postgres.APP_DATABASES)}; log {pg.log_path}",
+            f"data {pg.data_dir}; log {pg.log_path}",
         ),
         ServiceStatus(
-            "aws (moto via hypercorn, HTTP/1.1 + h2c)",
+            "aws (moto, HTTP/1.1 + h2c)",
             aws_ok,
             config.aws_endpoint,
-            f"pid {aws.pid(config)}; log {aws.log_path(config)}",
+            f"{f'pid {aws_pid}' if aws_pid else 'not running'}; log {aws.log_path(config)}",
         ),
     ]
 
