@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from collections.abc import Callable
 
 import click
@@ -10,7 +11,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from cdc import config, source_schema
+from cdc import config, dms_task, source_schema
 from cdc.simulator import dataset, traffic, writer
 
 console = Console()
@@ -52,6 +53,26 @@ def source_init() -> None:
         console.print(f"created {len(source_schema.TABLES)} ToteSys tables")
 
     _guard(run)
+
+
+@main.group()
+def dms() -> None:
+    """The AWS DMS task definition."""
+
+
+@dms.command("render")
+@click.option(
+    "--out",
+    "out_dir",
+    default="terraform/dms",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder terraform reads.",
+)
+def dms_render(out_dir: Path) -> None:
+    """Write the table mappings, task settings and endpoint settings as JSON for terraform."""
+    for path in dms_task.render(out_dir):
+        console.print(f"wrote {path}")
 
 
 @main.group()

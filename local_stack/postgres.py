@@ -31,6 +31,8 @@ INSTALL_HINT = (
 # Settings appended to postgresql.conf. fsync/full_page_writes are off because this cluster
 # is a disposable local stand-in: a crashed *process* loses nothing with them off, only an
 # operating-system crash could, and the stack is rebuilt from scratch after one.
+# synchronous_commit stays on: logical decoding reads only flushed WAL, so asynchronous
+# commits would reach the capture engine up to a few hundred milliseconds late.
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "wal_level": "logical",
@@ -39,7 +41,6 @@ SERVER_SETTINGS = {
     "max_connections": "200",
     "fsync": "off",
     "full_page_writes": "off",
-    "synchronous_commit": "off",
     "timezone": "'UTC'",
     "log_timezone": "'UTC'",
     "log_min_messages": "warning",

@@ -1,0 +1,168 @@
+"""The AWS DMS task for ToteSys, defined once, here.
+
+Pure functions build the documents DMS takes; ``render`` writes them as JSON files that
+terraform reads (``terraform/dms/*.json``), so no copy of them is ever written by hand.
+
+- table mappings: one selection rule per ToteSys table in ``public`` (never a whole-schema
+  wildcard, so bookkeeping tables such as DMS's own ``awsdms_ddl_audit`` stay out);
+- Kinesis target endpoint settings: Contract A's record format (DESIGN.md §3);
+- PostgreSQL source endpoint settings: logical replication slot, heartbeat, DDL capture,
+  booleans as booleans, tasks fail rather than truncate a LOB silently;
+- task settings: full load then CDC, logging on, limited-size LOB mode.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cdc.source_schema import TABLES
+
+SCHEMA = "public"
+SLOT_NAME = "totesys_cdc"
+# The largest text value ToteSys holds is far below this; anything longer fails the task
+# (FailTasksOnLobTruncation) instead of being cut short without a word.
+LOB_MAX_SIZE_KB = 64
+
+
+def table_mappings() -> dict[str, Any]:
+    """Selection rules: exactly the ToteSys tables, nothing else."""
+    return {
+        "rules": [
+            {
+                "rule-type": "selection",
+                "rule-id": str(i),
+                "rule-name": f"include-{table}",
+                "object-locator": {"schema-name": SCHEMA, "table-name": table},
+                "rule-action": "include",
+                "filters": [],
+            }
+            for i, table in enumerate(TABLES, start=1)
+        ]
+    }
+
+
+def kinesis_settings() -> dict[str, Any]:
+    """KinesisSettings of the target endpoint, without the stream and role ARNs (terraform
+    adds those)."""
+    return {
+        "MessageFormat": "json-unformatted",
+        "IncludeTransactionDetails": True,
+        "IncludePartitionValue": True,
+        "PartitionIncludeSchemaTable": True,
+        "IncludeTableAlterOperations": True,
+        "IncludeControlDetails": True,
+        "IncludeNullAndEmpty": True,
+    }
+
+
+def postgres_settings() -> dict[str, Any]:
+    """PostgreSQLSettings of the source endpoint (credentials come from Secrets Manager)."""
+    return {
+        "SlotName": SLOT_NAME,
+        "PluginName": "test-decoding",
+        "HeartbeatEnable": True,
+        "HeartbeatFrequency": 5,  # minutes: keeps an idle source's slot moving
+        "HeartbeatSchema": "dms_heartbeat",
+        "CaptureDdls": True,
+        "DdlArtifactsSchema": "dms_heartbeat",
+        "MapBooleanAsBoolean": True,
+        "FailTasksOnLobTruncation": True,
+        "ExecuteTimeout": 60,
+    }
+
+
+def task_settings() -> dict[str, Any]:
+    """ReplicationTaskSettings for the full-load-and-cdc task."""
+    log_components = (
+        "SOURCE_UNLOAD",
+        "SOURCE_CAPTURE",
+        "TARGET_LOAD",
+        "TARGET_APPLY",
+        "TASK_MANAGER",
+    )
+    return {
+        "TargetMetadata": {
+            "SupportLobs": True,
+            "FullLobMode": False,
+            "LimitedSizeLobMode": True,
+            "LobMaxSize": LOB_MAX_SIZE_KB,
+            "BatchApplyEnabled": False,
+        },
+        "FullLoadSettings": {
+            "TargetTablePrepMode": "DO_NOTHING",
+            "StopTaskCachedChangesApplied": False,
+            "StopTaskCachedChangesNotApplied": False,
+            "MaxFullLoadSubTasks": 8,
+            "CommitRate": 10000,
+        },
+        "Logging": {
+            "EnableLogging": True,
+            "LogComponents": [
+                {"Id": component, "Severity": "LOGGER_SEVERITY_DEFAULT"}
+                for component in log_components
+            ],
+        },
+        "ControlTablesSettings": {
+            "HistoryTimeslotInMinutes": 5,
+            "StatusTableEnabled": False,
+            "SuspendedTablesTableEnabled": False,
+            "HistoryTableEnabled": False,
+        },
+        "ChangeProcessingDdlHandlingPolicy": {
+            "HandleSourceTableDropped": True,
+            "HandleSourceTableTruncated": True,
+            "HandleSourceTableAltered": True,
+        },
+        "ErrorBehavior": {
+            "DataErrorPolicy": "LOG_ERROR",
+            "DataTruncationErrorPolicy": "LOG_ERROR",
+            "DataErrorEscalationPolicy": "SUSPEND_TABLE",
+            "DataErrorEscalationCount": 50,
+            "TableErrorPolicy": "SUSPEND_TABLE",
+            "TableErrorEscalationPolicy": "STOP_TASK",
+            "TableErrorEscalationCount": 50,
+            "RecoverableErrorCount": -1,
+            "RecoverableErrorInterval": 5,
+            "RecoverableErrorThrottling": True,
+            "RecoverableErrorThrottlingMax": 1800,
+            "ApplyErrorDeletePolicy": "IGNORE_RECORD",
+            "ApplyErrorInsertPolicy": "LOG_ERROR",
+            "ApplyErrorUpdatePolicy": "LOG_ERROR",
+            "ApplyErrorEscalationPolicy": "LOG_ERROR",
+            "ApplyErrorEscalationCount": 0,
+            "FullLoadIgnoreConflicts": True,
+        },
+        "ChangeProcessingTuning": {
+            "BatchApplyPreserveTransaction": True,
+            "CommitTimeout": 1,
+            "MemoryLimitTotal": 1024,
+            "MemoryKeepTime": 60,
+            "StatementCacheSize": 50,
+        },
+        "StreamBufferSettings": {
+            "StreamBufferCount": 3,
+            "StreamBufferSizeInMB": 8,
+            "CtrlStreamBufferSizeInMB": 5,
+        },
+    }
+
+
+DOCUMENTS = {
+    "table_mappings.json": table_mappings,
+    "task_settings.json": task_settings,
+    "kinesis_settings.json": kinesis_settings,
+    "postgres_settings.json": postgres_settings,
+}
+
+
+def render(out_dir: Path) -> list[Path]:
+    """Write every document as pretty JSON (stable key order, trailing newline)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, build in DOCUMENTS.items():
+        path = out_dir / name
+        path.write_text(json.dumps(build(), indent=2) + "\n")
+        written.append(path)
+    return written

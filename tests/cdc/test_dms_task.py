@@ -1,0 +1,163 @@
+"""The DMS task definition: what the DMS API and its documentation accept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ParamValidationError
+from botocore.validate import validate_parameters
+
+from cdc import dms_task
+from cdc.source_schema import TABLES
+
+ROOT = Path(__file__).resolve().parents[2]
+DMS_MODEL = boto3.client("dms", region_name="eu-west-2").meta.service_model
+
+# From the DMS user guide: "Selection rules and actions" and "Task settings".
+SELECTION_RULE_KEYS = {
+    "rule-type",
+    "rule-id",
+    "rule-name",
+    "object-locator",
+    "rule-action",
+    "filters",
+    "load-order",
+}
+SELECTION_ACTIONS = {"include", "exclude", "explicit"}
+TASK_SETTINGS_SECTIONS = {
+    "TargetMetadata",
+    "FullLoadSettings",
+    "Logging",
+    "ControlTablesSettings",
+    "StreamBufferSettings",
+    "ChangeProcessingTuning",
+    "ChangeProcessingDdlHandlingPolicy",
+    "ErrorBehavior",
+    "ValidationSettings",
+    "TTSettings",
+    "BeforeImageSettings",
+    "CharacterSetSettings",
+    "LoopbackPreventionSettings",
+    "PostProcessingRules",
+    "FailTaskWhenCleanTaskResourceFailed",
+}
+ERROR_POLICIES = {
+    "IGNORE_RECORD",
+    "LOG_ERROR",
+    "SUSPEND_TABLE",
+    "STOP_TASK",
+    "INSERT_RECORD",
+    "UPDATE_RECORD",
+}
+PREP_MODES = {"DO_NOTHING", "DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD"}
+SEVERITIES = {
+    "LOGGER_SEVERITY_DEFAULT",
+    "LOGGER_SEVERITY_ERROR",
+    "LOGGER_SEVERITY_WARNING",
+    "LOGGER_SEVERITY_INFO",
+    "LOGGER_SEVERITY_DEBUG",
+    "LOGGER_SEVERITY_DETAILED_DEBUG",
+}
+
+
+def test_the_mappings_select_exactly_the_eleven_toteys_tables_and_nothing_else():
+    rules = dms_task.table_mappings()["rules"]
+    assert {
+        (r["object-locator"]["schema-name"], r["object-locator"]["table-name"]) for r in rules
+    } == {("public", t) for t in TABLES}
+    for rule in rules:
+        assert set(rule) <= SELECTION_RULE_KEYS
+        assert rule["rule-type"] == "selection" and rule["rule-action"] in SELECTION_ACTIONS
+        assert "%" not in json.dumps(rule["object-locator"]), (
+            "no wildcards: bookkeeping tables stay out"
+        )
+    assert len({r["rule-id"] for r in rules}) == len(rules)
+
+
+def test_endpoint_settings_are_valid_for_the_dms_api_and_give_contract_a():
+    kinesis = {
+        **dms_task.kinesis_settings(),
+        "StreamArn": "arn:aws:kinesis:eu-west-2:1:stream/s",
+        "ServiceAccessRoleArn": "arn:aws:iam::1:role/r",
+    }
+    validate_parameters(kinesis, DMS_MODEL.shape_for("KinesisSettings"))  # raises when invalid
+    assert kinesis["MessageFormat"] in DMS_MODEL.shape_for("MessageFormatValue").enum
+    for flag in (
+        "IncludeTransactionDetails",
+        "IncludePartitionValue",
+        "PartitionIncludeSchemaTable",
+        "IncludeTableAlterOperations",
+        "IncludeControlDetails",
+    ):
+        assert kinesis[flag] is True, flag
+    postgres = dms_task.postgres_settings()
+    validate_parameters(postgres, DMS_MODEL.shape_for("PostgreSQLSettings"))
+    assert postgres["PluginName"] in DMS_MODEL.shape_for("PluginNameValue").enum
+    assert postgres["HeartbeatEnable"] and postgres["FailTasksOnLobTruncation"]
+
+
+def test_a_misspelt_setting_is_refused_by_the_api_model():
+    with pytest.raises(ParamValidationError, match="IncludeTransactionDetail"):
+        validate_parameters({"IncludeTransactionDetail": True}, DMS_MODEL.shape_for("KinesisSettings"))
+
+
+def test_task_settings_use_documented_sections_and_values_with_logging_and_reported_truncation():
+    settings = dms_task.task_settings()
+    assert set(settings) <= TASK_SETTINGS_SECTIONS
+    assert settings["Logging"]["EnableLogging"] is True
+    assert {c["Severity"] for c in settings["Logging"]["LogComponents"]} <= SEVERITIES
+    lobs = settings["TargetMetadata"]
+    assert lobs["SupportLobs"] and lobs["LimitedSizeLobMode"] and not lobs["FullLobMode"]
+    assert settings["FullLoadSettings"]["TargetTablePrepMode"] in PREP_MODES
+    policies = {k: v for k, v in settings["ErrorBehavior"].items() if k.endswith("Policy")}
+    assert set(policies.values()) <= ERROR_POLICIES
+    assert settings["ErrorBehavior"]["DataTruncationErrorPolicy"] != "IGNORE_RECORD"
+
+
+@pytest.mark.stack
+def test_the_dms_api_accepts_a_full_load_and_cdc_task_built_from_the_documents(aws_client):
+    dms = aws_client("dms")
+    instance = dms.create_replication_instance(
+        ReplicationInstanceIdentifier="totesys-cdc", ReplicationInstanceClass="dms.t3.medium"
+    )["ReplicationInstance"]["ReplicationInstanceArn"]
+    source = dms.create_endpoint(
+        EndpointIdentifier="totesys-source",
+        EndpointType="source",
+        EngineName="postgres",
+        PostgreSQLSettings=dms_task.postgres_settings(),
+    )["Endpoint"]["EndpointArn"]
+    target = dms.create_endpoint(
+        EndpointIdentifier="totesys-kinesis",
+        EndpointType="target",
+        EngineName="kinesis",
+        KinesisSettings={
+            **dms_task.kinesis_settings(),
+            "StreamArn": "arn:aws:kinesis:eu-west-2:123456789012:stream/s",
+            "ServiceAccessRoleArn": "arn:aws:iam::123456789012:role/dms",
+        },
+    )["Endpoint"]["EndpointArn"]
+    task = dms.create_replication_task(
+        ReplicationTaskIdentifier="totesys-cdc",
+        SourceEndpointArn=source,
+        TargetEndpointArn=target,
+        ReplicationInstanceArn=instance,
+        MigrationType="full-load-and-cdc",
+        TableMappings=json.dumps(dms_task.table_mappings()),
+        ReplicationTaskSettings=json.dumps(dms_task.task_settings()),
+    )["ReplicationTask"]
+    assert json.loads(task["TableMappings"]) == dms_task.table_mappings()
+    assert task["MigrationType"] == "full-load-and-cdc"
+
+
+def test_render_writes_the_documents_terraform_reads_and_the_committed_copies_are_current(tmp_path):
+    written = dms_task.render(tmp_path)
+    assert {p.name for p in written} == set(dms_task.DOCUMENTS)
+    for path in written:
+        assert json.loads(path.read_text()) == dms_task.DOCUMENTS[path.name]()
+        committed = ROOT / "terraform" / "dms" / path.name
+        assert committed.read_text() == path.read_text(), (
+            f"run 'cdc dms render' to refresh {committed}"
+        )
