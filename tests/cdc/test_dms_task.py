@@ -12,6 +12,7 @@ from botocore.validate import validate_parameters
 
 from cdc import dms_task
 from cdc.source_schema import TABLES
+from tests.fixtures import unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DMS_MODEL = boto3.client("dms", region_name="eu-west-2").meta.service_model
@@ -101,7 +102,9 @@ def test_endpoint_settings_are_valid_for_the_dms_api_and_give_contract_a():
 
 def test_a_misspelt_setting_is_refused_by_the_api_model():
     with pytest.raises(ParamValidationError, match="IncludeTransactionDetail"):
-        validate_parameters({"IncludeTransactionDetail": True}, DMS_MODEL.shape_for("KinesisSettings"))
+        validate_parameters(
+            {"IncludeTransactionDetail": True}, DMS_MODEL.shape_for("KinesisSettings")
+        )
 
 
 def test_task_settings_use_documented_sections_and_values_with_logging_and_reported_truncation():
@@ -120,17 +123,18 @@ def test_task_settings_use_documented_sections_and_values_with_logging_and_repor
 @pytest.mark.stack
 def test_the_dms_api_accepts_a_full_load_and_cdc_task_built_from_the_documents(aws_client):
     dms = aws_client("dms")
+    name = unique_name("totesys-cdc")
     instance = dms.create_replication_instance(
-        ReplicationInstanceIdentifier="totesys-cdc", ReplicationInstanceClass="dms.t3.medium"
+        ReplicationInstanceIdentifier=name, ReplicationInstanceClass="dms.t3.medium"
     )["ReplicationInstance"]["ReplicationInstanceArn"]
     source = dms.create_endpoint(
-        EndpointIdentifier="totesys-source",
+        EndpointIdentifier=f"{name}-source",
         EndpointType="source",
         EngineName="postgres",
         PostgreSQLSettings=dms_task.postgres_settings(),
     )["Endpoint"]["EndpointArn"]
     target = dms.create_endpoint(
-        EndpointIdentifier="totesys-kinesis",
+        EndpointIdentifier=f"{name}-kinesis",
         EndpointType="target",
         EngineName="kinesis",
         KinesisSettings={
@@ -140,7 +144,7 @@ def test_the_dms_api_accepts_a_full_load_and_cdc_task_built_from_the_documents(a
         },
     )["Endpoint"]["EndpointArn"]
     task = dms.create_replication_task(
-        ReplicationTaskIdentifier="totesys-cdc",
+        ReplicationTaskIdentifier=name,
         SourceEndpointArn=source,
         TargetEndpointArn=target,
         ReplicationInstanceArn=instance,
