@@ -75,6 +75,26 @@ def dms_render(out_dir: Path) -> None:
         console.print(f"wrote {path}")
 
 
+@main.group(invoke_without_command=True)
+@click.pass_context
+def capture(ctx: click.Context) -> None:
+    """Run the local capture engine (TOTESYS_CDC_SOURCE_DSN → TOTESYS_CDC_STREAM_NAME) until
+    SIGTERM or Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from cdc.capture.runner import run_capture
+
+    sys.exit(run_capture())
+
+
+@capture.command("reset")
+def capture_reset() -> None:
+    """Drop the engine's replication slot and state: the next run starts with a full load."""
+    from cdc.capture.runner import reset_capture
+
+    sys.exit(reset_capture())
+
+
 @main.group()
 def simulate() -> None:
     """The ToteSys simulator."""

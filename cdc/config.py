@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 PREFIX = "TOTESYS_CDC_"
 
@@ -29,3 +30,43 @@ def load(env: Mapping[str, str] | None = None) -> SourceConfig:
             '(for the local stack: eval "$(.venv/bin/totesys-stack env)")'
         )
     return SourceConfig(dsn=dsn)
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """The local capture engine (DMS's stand-in)."""
+
+    source_dsn: str
+    stream_name: str
+    task_id: str = "totesys-cdc-local"
+    slot_name: str = "totesys_cdc"
+    publication: str = "totesys_cdc"
+    state_dir: Path = Path(".local/capture")
+    poll_interval_s: float = 0.1
+    max_changes_per_step: int = 20_000
+    status_interval_s: float = 1.0
+
+
+def load_capture(env: Mapping[str, str] | None = None) -> CaptureConfig:
+    env = os.environ if env is None else env
+    source = load(env)
+    stream = env.get(PREFIX + "STREAM_NAME")
+    if not stream:
+        raise ConfigError(f"{PREFIX}STREAM_NAME is not set: name the Kinesis stream to write to")
+    defaults = CaptureConfig(source_dsn=source.dsn, stream_name=stream)
+    try:
+        return CaptureConfig(
+            source_dsn=source.dsn,
+            stream_name=stream,
+            task_id=env.get(PREFIX + "CAPTURE_TASK_ID", defaults.task_id),
+            slot_name=env.get(PREFIX + "CAPTURE_SLOT", defaults.slot_name),
+            publication=env.get(PREFIX + "CAPTURE_PUBLICATION", defaults.publication),
+            state_dir=Path(
+                env.get(PREFIX + "CAPTURE_STATE_DIR", str(defaults.state_dir))
+            ).resolve(),
+            poll_interval_s=float(
+                env.get(PREFIX + "CAPTURE_POLL_INTERVAL_S", defaults.poll_interval_s)
+            ),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"invalid capture setting: {exc}") from None

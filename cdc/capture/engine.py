@@ -1,0 +1,320 @@
+"""The local capture engine: ToteSys → (logical decoding) → DMS records → Kinesis.
+
+DMS's stand-in on a laptop and in tests. It creates its replication slot, emits every
+existing row as ``load`` records, then streams changes from the slot.
+
+The commit protocol of one CDC step (``_cdc_step``), in order:
+
+1. note the source's flushed WAL position L (decoding goes no further this step);
+2. peek decoded changes from the slot, up to L, whole transactions only, streamed;
+3. turn them into DMS records and put them on Kinesis, in order per key, until every one is
+   acknowledged;
+4. advance the slot to the end of the last transaction put (or to L when there was nothing
+   to capture, so an idle source does not pin WAL: the heartbeat).
+
+A crash before step 4 leaves the slot where it was: the next run sends the same records
+again (duplicates, never gaps). Full load: the slot is created first, then every table is
+read in one REPEATABLE READ snapshot taken after it; a change committed while the load runs
+is in the slot and is sent after the load, so nothing is lost at the hand-over.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from cdc.capture import pgoutput, source
+from cdc.capture.kinesis import KinesisSink
+from cdc.capture.records import (
+    ColumnDef,
+    OutRecord,
+    TableDef,
+    TransactionPosition,
+    control_record,
+    data_record,
+)
+from cdc.capture.status import (
+    EngineStatus,
+    TableStats,
+    state_path,
+    status_path,
+    utcnow,
+    write_json_atomically,
+)
+from cdc.config import CaptureConfig
+from cdc.source_schema import TABLES
+
+SEND_CHUNK = 1000  # records handed to the sink at a time while streaming a transaction
+
+
+def log(event: str, **fields: Any) -> None:  # noqa: ANN401 - any JSON value
+    """One JSON object per line on stderr."""
+    print(
+        json.dumps({"ts": utcnow().isoformat(), "event": event, **fields}, default=str),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+@dataclass
+class _Txn:
+    xid: int
+    commit_lsn: int
+    commit_time: Any
+    records: int = 0
+
+
+class CaptureEngine:
+    def __init__(self, config: CaptureConfig, sink: KinesisSink) -> None:
+        self.config = config
+        self.sink = sink
+        self.status = EngineStatus(
+            task_id=config.task_id, stream_name=config.stream_name, slot_name=config.slot_name
+        )
+        self.status.tables = {t: TableStats() for t in TABLES}
+        self._state = self._load_state()
+        self._relations: dict[int, TableDef] = {}
+        self._previous: tuple[int, int] | None = None
+        self._last_status_write = 0.0
+        self._rate_window: list[tuple[float, int]] = []
+
+    # --- durable state -----------------------------------------------------------------
+
+    def _load_state(self) -> dict[str, Any]:
+        path = state_path(self.config.state_dir, self.config.task_id)
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return {"full_load_completed": False, "columns": {}}
+
+    def _save_state(self) -> None:
+        write_json_atomically(state_path(self.config.state_dir, self.config.task_id), self._state)
+
+    # --- status ------------------------------------------------------------------------
+
+    def publish_status(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_status_write < self.config.status_interval_s:
+            return
+        self._last_status_write = now
+        self.status.updated_at = utcnow().isoformat()
+        write_json_atomically(
+            status_path(self.config.state_dir, self.config.task_id), self.status.to_json()
+        )
+
+    def _count_sent(self, n: int) -> None:
+        now = time.monotonic()
+        self.status.records_sent += n
+        self._rate_window.append((now, self.status.records_sent))
+        self._rate_window = [(t, c) for t, c in self._rate_window if now - t <= 10]
+        first_t, first_c = self._rate_window[0]
+        self.status.records_per_s = (
+            (self.status.records_sent - first_c) / (now - first_t) if now > first_t else 0.0
+        )
+
+    # --- the run -----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Capture until ``stop`` is set; raises SourceError/SinkError when it cannot."""
+        cfg = self.config
+        try:
+            with source.connect(cfg.source_dsn) as conn:
+                source.check_logical_decoding(conn)
+                self.sink.check_stream()
+                source.ensure_publication(conn, cfg.publication, "public", TABLES)
+                if source.slot_info(conn, cfg.slot_name) is None:
+                    lsn = source.create_slot(conn, cfg.slot_name)
+                    log(
+                        "slot_created",
+                        slot=cfg.slot_name,
+                        consistent_point=pgoutput.format_lsn(lsn),
+                    )
+                    self._state = {"full_load_completed": False, "columns": {}}
+                    self._save_state()
+                if not self._state["full_load_completed"]:
+                    self._full_load(conn)
+                self.status.status = "running"
+                for table in TABLES:
+                    self.status.tables[table].state = "Table completed"
+                self.publish_status(force=True)
+                log("cdc_started", slot=cfg.slot_name, stream=cfg.stream_name)
+                while not stop.is_set():
+                    if self._cdc_step(conn) == 0:
+                        stop.wait(cfg.poll_interval_s)
+                    self.publish_status()
+            self.status.status = "stopped"
+            self.status.stop_reason = "stopped on request"
+        except Exception as exc:
+            self.status.status = "failed"
+            self.status.last_failure_message = str(exc)
+            self.status.stop_reason = "error"
+            raise
+        finally:
+            self.publish_status(force=True)
+            log("capture_stopped", status=self.status.status, reason=self.status.stop_reason)
+
+    def _full_load(self, conn: psycopg.Connection) -> None:
+        cfg = self.config
+        self.status.status = "full-load"
+        self.status.full_load_started_at = utcnow().isoformat()
+        self.publish_status(force=True)
+        defs = source.table_defs(conn, "public", TABLES)
+        log("full_load_started", tables=len(defs))
+        with source.connect(cfg.source_dsn, autocommit=False) as snap:
+            snap.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            for table, tdef in defs.items():
+                stats = self.status.tables[table]
+                stats.state = "Table loading"
+                self.sink.put(
+                    [control_record(tdef, "create-table", task_id=cfg.task_id, now=utcnow())]
+                )
+                chunk: list[OutRecord] = []
+                for row in source.snapshot_rows(snap, tdef):
+                    chunk.append(data_record(tdef, "load", row, now=utcnow()))
+                    if len(chunk) >= SEND_CHUNK:
+                        self._send(chunk)
+                        stats.full_load_rows += len(chunk)
+                        chunk = []
+                        self.publish_status()
+                self._send(chunk)
+                stats.full_load_rows += len(chunk)
+                stats.state = "Table completed"
+                self._state["columns"][table] = [c.name for c in tdef.columns]
+            snap.rollback()
+        self._state["full_load_completed"] = True
+        self._save_state()
+        self.status.full_load_finished_at = utcnow().isoformat()
+        log("full_load_finished", rows={t: s.full_load_rows for t, s in self.status.tables.items()})
+
+    def _send(self, records: list[OutRecord]) -> None:
+        if records:
+            self.sink.put(records)
+            self._count_sent(len(records))
+
+    def _cdc_step(self, conn: psycopg.Connection) -> int:
+        """One pass of the commit protocol (module docstring); returns the records sent."""
+        cfg = self.config
+        upto = source.flush_lsn(conn)  # 1
+        sent = 0
+        last_end_lsn: int | None = None
+        last_commit_time = None
+        chunk: list[OutRecord] = []
+        for kind, item in self._records(conn, upto):  # 2
+            if kind == "record":
+                chunk.append(item)
+                if len(chunk) >= SEND_CHUNK:
+                    self._send(chunk)  # 3
+                    sent += len(chunk)
+                    chunk = []
+            else:  # a commit: (end_lsn, commit_time)
+                last_end_lsn, last_commit_time = item
+        self._send(chunk)  # 3
+        sent += len(chunk)
+        info = source.slot_info(conn, cfg.slot_name)
+        if last_end_lsn is not None:
+            source.advance(conn, cfg.slot_name, last_end_lsn)  # 4
+            lag = (utcnow() - last_commit_time).total_seconds()
+            self.status.cdc_latency_source_s = self.status.cdc_latency_target_s = max(lag, 0.0)
+        else:
+            if info is not None and upto > info.confirmed_flush_lsn:
+                source.advance(conn, cfg.slot_name, upto)  # 4, heartbeat
+            self.status.cdc_latency_source_s = self.status.cdc_latency_target_s = 0.0
+        info = source.slot_info(conn, cfg.slot_name)
+        if info is not None:
+            self.status.confirmed_lsn = pgoutput.format_lsn(info.confirmed_flush_lsn)
+            self.status.retained_wal_bytes = info.retained_wal_bytes
+        return sent
+
+    def _records(self, conn: psycopg.Connection, upto: int) -> Iterator[tuple[str, Any]]:
+        """DMS records (and commit markers) for the changes peeked up to ``upto``."""
+        cfg = self.config
+        txn: _Txn | None = None
+        for lsn, raw in source.peek(
+            conn,
+            cfg.slot_name,
+            cfg.publication,
+            upto_lsn=upto,
+            upto_changes=cfg.max_changes_per_step,
+        ):
+            message = pgoutput.parse(raw)
+            if isinstance(message, pgoutput.Begin):
+                txn = _Txn(
+                    xid=message.xid, commit_lsn=message.final_lsn, commit_time=message.commit_time
+                )
+            elif isinstance(message, pgoutput.Commit):
+                yield "commit", (message.end_lsn, message.commit_time)
+                txn = None
+            elif isinstance(message, pgoutput.Relation):
+                yield from self._relation(conn, message)
+            elif isinstance(message, pgoutput.Change):
+                if txn is None:
+                    raise pgoutput.ProtocolError("a change outside a transaction")
+                yield "record", self._change_record(conn, txn, lsn, message)
+
+    def _relation(
+        self, conn: psycopg.Connection, message: pgoutput.Relation
+    ) -> Iterator[tuple[str, Any]]:
+        """Remember the table's shape; a changed column list becomes DMS control records."""
+        nullable = source.nullability(conn, message.schema, message.table)
+        tdef = TableDef(
+            message.schema,
+            message.table,
+            tuple(
+                ColumnDef(c.name, c.type_oid, nullable.get(c.name, True)) for c in message.columns
+            ),
+            message.key_columns,
+        )
+        self._relations[message.relation_id] = tdef
+        known = self._state["columns"].get(message.table)
+        names = [c.name for c in tdef.columns]
+        if known is not None and known != names:
+            added = [n for n in names if n not in known]
+            dropped = [n for n in known if n not in names]
+            for operation, columns in (("add-column", added), ("drop-column", dropped)):
+                if columns:
+                    log("table_altered", table=message.table, operation=operation, columns=columns)
+                    self.status.tables[message.table].ddls += 1
+                    yield (
+                        "record",
+                        control_record(tdef, operation, task_id=self.config.task_id, now=utcnow()),
+                    )
+        if known != names:
+            self._state["columns"][message.table] = names
+            self._save_state()
+
+    def _change_record(
+        self, conn: psycopg.Connection, txn: _Txn, lsn: int, change: pgoutput.Change
+    ) -> OutRecord:
+        tdef = self._relations[change.relation_id]
+        values = list(change.values)
+        if any(v is pgoutput.UNCHANGED for v in values):
+            key = {
+                c.name: v
+                for c, v in zip(tdef.columns, values, strict=True)
+                if c.name in tdef.primary_key
+            }
+            values = [
+                source.current_value(conn, tdef, c.name, key) if v is pgoutput.UNCHANGED else v
+                for c, v in zip(tdef.columns, values, strict=True)
+            ]
+        txn.records += 1
+        position = TransactionPosition(
+            xid=txn.xid,
+            record_id=txn.records,
+            commit_lsn=txn.commit_lsn,
+            change_lsn=lsn,
+            commit_time=txn.commit_time,
+            previous=self._previous,
+        )
+        self._previous = (txn.xid, txn.records)
+        stats = self.status.tables.get(tdef.table)
+        if stats is not None:
+            setattr(stats, change.operation + "s", getattr(stats, change.operation + "s") + 1)
+        return data_record(tdef, change.operation, values, now=utcnow(), position=position)

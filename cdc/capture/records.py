@@ -1,0 +1,226 @@
+"""Contract A: the records AWS DMS writes to Kinesis for the ToteSys (PostgreSQL) source.
+
+Task settings (``cdc.dms_task``): ``MessageFormat=json-unformatted`` (one line of JSON and a
+newline per record), transaction details, partition value with schema and table, table-alter
+operations and control details on. Pure: values in, records out.
+
+Shape, as DMS writes it::
+
+    {"data": {...every column...},
+     "metadata": {"timestamp", "record-type": "data", "operation": "load|insert|update|delete",
+                  "partition-key-type": "primary-key", "partition-key-value": "public.payment.17",
+                  "schema-name", "table-name",
+                  # CDC records only (IncludeTransactionDetails):
+                  "transaction-id", "transaction-record-id", "prev-transaction-id",
+                  "prev-transaction-record-id", "commit-timestamp", "stream-position"}}
+
+- ``update`` carries the row after the change; ``delete`` carries the key values and NULL for
+  every other column (PostgreSQL's default replica identity logs only the key).
+- Control records (``record-type: control``; ``create-table``, ``add-column``, ``drop-column``,
+  ``drop-table``) carry ``control.table-def`` and are partitioned by the task id.
+
+Values, as DMS writes a PostgreSQL source's types into JSON (the choices this project makes
+where the DMS documentation is silent are marked *):
+
+| PostgreSQL | JSON | example |
+|---|---|---|
+| smallint, integer, bigint | number | ``17`` |
+| numeric(p, s) | string, exactly as stored* | ``"3.80"`` |
+| boolean (source endpoint ``MapBooleanAsBoolean=true``) | true / false | ``true`` |
+| timestamp(3) | ISO 8601 UTC, µs only when non-zero* | ``"2026-05-05T02:29:18.266000Z"`` |
+| date | ``YYYY-MM-DD`` | ``"2026-05-06"`` |
+| text, varchar, enum | string | ``"SALES_RECEIPT"`` |
+| NULL | null | ``null`` |
+
+Versions: ``stream-position`` is ``<commit LSN>.<transaction-record-id>.<change LSN>`` with
+LSNs as ``%08X/%08X``. A row's changes are totally ordered by (commit LSN,
+transaction-record-id) — see ``version_of``. ``load`` records carry no position (as in DMS)
+and rank below every CDC change: each change committed after the full load's snapshot is also
+delivered as a CDC record, so the newest version is always right.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cdc.capture.pgoutput import format_lsn, parse_lsn
+
+# PostgreSQL type OIDs (pg_type.oid), stable across versions.
+INT_OIDS = {20: "INT64", 21: "INT16", 23: "INT32"}
+BOOL_OID = 16
+NUMERIC_OID = 1700
+TIMESTAMP_OID = 1114
+TIMESTAMPTZ_OID = 1184
+DATE_OID = 1082
+
+PARTITION_KEY_TYPE = "primary-key"
+
+
+class EncodingError(ValueError):
+    """A source value that cannot be written in DMS's encoding."""
+
+
+def dms_timestamp(moment: datetime) -> str:
+    """A DMS timestamp: UTC, microseconds when there are any, 'Z'."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+
+
+def encode_value(type_oid: int, text: str | None) -> Any:  # noqa: ANN401 - any JSON value
+    """One column value, from PostgreSQL's text output to DMS's JSON value."""
+    if text is None:
+        return None
+    try:
+        if type_oid in INT_OIDS:
+            return int(text)
+        if type_oid == BOOL_OID:
+            return {"t": True, "f": False, "true": True, "false": False}[text]
+        if type_oid in (TIMESTAMP_OID, TIMESTAMPTZ_OID):
+            return dms_timestamp(datetime.fromisoformat(text))
+    except (ValueError, KeyError) as exc:
+        raise EncodingError(f"cannot encode {text!r} as type oid {type_oid}: {exc}") from exc
+    return text  # numeric, date, text, varchar, enums: PostgreSQL's own text
+
+
+def dms_type(type_oid: int) -> str:
+    if type_oid in INT_OIDS:
+        return INT_OIDS[type_oid]
+    return {
+        BOOL_OID: "BOOLEAN",
+        NUMERIC_OID: "NUMERIC",
+        TIMESTAMP_OID: "TIMESTAMP",
+        TIMESTAMPTZ_OID: "TIMESTAMP",
+        DATE_OID: "DATE",
+    }.get(type_oid, "STRING")
+
+
+@dataclass(frozen=True)
+class ColumnDef:
+    name: str
+    type_oid: int
+    nullable: bool
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """A captured table's columns (in order) and primary key."""
+
+    schema: str
+    table: str
+    columns: tuple[ColumnDef, ...]
+    primary_key: tuple[str, ...]
+
+    def to_control(self) -> dict[str, Any]:
+        return {
+            "columns": {
+                c.name: {"nullable": c.nullable, "type": dms_type(c.type_oid)} for c in self.columns
+            },
+            "primary-key": list(self.primary_key),
+        }
+
+
+@dataclass(frozen=True)
+class TransactionPosition:
+    """Where a CDC record sits in the source's history (IncludeTransactionDetails)."""
+
+    xid: int
+    record_id: int  # 1-based position of the record within its transaction
+    commit_lsn: int
+    change_lsn: int
+    commit_time: datetime
+    previous: tuple[int, int] | None  # (transaction-id, transaction-record-id) of the record before
+
+    @property
+    def stream_position(self) -> str:
+        return f"{format_lsn(self.commit_lsn)}.{self.record_id}.{format_lsn(self.change_lsn)}"
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    """One Kinesis record: its partition key and bytes."""
+
+    partition_key: str
+    data: bytes
+    table: str
+    operation: str
+
+
+def partition_key_value(table: TableDef, row: Mapping[str, Any]) -> str:
+    """``public.payment.17``: PartitionIncludeSchemaTable prefixes schema and table."""
+    key = ".".join(str(row[k]) for k in table.primary_key)
+    return f"{table.schema}.{table.table}.{key}"
+
+
+def _serialise(record: Mapping[str, Any]) -> bytes:
+    return (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+def data_record(
+    table: TableDef,
+    operation: str,
+    values: Sequence[str | None],
+    *,
+    now: datetime,
+    position: TransactionPosition | None = None,
+) -> OutRecord:
+    """A data record from a row's text values (in ``table.columns`` order)."""
+    if len(values) != len(table.columns):
+        raise EncodingError(f"{table.table}: {len(values)} values for {len(table.columns)} columns")
+    data = {c.name: encode_value(c.type_oid, v) for c, v in zip(table.columns, values, strict=True)}
+    partition = partition_key_value(table, data)
+    metadata: dict[str, Any] = {
+        "timestamp": dms_timestamp(now),
+        "record-type": "data",
+        "operation": operation,
+        "partition-key-type": PARTITION_KEY_TYPE,
+        "partition-key-value": partition,
+        "schema-name": table.schema,
+        "table-name": table.table,
+    }
+    if position is not None:
+        metadata["transaction-id"] = position.xid
+        metadata["transaction-record-id"] = position.record_id
+        if position.previous is not None:
+            metadata["prev-transaction-id"], metadata["prev-transaction-record-id"] = (
+                position.previous
+            )
+        metadata["commit-timestamp"] = dms_timestamp(position.commit_time)
+        metadata["stream-position"] = position.stream_position
+    return OutRecord(
+        partition, _serialise({"data": data, "metadata": metadata}), table.table, operation
+    )
+
+
+def control_record(table: TableDef, operation: str, *, task_id: str, now: datetime) -> OutRecord:
+    """A control record (create-table, add-column, drop-column, drop-table)."""
+    record = {
+        "control": {"table-def": table.to_control()},
+        "metadata": {
+            "timestamp": dms_timestamp(now),
+            "record-type": "control",
+            "operation": operation,
+            "partition-key-type": "task-id",
+            "partition-key-value": task_id,
+            "schema-name": table.schema,
+            "table-name": table.table,
+        },
+    }
+    return OutRecord(task_id, _serialise(record), table.table, operation)
+
+
+def version_of(metadata: Mapping[str, Any]) -> int:
+    """The version that orders the changes of one source row: ``commit LSN << 32 |
+    transaction-record-id`` from a CDC record, 0 for a ``load`` record."""
+    if metadata.get("operation") == "load":
+        return 0
+    position = metadata.get("stream-position")
+    if not isinstance(position, str) or "." not in position:
+        raise ValueError(f"a {metadata.get('operation')} record without a stream-position")
+    commit_lsn = parse_lsn(position.split(".", 1)[0])
+    return (commit_lsn << 32) | int(metadata.get("transaction-record-id", 0))

@@ -1,0 +1,54 @@
+"""The capture engine's process shell: configuration, signals, clear errors, exit codes."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import boto3
+
+from cdc import config
+from cdc.capture import source
+from cdc.capture.engine import CaptureEngine, log
+from cdc.capture.kinesis import KinesisSink, SinkError
+from cdc.capture.status import state_path, status_path
+
+
+def run_capture() -> int:
+    """Run until SIGTERM/SIGINT; 0 after a clean stop, 1 with one clear line on failure."""
+    try:
+        cfg = config.load_capture()
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log("stop_requested", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    sink = KinesisSink(boto3.client("kinesis"), cfg.stream_name)
+    try:
+        CaptureEngine(cfg, sink).run(stop)
+    except (source.SourceError, SinkError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def reset_capture() -> int:
+    try:
+        cfg = config.load_capture()
+        with source.connect(cfg.source_dsn) as conn:
+            if source.slot_info(conn, cfg.slot_name) is not None:
+                source.drop_slot(conn, cfg.slot_name)
+    except (config.ConfigError, source.SourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in (state_path(cfg.state_dir, cfg.task_id), status_path(cfg.state_dir, cfg.task_id)):
+        path.unlink(missing_ok=True)
+    print(f"dropped slot {cfg.slot_name} and the state of task {cfg.task_id}")
+    return 0

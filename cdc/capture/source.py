@@ -1,0 +1,199 @@
+"""The capture engine's PostgreSQL edge: publication, replication slot, snapshot reads,
+peeking decoded changes and advancing the slot. Driver errors become ``SourceError`` here,
+with what to do about them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from cdc.capture.pgoutput import parse_lsn
+from cdc.capture.records import ColumnDef, TableDef
+
+
+class SourceError(RuntimeError):
+    """The source cannot be captured from; the message says why and what to change."""
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    name: str
+    confirmed_flush_lsn: int
+    retained_wal_bytes: int
+    active: bool
+
+
+def connect(dsn: str, *, autocommit: bool = True) -> psycopg.Connection:
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"cannot connect to the source database: {first_line}") from None
+
+
+def check_logical_decoding(conn: psycopg.Connection) -> None:
+    level = conn.execute("SHOW wal_level").fetchone()[0]
+    if level != "logical":
+        raise SourceError(
+            f"the source has wal_level={level}; logical decoding needs wal_level=logical "
+            "(on RDS: set rds.logical_replication=1 in the parameter group and reboot)"
+        )
+
+
+def ensure_publication(
+    conn: psycopg.Connection, name: str, schema: str, tables: Sequence[str]
+) -> None:
+    """A publication of exactly ``tables`` (pgoutput decodes only published tables)."""
+    exists = conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,)).fetchone()
+    table_list = sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables)
+    try:
+        if exists:
+            conn.execute(
+                sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(
+                    sql.Identifier(name), table_list
+                )
+            )
+        else:
+            conn.execute(
+                sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
+                    sql.Identifier(name), table_list
+                )
+            )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise SourceError(
+            f"cannot create publication {name}: {exc}; the capture user must own the tables"
+        ) from None
+    except psycopg.errors.UndefinedTable as exc:
+        raise SourceError(f"a captured table is missing from the source: {exc}") from None
+
+
+def slot_info(conn: psycopg.Connection, slot: str) -> SlotInfo | None:
+    row = conn.execute(
+        "SELECT confirmed_flush_lsn::text, "
+        "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, active "
+        "FROM pg_replication_slots WHERE slot_name = %s",
+        (slot,),
+    ).fetchone()
+    if row is None:
+        return None
+    return SlotInfo(slot, parse_lsn(row[0]), int(row[1] or 0), bool(row[2]))
+
+
+def create_slot(conn: psycopg.Connection, slot: str) -> int:
+    """Create the logical slot; return its consistent point."""
+    try:
+        row = conn.execute(
+            "SELECT lsn::text FROM pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,)
+        ).fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        raise SourceError(
+            "the capture user may not create replication slots (needs REPLICATION)"
+        ) from None
+    except psycopg.errors.ConfigurationLimitExceeded as exc:
+        raise SourceError(
+            f"no free replication slot: {exc} (raise max_replication_slots)"
+        ) from None
+    return parse_lsn(row[0])
+
+
+def drop_slot(conn: psycopg.Connection, slot: str) -> None:
+    conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+
+
+def table_defs(conn: psycopg.Connection, schema: str, tables: Sequence[str]) -> dict[str, TableDef]:
+    """Columns (in order, with type and nullability) and primary key of each table."""
+    defs = {}
+    for table in tables:
+        regclass = sql.Identifier(schema, table).as_string(conn)
+        columns = conn.execute(
+            "SELECT attname, atttypid::int, NOT attnotnull FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            (regclass,),
+        ).fetchall()
+        if not columns:
+            raise SourceError(f"table {schema}.{table} does not exist in the source")
+        key = conn.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary "
+            "ORDER BY array_position(i.indkey, a.attnum)",
+            (regclass,),
+        ).fetchall()
+        defs[table] = TableDef(
+            schema,
+            table,
+            tuple(ColumnDef(n, oid, nullable) for n, oid, nullable in columns),
+            tuple(k[0] for k in key),
+        )
+    return defs
+
+
+def nullability(conn: psycopg.Connection, schema: str, table: str) -> dict[str, bool]:
+    regclass = sql.Identifier(schema, table).as_string(conn)
+    rows = conn.execute(
+        "SELECT attname, NOT attnotnull FROM pg_attribute WHERE attrelid = %s::regclass "
+        "AND attnum > 0 AND NOT attisdropped",
+        (regclass,),
+    ).fetchall()
+    return dict(rows)
+
+
+def snapshot_rows(conn: psycopg.Connection, table: TableDef) -> Iterator[tuple[str | None, ...]]:
+    """Every row of ``table`` as PostgreSQL text values, streamed with COPY. Run inside the
+    caller's REPEATABLE READ transaction so all tables come from one snapshot."""
+    query = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
+        sql.Identifier(table.schema, table.table),
+    )
+    with conn.cursor().copy(query) as copy:
+        copy.set_types(["text"] * len(table.columns))
+        yield from copy.rows()
+
+
+def flush_lsn(conn: psycopg.Connection) -> int:
+    return parse_lsn(conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()[0])
+
+
+def peek(
+    conn: psycopg.Connection,
+    slot: str,
+    publication: str,
+    *,
+    upto_lsn: int,
+    upto_changes: int,
+    fetch_size: int = 2000,
+) -> Iterator[tuple[int, bytes]]:
+    """Decoded changes after the slot's confirmed position, up to ``upto_lsn`` and (whole
+    transactions) about ``upto_changes`` messages, streamed through a server-side cursor so a
+    transaction of any size never sits in this process's memory at once. The slot does not
+    move: ``advance`` moves it once the changes are safely delivered."""
+    lsn_text = f"{upto_lsn >> 32:X}/{upto_lsn & 0xFFFFFFFF:X}"
+    with conn.transaction(), conn.cursor(name="cdc_peek") as cursor:
+        cursor.itersize = fetch_size
+        cursor.execute(
+            "SELECT lsn::text, data FROM pg_logical_slot_peek_binary_changes("
+            "%s, %s::pg_lsn, %s, 'proto_version', '1', 'publication_names', %s)",
+            (slot, lsn_text, upto_changes, publication),
+        )
+        for lsn, data in cursor:
+            yield parse_lsn(lsn), bytes(data)
+
+
+def advance(conn: psycopg.Connection, slot: str, lsn: int) -> None:
+    lsn_text = f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+    conn.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (slot, lsn_text))
+
+
+def current_value(
+    conn: psycopg.Connection, table: TableDef, column: str, key: dict[str, object]
+) -> str | None:
+    """A column's current text value, for a TOASTed value an UPDATE did not resend (DMS's
+    LOB lookup does the same)."""
+    where = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in key)
+    query = sql.SQL("SELECT {}::text FROM {} WHERE {}").format(
+        sql.Identifier(column), sql.Identifier(table.schema, table.table), where
+    )
+    row = conn.execute(query, list(key.values())).fetchone()
+    return None if row is None else row[0]
