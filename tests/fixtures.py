@@ -8,3 +8,30 @@ import uuid
 def unique_name(prefix: str) -> str:
     """A resource name no other test uses (valid for S3 buckets, streams, tables, databases)."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def read_stream(kinesis, stream: str) -> list[dict]:
+    """Every record on every shard of ``stream``, oldest first per shard, decoded, with its
+    shard, sequence number and partition key under ``_kinesis``."""
+    import json
+
+    out = []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            response = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            for record in response["Records"]:
+                body = json.loads(record["Data"])
+                body["_kinesis"] = {
+                    "shard": shard["ShardId"],
+                    "seq": record["SequenceNumber"],
+                    "key": record["PartitionKey"],
+                    "raw": record["Data"],
+                }
+                out.append(body)
+            if not response["Records"]:
+                break
+            iterator = response.get("NextShardIterator")
+    return out

@@ -7,6 +7,7 @@ import sys
 import threading
 
 import boto3
+import psycopg
 
 from cdc import config
 from cdc.capture import source
@@ -35,6 +36,9 @@ def run_capture() -> int:
         CaptureEngine(cfg, sink).run(stop)
     except (source.SourceError, SinkError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.Error as exc:
+        print(f"error: the source database failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -71,14 +71,22 @@ def ensure_publication(
 
 
 def slot_info(conn: psycopg.Connection, slot: str) -> SlotInfo | None:
+    """The slot's position and retained WAL; None when it does not exist. Slot names are
+    cluster-wide: one that belongs to another database is an error, not ours to use."""
     row = conn.execute(
         "SELECT confirmed_flush_lsn::text, "
-        "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, active "
+        "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, active, database, "
+        "database = current_database() "
         "FROM pg_replication_slots WHERE slot_name = %s",
         (slot,),
     ).fetchone()
     if row is None:
         return None
+    if not row[4]:
+        raise SourceError(
+            f"replication slot '{slot}' belongs to database '{row[3]}'; "
+            "choose another name with TOTESYS_CDC_CAPTURE_SLOT"
+        )
     return SlotInfo(slot, parse_lsn(row[0]), int(row[1] or 0), bool(row[2]))
 
 

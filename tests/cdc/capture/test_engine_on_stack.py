@@ -1,0 +1,429 @@
+"""The local capture engine as a real process: ToteSys on the local PostgreSQL → moto's Kinesis.
+
+The oracle for "every committed change reached the stream" is a second, independent
+replication slot (test_decoding) created before the engine starts: after the run it lists
+every change PostgreSQL committed, and each must be on the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from cdc import source_schema
+from cdc.capture import status as engine_status
+from cdc.capture.pgoutput import format_lsn, parse_lsn
+from cdc.capture.records import version_of
+from cdc.simulator import dataset, traffic, writer
+from local_stack.config import app_env
+from local_stack.processes import wait_until
+from tests.fixtures import read_stream, unique_name
+
+pytestmark = pytest.mark.stack
+
+ORACLE_LINE = re.compile(r'^table public\."?(\w+)"?: (INSERT|UPDATE|DELETE): \w+\[integer\]:(\d+)')
+
+
+class Engine:
+    """``cdc capture`` in its own process."""
+
+    def __init__(self, env: dict[str, str], state_dir: Path, task_id: str) -> None:
+        self.env, self.state_dir, self.task_id = env, state_dir, task_id
+        self.proc: subprocess.Popen | None = None
+        self.log = state_dir / "engine.log"
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cdc.cli", "capture"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def status(self) -> engine_status.EngineStatus | None:
+        return engine_status.read_status(self.state_dir, self.task_id)
+
+    def wait_running(self, timeout_s: float = 60) -> None:
+        wait_until(
+            lambda: (
+                (s := self.status()) is not None
+                and s.status == "running"
+                and s.pid == self.proc.pid
+            ),
+            what="the capture engine to finish its full load",
+            timeout_s=timeout_s,
+            log_path=self.log,
+        )
+
+    def wait_caught_up(self, dsn: str, timeout_s: float = 60) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            target = parse_lsn(
+                conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()[0]
+            )
+
+        def caught_up() -> bool:
+            s = self.status()
+            return s is not None and s.confirmed_lsn != "" and parse_lsn(s.confirmed_lsn) >= target
+
+        wait_until(
+            caught_up,
+            what=f"the engine to confirm {format_lsn(target)}",
+            timeout_s=timeout_s,
+            log_path=self.log,
+        )
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def capture(stack_cfg, fresh_database, aws_client, tmp_path):
+    """A seeded ToteSys, an empty 2-shard stream, an oracle slot, and an engine (not started)."""
+    dsn = fresh_database("totesys")
+    with psycopg.connect(dsn) as conn:
+        source_schema.create(conn)
+        writer.load_dataset(conn, dataset.generate(5, dataset.SMALL))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_create_logical_replication_slot('oracle', 'test_decoding')")
+    stream = unique_name("totesys")
+    kinesis = aws_client("kinesis")
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2})
+    task_id = unique_name("task")
+    env = {
+        **os.environ,
+        **app_env(stack_cfg),
+        "TOTESYS_CDC_SOURCE_DSN": dsn,
+        "TOTESYS_CDC_STREAM_NAME": stream,
+        "TOTESYS_CDC_CAPTURE_STATE_DIR": str(tmp_path / "capture"),
+        "TOTESYS_CDC_CAPTURE_TASK_ID": task_id,
+        "TOTESYS_CDC_CAPTURE_SLOT": task_id.replace("-", "_"),
+    }
+    engine = Engine(env, tmp_path / "capture", task_id)
+    yield type("Capture", (), {"dsn": dsn, "stream": stream, "kinesis": kinesis, "engine": engine})
+    if engine.proc is not None and engine.proc.poll() is None:
+        engine.stop()
+
+
+def oracle_changes(dsn: str) -> set[tuple[str, str, int, int]]:
+    """(table, operation, key, change LSN) of every change committed since the oracle slot."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT lsn::text, data FROM pg_logical_slot_peek_changes('oracle', NULL, NULL)"
+        )
+        changes = set()
+        for lsn, data in rows:
+            match = ORACLE_LINE.match(data)
+            if match:
+                changes.add((match[1], match[2].lower(), int(match[3]), parse_lsn(lsn)))
+    return changes
+
+
+def streamed_changes(records: list[dict]) -> set[tuple[str, str, int, int]]:
+    found = set()
+    for r in records:
+        m = r["metadata"]
+        if m["record-type"] == "data" and m["operation"] != "load":
+            change_lsn = parse_lsn(m["stream-position"].split(".")[2])
+            found.add(
+                (m["table-name"], m["operation"], r["data"][f"{m['table-name']}_id"], change_lsn)
+            )
+    return found
+
+
+def expected_json(value: object) -> object:
+    """How Contract A writes a value read from PostgreSQL (see cdc.capture.records)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
+            f".{value.microsecond:06d}Z" if value.microsecond else "Z"
+        )
+    return value
+
+
+def source_rows(dsn: str) -> dict[tuple[str, int], dict]:
+    rows = {}
+    with psycopg.connect(dsn) as conn:
+        for table in source_schema.TABLES:
+            cur = conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
+            names = [d.name for d in cur.description]
+            for row in cur:
+                values = dict(zip(names, row, strict=True))
+                rows[(table, values[f"{table}_id"])] = {
+                    k: expected_json(v) for k, v in values.items()
+                }
+    return rows
+
+
+def latest_images(records: list[dict]) -> dict[tuple[str, int], dict | None]:
+    """The newest image of every row by version (None once deleted)."""
+    best: dict[tuple[str, int], tuple[int, dict | None]] = {}
+    for r in records:
+        m = r["metadata"]
+        if m["record-type"] != "data":
+            continue
+        key = (m["table-name"], r["data"][f"{m['table-name']}_id"])
+        version = version_of(m)
+        if key not in best or version >= best[key][0]:
+            best[key] = (version, None if m["operation"] == "delete" else r["data"])
+    return {k: v for k, (_, v) in best.items()}
+
+
+def test_the_initial_dataset_arrives_as_load_records_with_every_value_encoded_as_dms_does(capture):
+    capture.engine.start()
+    capture.engine.wait_running()
+    records = read_stream(capture.kinesis, capture.stream)
+
+    loads = [r for r in records if r["metadata"]["operation"] == "load"]
+    counts = {t: sum(r["metadata"]["table-name"] == t for r in loads) for t in source_schema.TABLES}
+    with psycopg.connect(capture.dsn) as conn:
+        assert counts == source_schema.row_counts(conn)
+    expected = source_rows(capture.dsn)
+    for r in loads:
+        m = r["metadata"]
+        key = (m["table-name"], r["data"][f"{m['table-name']}_id"])
+        assert r["data"] == expected[key], key
+        assert m["partition-key-value"] == r["_kinesis"]["key"] == f"public.{key[0]}.{key[1]}"
+        assert "stream-position" not in m and m["partition-key-type"] == "primary-key"
+        assert r["_kinesis"]["raw"].endswith(b"\n") and b"\n" not in r["_kinesis"]["raw"][:-1]
+    creates = {
+        r["metadata"]["table-name"] for r in records if r["metadata"]["operation"] == "create-table"
+    }
+    assert creates == set(source_schema.TABLES)
+    payment_def = next(
+        r
+        for r in records
+        if r["metadata"]["operation"] == "create-table" and r["metadata"]["table-name"] == "payment"
+    )["control"]["table-def"]
+    assert payment_def["primary-key"] == ["payment_id"]
+    assert payment_def["columns"]["paid"] == {"nullable": False, "type": "BOOLEAN"}
+    # Types as DMS writes them, spot-checked on one row of each kind of value.
+    payment = next(r["data"] for r in loads if r["metadata"]["table-name"] == "payment")
+    assert isinstance(payment["payment_id"], int) and isinstance(payment["paid"], bool)
+    assert re.fullmatch(r"\d+\.\d{2}", payment["payment_amount"])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z", payment["created_at"])
+    assert any(
+        r["data"]["address_line_2"] is None
+        for r in loads
+        if r["metadata"]["table-name"] == "address"
+    )
+
+
+def test_live_traffic_arrives_as_inserts_updates_and_deletes_equal_to_the_source_rows(capture):
+    capture.engine.start()
+    capture.engine.wait_running()
+    stats = traffic.run(capture.dsn, rate=300, duration_s=3, seed=11, allow_deletes=True)
+    capture.engine.wait_caught_up(capture.dsn)
+    records = read_stream(capture.kinesis, capture.stream)
+
+    assert {"insert", "update", "delete"} <= {r["metadata"]["operation"] for r in records}
+    assert streamed_changes(records) == oracle_changes(capture.dsn)
+    assert len(streamed_changes(records)) == stats.total_changes
+    final = latest_images(records)
+    current = source_rows(capture.dsn)
+    assert {k: v for k, v in final.items() if v is not None} == current
+    for r in records:
+        m = r["metadata"]
+        if m["record-type"] == "data" and m["operation"] != "load":
+            assert isinstance(m["transaction-id"], int) and m["transaction-record-id"] >= 1
+            assert m["commit-timestamp"].endswith("Z")
+        if m["operation"] == "delete":
+            key_column = f"{m['table-name']}_id"
+            assert all(v is None for k, v in r["data"].items() if k != key_column)
+
+
+def test_an_engine_killed_mid_traffic_and_restarted_loses_no_committed_change(capture):
+    capture.engine.start()
+    capture.engine.wait_running()
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=traffic.run,
+        args=(capture.dsn,),
+        kwargs={"rate": 300, "duration_s": None, "seed": 12, "stop": stop},
+    )
+    runner.start()
+    try:
+        time.sleep(1.5)  # let traffic flow before the crash (a test scenario, not readiness)
+        capture.engine.kill()
+        time.sleep(1.0)  # changes committed while the engine is down
+        capture.engine.start()
+        capture.engine.wait_running()
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        runner.join()
+    capture.engine.wait_caught_up(capture.dsn)
+    records = read_stream(capture.kinesis, capture.stream)
+    missing = oracle_changes(capture.dsn) - streamed_changes(records)
+    assert not missing, (
+        f"{len(missing)} committed changes never reached the stream, e.g. {sorted(missing)[:3]}"
+    )
+    # The restart does not redo the full load.
+    loads = sum(r["metadata"]["operation"] == "load" for r in records)
+    with psycopg.connect(capture.dsn) as conn:
+        assert loads <= sum(source_schema.row_counts(conn).values()) + 200
+
+
+def test_changes_committed_during_the_full_load_all_reach_the_stream(capture):
+    with psycopg.connect(capture.dsn) as conn:  # a bigger source, so the full load takes a while
+        tables = sql.SQL(", ").join(sql.Identifier(t) for t in source_schema.TABLES)
+        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(tables))
+        writer.load_dataset(
+            conn, dataset.generate(6, dataset.DatasetSize(sales_orders=6000, purchase_orders=4000))
+        )
+    with psycopg.connect(
+        capture.dsn, autocommit=True
+    ) as conn:  # the oracle starts after the bulk copy
+        conn.execute("SELECT pg_drop_replication_slot('oracle')")
+        conn.execute("SELECT pg_create_logical_replication_slot('oracle', 'test_decoding')")
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=traffic.run,
+        args=(capture.dsn,),
+        kwargs={"rate": 400, "duration_s": None, "seed": 13, "stop": stop},
+    )
+    runner.start()
+    try:
+        capture.engine.start()
+        capture.engine.wait_running()
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        runner.join()
+    capture.engine.wait_caught_up(capture.dsn)
+    status = capture.engine.status()
+    load_started = datetime.fromisoformat(status.full_load_started_at)
+    load_finished = datetime.fromisoformat(status.full_load_finished_at)
+    records = read_stream(capture.kinesis, capture.stream)
+    during_load = [
+        r
+        for r in records
+        if r["metadata"]["operation"] != "load"
+        and "commit-timestamp" in r["metadata"]
+        and load_started
+        <= datetime.fromisoformat(r["metadata"]["commit-timestamp"])
+        <= load_finished
+    ]
+    assert during_load, "the scenario needs changes committed while the full load ran"
+    # Changes committed before the engine's slot existed are in the full load's snapshot;
+    # every one after it must be on the stream as a CDC record.
+    created = next(
+        json.loads(line)
+        for line in capture.engine.log.read_text().splitlines()
+        if '"slot_created"' in line
+    )
+    consistent_point = parse_lsn(created["consistent_point"])
+    after_slot = {c for c in oracle_changes(capture.dsn) if c[3] >= consistent_point}
+    assert after_slot and after_slot <= streamed_changes(records)
+    final = latest_images(records)
+    assert {k: v for k, v in final.items() if v is not None} == source_rows(capture.dsn)
+
+
+def test_adding_a_column_gives_a_control_record_then_data_with_the_new_column(capture):
+    capture.engine.start()
+    capture.engine.wait_running()
+    with psycopg.connect(capture.dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE design ADD COLUMN licence text")
+        conn.execute(
+            "UPDATE design SET licence = 'CC-BY', last_updated = now() WHERE design_id = 3"
+        )
+    capture.engine.wait_caught_up(capture.dsn)
+    records = [
+        r
+        for r in read_stream(capture.kinesis, capture.stream)
+        if r["metadata"]["table-name"] == "design"
+    ]
+    alter = next(i for i, r in enumerate(records) if r["metadata"]["operation"] == "add-column")
+    assert records[alter]["metadata"]["record-type"] == "control"
+    assert records[alter]["control"]["table-def"]["columns"]["licence"] == {
+        "nullable": True,
+        "type": "STRING",
+    }
+    update = next(r for r in records if r["metadata"]["operation"] == "update")
+    assert update["data"]["licence"] == "CC-BY"
+    assert (
+        records.index(update) > alter
+        or update["_kinesis"]["shard"] != records[alter]["_kinesis"]["shard"]
+    )
+
+
+def test_a_large_transaction_streams_through_whole(capture):
+    capture.engine.start()
+    capture.engine.wait_running()
+    with psycopg.connect(capture.dsn) as conn:
+        conn.execute("UPDATE payment SET last_updated = now()")  # a transaction before, of 200 rows
+        conn.commit()
+        conn.execute(
+            "INSERT INTO design (design_name, file_location, file_name, last_updated) "
+            "SELECT 'Bulk', '/bulk', 'bulk-' || g || '.json', now() FROM generate_series(1, 30000) g"
+        )
+    capture.engine.wait_caught_up(capture.dsn, timeout_s=180)
+    records = read_stream(capture.kinesis, capture.stream)
+    bulk = [
+        r
+        for r in records
+        if r["metadata"]["operation"] == "insert" and r["data"].get("design_name") == "Bulk"
+    ]
+    assert len(bulk) == 30000
+    assert len({r["metadata"]["transaction-id"] for r in bulk}) == 1
+    assert sorted(r["metadata"]["transaction-record-id"] for r in bulk) == list(range(1, 30001))
+
+
+def test_sigterm_stops_the_engine_cleanly_and_says_so(capture):
+    capture.engine.start()
+    capture.engine.wait_running()
+    assert capture.engine.stop() == 0
+    status = capture.engine.status()
+    assert status.status == "stopped" and status.stop_reason == "stopped on request"
+
+
+def test_a_missing_stream_is_one_clear_error_not_a_stack_trace(capture):
+    capture.engine.env["TOTESYS_CDC_STREAM_NAME"] = "no-such-stream"
+    result = subprocess.run(
+        [sys.executable, "-m", "cdc.cli", "capture"],
+        env=capture.engine.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Kinesis stream 'no-such-stream' does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_source_is_one_clear_error(capture):
+    capture.engine.env["TOTESYS_CDC_SOURCE_DSN"] = (
+        "host=127.0.0.1 port=1 user=nobody dbname=nothing connect_timeout=2"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "cdc.cli", "capture"],
+        env=capture.engine.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "cannot connect to the source database" in result.stderr
+    assert "Traceback" not in result.stderr
