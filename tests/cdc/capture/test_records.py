@@ -1,0 +1,125 @@
+"""Contract A records, built from plain values."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from cdc.capture import records
+from cdc.capture.records import ColumnDef, TableDef, TransactionPosition
+
+PAYMENT = TableDef(
+    "public",
+    "payment",
+    (
+        ColumnDef("payment_id", 23, False),
+        ColumnDef("payment_amount", 1700, False),
+        ColumnDef("paid", 16, False),
+        ColumnDef("last_updated", 1114, False),
+        ColumnDef("payment_date", 25, False),
+    ),
+    ("payment_id",),
+)
+NOW = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def test_values_are_encoded_as_dms_writes_them():
+    assert records.encode_value(23, "17") == 17
+    assert records.encode_value(1700, "3.80") == "3.80"
+    assert records.encode_value(16, "t") is True and records.encode_value(16, "f") is False
+    assert records.encode_value(1114, "2026-01-01 10:00:00.12") == "2026-01-01T10:00:00.120000Z"
+    assert records.encode_value(1114, "2026-01-01 10:00:00") == "2026-01-01T10:00:00Z"
+    assert records.encode_value(1184, "2026-01-01 11:00:00+01") == "2026-01-01T10:00:00Z"
+    assert records.encode_value(25, "it's") == "it's"
+    assert records.encode_value(23, None) is None
+
+
+def test_a_value_that_does_not_fit_its_type_is_an_encoding_error():
+    with pytest.raises(records.EncodingError, match="'yes'"):
+        records.encode_value(16, "yes")
+
+
+def test_a_cdc_record_has_dms_metadata_and_one_line_of_json():
+    position = TransactionPosition(
+        xid=1140,
+        record_id=2,
+        commit_lsn=0x2_7C007328,
+        change_lsn=0x2_7C007300,
+        commit_time=NOW,
+        previous=(1140, 1),
+    )
+    out = records.data_record(
+        PAYMENT,
+        "update",
+        ["17", "10.00", "t", "2026-11-25 11:59:59.5", "2026-11-26"],
+        now=NOW,
+        position=position,
+    )
+    assert out.partition_key == "public.payment.17"
+    assert out.data.endswith(b"\n") and out.data.count(b"\n") == 1
+    body = json.loads(out.data)
+    assert body["data"] == {
+        "payment_id": 17,
+        "payment_amount": "10.00",
+        "paid": True,
+        "last_updated": "2026-11-25T11:59:59.500000Z",
+        "payment_date": "2026-11-26",
+    }
+    assert body["metadata"] == {
+        "timestamp": "2026-11-25T12:00:00.123456Z",
+        "record-type": "data",
+        "operation": "update",
+        "partition-key-type": "primary-key",
+        "partition-key-value": "public.payment.17",
+        "schema-name": "public",
+        "table-name": "payment",
+        "transaction-id": 1140,
+        "transaction-record-id": 2,
+        "prev-transaction-id": 1140,
+        "prev-transaction-record-id": 1,
+        "commit-timestamp": "2026-11-25T12:00:00.123456Z",
+        "stream-position": "00000002/7C007328.2.00000002/7C007300",
+    }
+    assert records.version_of(body["metadata"]) == (0x2_7C007328 << 32) | 2
+
+
+def test_a_load_record_has_no_transaction_details_and_the_lowest_version():
+    body = json.loads(
+        records.data_record(
+            PAYMENT, "load", ["1", "1.00", "f", "2026-01-01 00:00:00", "2026-01-02"], now=NOW
+        ).data
+    )
+    assert "stream-position" not in body["metadata"] and "transaction-id" not in body["metadata"]
+    assert records.version_of(body["metadata"]) == 0
+
+
+def test_versions_order_changes_by_commit_position_then_place_in_the_transaction():
+    def meta(commit: int, record_id: int) -> dict:
+        pos = TransactionPosition(1, record_id, commit, commit - 8, NOW, None)
+        return {
+            "operation": "update",
+            "stream-position": pos.stream_position,
+            "transaction-record-id": record_id,
+        }
+
+    assert (
+        records.version_of(meta(0x100, 1))
+        < records.version_of(meta(0x100, 2))
+        < records.version_of(meta(0x200, 1))
+    )
+    with pytest.raises(ValueError, match="without a stream-position"):
+        records.version_of({"operation": "update"})
+
+
+def test_a_control_record_describes_the_table_and_is_partitioned_by_task():
+    out = records.control_record(PAYMENT, "add-column", task_id="task-1", now=NOW)
+    body = json.loads(out.data)
+    assert out.partition_key == "task-1"
+    assert (
+        body["metadata"]["record-type"] == "control"
+        and body["metadata"]["operation"] == "add-column"
+    )
+    assert body["control"]["table-def"]["columns"]["paid"] == {"nullable": False, "type": "BOOLEAN"}
+    assert body["control"]["table-def"]["primary-key"] == ["payment_id"]
