@@ -95,6 +95,57 @@ def capture_reset() -> None:
     sys.exit(reset_capture())
 
 
+@main.command()
+@click.option(
+    "--source",
+    "engine",
+    type=click.Choice(["local", "aws"]),
+    default="local",
+    show_default=True,
+    help="The local capture engine, or a DMS task in AWS (credentials from the environment).",
+)
+@click.option(
+    "--task-id",
+    default=None,
+    help="Task to watch [default: TOTESYS_CDC_CAPTURE_TASK_ID or "
+    "totesys-cdc-local; for aws the replication task identifier].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--watch",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Refresh every SECONDS until Ctrl-C.",
+)
+@click.option(
+    "--check", is_flag=True, help="Exit 1 when the task is not healthy (for cron, health checks)."
+)
+@click.option(
+    "--max-latency",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds of CDC latency above which --check fails.",
+)
+def monitor(
+    engine: str,
+    task_id: str | None,
+    as_json: bool,
+    watch: float | None,
+    check: bool,
+    max_latency: float,
+) -> None:
+    """Is CDC healthy, and how far behind is it?"""
+    from cdc.monitor.cli import run_monitor
+
+    sys.exit(
+        run_monitor(
+            engine, task_id, as_json=as_json, watch=watch, check=check, max_latency=max_latency
+        )
+    )
+
+
 @main.group()
 def simulate() -> None:
     """The ToteSys simulator."""

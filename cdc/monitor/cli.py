@@ -1,0 +1,70 @@
+"""The shell of ``cdc monitor``: pick the source, render, refresh, exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.live import Live
+
+from cdc.config import CaptureConfig
+from cdc.monitor import aws, local
+from cdc.monitor.model import TaskHealth, Thresholds, problems
+from cdc.monitor.report import render
+
+console = Console()
+
+
+def _reader(engine: str, task_id: str | None) -> Callable[[], TaskHealth]:
+    defaults = CaptureConfig(source_dsn="", stream_name="")
+    if engine == "local":
+        state_dir = Path(
+            os.environ.get("TOTESYS_CDC_CAPTURE_STATE_DIR", str(defaults.state_dir))
+        ).resolve()
+        task = task_id or os.environ.get("TOTESYS_CDC_CAPTURE_TASK_ID", defaults.task_id)
+        return lambda: local.read(state_dir, task)
+    if not task_id:
+        raise aws.MonitorError("--task-id is required with --source aws")
+    dms, cloudwatch = boto3.client("dms"), boto3.client("cloudwatch")
+    return lambda: aws.read(dms, cloudwatch, task_id)
+
+
+def run_monitor(
+    engine: str,
+    task_id: str | None,
+    *,
+    as_json: bool,
+    watch: float | None,
+    check: bool,
+    max_latency: float,
+) -> int:
+    thresholds = Thresholds(max_latency_s=max_latency)
+    try:
+        read = _reader(engine, task_id)
+        health = read()
+    except (aws.MonitorError, ClientError, BotoCoreError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 1
+    if watch and not as_json:
+        with Live(
+            render(health, problems(health, thresholds)), console=console, refresh_per_second=2
+        ) as live:
+            try:
+                while True:
+                    time.sleep(watch)
+                    health = read()
+                    live.update(render(health, problems(health, thresholds)))
+            except KeyboardInterrupt:
+                pass
+    found = problems(health, thresholds)
+    if as_json:
+        print(json.dumps({**health.to_json(), "healthy": not found, "problems": found}, indent=1))
+    elif not watch:
+        console.print(render(health, found))
+    return 1 if check and found else 0

@@ -1,0 +1,166 @@
+"""``cdc monitor`` against the local engine and against DMS (moto), with the same output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cdc import dms_task
+from cdc.monitor import aws as aws_monitor
+from cdc.monitor.model import TaskHealth, Thresholds, problems
+from tests.fixtures import unique_name
+
+
+def monitor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cdc.cli", "monitor", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def health(**kw) -> TaskHealth:
+    return TaskHealth(
+        **{"engine": "local", "task_id": "t", "status": "running", "checked_at": "now", **kw}
+    )
+
+
+def test_a_running_task_within_its_latency_budget_is_healthy():
+    assert (
+        problems(health(cdc_latency_source_s=2.0, cdc_latency_target_s=3.0), Thresholds(10)) == []
+    )
+
+
+def test_stopped_failed_slow_or_errored_tasks_are_each_reported():
+    assert problems(health(status="stopped", stop_reason="user"), Thresholds()) == [
+        "task is stopped (user)"
+    ]
+    found = problems(
+        health(
+            status="failed",
+            last_failure_message="boom",
+            tables_errored=2,
+            cdc_latency_target_s=99.0,
+        ),
+        Thresholds(30),
+    )
+    assert found == [
+        "task is failed",
+        "last failure: boom",
+        "2 table(s) errored",
+        "CDC latency (target) 99.0s is above 30s",
+    ]
+
+
+@pytest.mark.stack
+def test_the_local_engine_is_healthy_while_running_and_not_once_stopped_or_killed(capture):
+    env = capture.engine.env
+    capture.engine.start()
+    capture.engine.wait_running()
+    result = monitor(env, "--check", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert (
+        report["healthy"] is True and report["status"] == "running" and report["engine"] == "local"
+    )
+    assert {t["name"] for t in report["tables"]} >= {"payment", "sales_order"}
+    assert sum(t["full_load_rows"] for t in report["tables"]) > 0
+    table = monitor(env)
+    assert table.returncode == 0 and "payment" in table.stdout and "CDC latency" in table.stdout
+
+    capture.engine.kill()
+    killed = monitor(env, "--check", "--json")
+    assert killed.returncode == 1
+    assert "is gone" in json.loads(killed.stdout)["stop_reason"]
+
+    capture.engine.start()
+    capture.engine.wait_running()
+    capture.engine.stop()
+    stopped = monitor(env, "--check")
+    assert stopped.returncode == 1 and "task is stopped" in stopped.stdout
+
+
+@pytest.mark.stack
+def test_a_dms_task_is_read_from_the_dms_api_and_its_cloudwatch_metrics(stack_cfg, aws_client):
+    dms, cloudwatch = aws_client("dms"), aws_client("cloudwatch")
+    name = unique_name("totesys-cdc")
+    instance = dms.create_replication_instance(
+        ReplicationInstanceIdentifier=name, ReplicationInstanceClass="dms.t3.medium"
+    )["ReplicationInstance"]
+    source = dms.create_endpoint(
+        EndpointIdentifier=f"{name}-src",
+        EndpointType="source",
+        EngineName="postgres",
+        PostgreSQLSettings=dms_task.postgres_settings(),
+    )["Endpoint"]["EndpointArn"]
+    target = dms.create_endpoint(
+        EndpointIdentifier=f"{name}-dst",
+        EndpointType="target",
+        EngineName="kinesis",
+        KinesisSettings=dms_task.kinesis_settings(),
+    )["Endpoint"]["EndpointArn"]
+    task = dms.create_replication_task(
+        ReplicationTaskIdentifier=name,
+        SourceEndpointArn=source,
+        TargetEndpointArn=target,
+        ReplicationInstanceArn=instance["ReplicationInstanceArn"],
+        MigrationType="full-load-and-cdc",
+        TableMappings=json.dumps(dms_task.table_mappings()),
+        ReplicationTaskSettings=json.dumps(dms_task.task_settings()),
+    )["ReplicationTask"]
+    dms.start_replication_task(
+        ReplicationTaskArn=task["ReplicationTaskArn"], StartReplicationTaskType="start-replication"
+    )
+    now = datetime.now(UTC)
+    dimensions = [
+        {"Name": "ReplicationInstanceIdentifier", "Value": name},
+        {
+            "Name": "ReplicationTaskIdentifier",
+            "Value": task["ReplicationTaskArn"].rsplit(":", 1)[-1],
+        },
+    ]
+    for metric, value in (
+        ("CDCLatencySource", 4.0),
+        ("CDCLatencyTarget", 45.0),
+        ("CDCIncomingChanges", 12.0),
+    ):
+        cloudwatch.put_metric_data(
+            Namespace="AWS/DMS",
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": dimensions,
+                    "Value": value,
+                    "Timestamp": now - timedelta(seconds=30),
+                }
+            ],
+        )
+
+    health = aws_monitor.read(dms, cloudwatch, name)
+    assert health.status == "running" and health.engine == "aws-dms"
+    assert (
+        health.cdc_latency_source_s,
+        health.cdc_latency_target_s,
+        health.cdc_incoming_changes,
+    ) == (4.0, 45.0, 12.0)
+    assert problems(health, Thresholds(60)) == []
+    assert problems(health, Thresholds(30)) == ["CDC latency (target) 45.0s is above 30s"]
+
+    env = {**os.environ, **stack_cfg.aws_env()}
+    result = monitor(
+        env, "--source", "aws", "--task-id", name, "--json", "--check", "--max-latency", "30"
+    )
+    assert result.returncode == 1 and json.loads(result.stdout)["problems"] == [
+        "CDC latency (target) 45.0s is above 30s"
+    ]
+    dms.stop_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"])
+    assert problems(aws_monitor.read(dms, cloudwatch, name), Thresholds(60)) == ["task is stopped"]
+    missing = monitor(env, "--source", "aws", "--task-id", "no-such-task")
+    assert missing.returncode == 1 and "no DMS replication task 'no-such-task'" in missing.stdout
