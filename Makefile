@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help prereqs install test demo stack-up stack-down stack-status lint format lock clean
+.PHONY: help prereqs install test demo bench stack-up stack-down stack-status lint format lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -30,6 +30,9 @@ test: $(INSTALLED)  ## run the whole suite (starts the local stack if it is not 
 
 demo: $(INSTALLED)  ## run the demo on the local stack (DEMO_ARGS="--duration 60 --rate 50")
 	$(PY) -m local_stack.demo $(DEMO_ARGS)
+
+bench: $(INSTALLED)  ## run the benchmarks (BENCH=<name> for one, BENCH_QUICK=1 for short runs)
+	$(PY) -m bench $(if $(BENCH),--only $(BENCH)) $(if $(BENCH_QUICK),--quick)
 
 stack-up: $(INSTALLED)  ## start the local stack (idempotent)
 	$(VENV)/bin/totesys-stack up

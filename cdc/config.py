@@ -45,6 +45,7 @@ class CaptureConfig:
     poll_interval_s: float = 0.1
     max_changes_per_step: int = 20_000
     status_interval_s: float = 1.0
+    batch_records: int = 500  # records per PutRecords call (1..500)
 
 
 def load_capture(env: Mapping[str, str] | None = None) -> CaptureConfig:
@@ -67,6 +68,7 @@ def load_capture(env: Mapping[str, str] | None = None) -> CaptureConfig:
             poll_interval_s=float(
                 env.get(PREFIX + "CAPTURE_POLL_INTERVAL_S", defaults.poll_interval_s)
             ),
+            batch_records=int(env.get(PREFIX + "CAPTURE_BATCH_RECORDS", defaults.batch_records)),
         )
     except ValueError as exc:
         raise ConfigError(f"invalid capture setting: {exc}") from None

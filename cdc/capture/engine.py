@@ -201,6 +201,7 @@ class CaptureEngine:
     def _cdc_step(self, conn: psycopg.Connection) -> int:
         """One pass of the commit protocol (module docstring); returns the records sent."""
         cfg = self.config
+        started = time.monotonic()
         upto = source.flush_lsn(conn)  # 1
         sent = 0
         last_end_lsn: int | None = None
@@ -230,6 +231,13 @@ class CaptureEngine:
         if info is not None:
             self.status.confirmed_lsn = pgoutput.format_lsn(info.confirmed_flush_lsn)
             self.status.retained_wal_bytes = info.retained_wal_bytes
+        if sent:
+            log(
+                "cdc_step",
+                records=sent,
+                seconds=round(time.monotonic() - started, 6),
+                confirmed=self.status.confirmed_lsn,
+            )
         return sent
 
     def _records(self, conn: psycopg.Connection, upto: int) -> Iterator[tuple[str, Any]]:

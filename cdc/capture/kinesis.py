@@ -42,7 +42,9 @@ class SinkStats:
     retried_records: int = 0
 
 
-def batches(records: Iterable[OutRecord]) -> Iterator[list[OutRecord]]:
+def batches(
+    records: Iterable[OutRecord], max_records: int = MAX_RECORDS
+) -> Iterator[list[OutRecord]]:
     """Group records, in order, into PutRecords batches with at most one record per key."""
     batch: list[OutRecord] = []
     keys: set[str] = set()
@@ -53,7 +55,7 @@ def batches(records: Iterable[OutRecord]) -> Iterator[list[OutRecord]]:
         record_size = len(record.data) + len(record.partition_key)
         if batch and (
             record.partition_key in keys
-            or len(batch) == MAX_RECORDS
+            or len(batch) == max_records
             or size + record_size > MAX_BYTES
         ):
             yield batch
@@ -74,10 +76,14 @@ class KinesisSink:
         stream_name: str,
         *,
         max_backoff_s: float = 5.0,
+        max_batch_records: int = MAX_RECORDS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if not 1 <= max_batch_records <= MAX_RECORDS:
+            raise ValueError(f"max_batch_records must be 1..{MAX_RECORDS}")
         self.client = client
         self.stream_name = stream_name
+        self.max_batch_records = max_batch_records
         self.max_backoff_s = max_backoff_s
         self.sleep = sleep
         self.stats = SinkStats()
@@ -100,7 +106,7 @@ class KinesisSink:
     def put(self, records: Iterable[OutRecord]) -> int:
         """Put every record, in order per key; return how many were put."""
         sent = 0
-        for batch in batches(records):
+        for batch in batches(records, self.max_batch_records):
             self._put_batch(batch)
             sent += len(batch)
         return sent

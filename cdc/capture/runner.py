@@ -31,7 +31,13 @@ def run_capture() -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    sink = KinesisSink(boto3.client("kinesis"), cfg.stream_name)
+    try:
+        sink = KinesisSink(
+            boto3.client("kinesis"), cfg.stream_name, max_batch_records=cfg.batch_records
+        )
+    except ValueError as exc:
+        print(f"error: TOTESYS_CDC_CAPTURE_BATCH_RECORDS: {exc}", file=sys.stderr)
+        return 1
     try:
         CaptureEngine(cfg, sink).run(stop)
     except (source.SourceError, SinkError) as exc:

@@ -1,0 +1,44 @@
+"""``python -m bench [--only NAME] [--quick]``: run the benchmarks on the local stack."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from bench import capture
+from bench.results import Figure, report
+from local_stack import config as stack_config
+from local_stack import stack
+
+BENCHMARKS: dict[str, Callable[..., list[Figure]]] = {
+    "capture_changes_per_s": capture.run,
+}
+
+
+@click.command()
+@click.option("--only", "only", default=None, help=f"One of: {', '.join(BENCHMARKS)}.")
+@click.option("--quick", is_flag=True, help="Short runs (well under a minute each).")
+def main(only: str | None, quick: bool) -> None:
+    if only and only not in BENCHMARKS:
+        raise click.BadParameter(f"unknown benchmark {only!r}; known: {', '.join(BENCHMARKS)}")
+    cfg = stack_config.load()
+    started_here = not stack.is_up(cfg)
+    stack.up(cfg)
+    figures: list[Figure] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="totesys-bench-") as work:
+            for name, bench in BENCHMARKS.items():
+                if only in (None, name):
+                    figures += bench(cfg, Path(work), quick=quick)
+    finally:
+        if started_here:
+            stack.down(cfg)
+    report(figures)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""One benchmark figure and the report of a run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    unit: str
+    baseline: str
+    baseline_value: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return round(self.value / self.baseline_value, 2) if self.baseline_value else float("inf")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def report(
+    figures: list[Figure], path: Path = RESULTS_PATH, console: Console | None = None
+) -> None:
+    path.write_text(json.dumps([f.to_json() for f in figures], indent=2) + "\n")
+    table = Table(title=f"benchmarks ({path})", expand=True)
+    for column in ("figure", "value", "baseline", "baseline value", "ratio", "params"):
+        table.add_column(
+            column, justify="right" if "value" in column or column == "ratio" else "left"
+        )
+    for f in figures:
+        table.add_row(
+            f.name,
+            f"{f.value:,.1f} {f.unit}",
+            f.baseline,
+            f"{f.baseline_value:,.1f} {f.unit}",
+            f"{f.ratio:g}x",
+            json.dumps(f.params),
+        )
+    (console or Console()).print(table)
