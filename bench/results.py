@@ -46,6 +46,6 @@ def report(
             f.baseline,
             f"{f.baseline_value:,.1f} {f.unit}",
             f"{f.ratio:g}x",
-            json.dumps(f.params),
+            ", ".join(f"{k}={v}" for k, v in f.params.items()),
         )
     (console or Console()).print(table)

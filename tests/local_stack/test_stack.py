@@ -149,3 +149,40 @@ def test_readiness_waits_time_out_with_what_was_awaited_and_where_to_look(tmp_pa
         StackError, match=r"timed out after 0s waiting for the moon; see .*moon.log"
     ):
         wait_until(lambda: False, what="the moon", timeout_s=0.2, log_path=tmp_path / "moon.log")
+
+
+@pytest.mark.stack
+def test_the_repaired_kinesis_shard_pages_through_records_in_order_without_loss(aws_client):
+    kinesis = aws_client("kinesis")
+    name = unique_name("paging")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    for start in range(0, 1200, 400):
+        kinesis.put_records(
+            StreamName=name,
+            Records=[
+                {"Data": str(i).encode(), "PartitionKey": "k"} for i in range(start, start + 400)
+            ],
+        )
+    shard = kinesis.list_shards(StreamName=name)["Shards"][0]
+    assert shard["SequenceNumberRange"]["StartingSequenceNumber"] == "1"
+    iterator = kinesis.get_shard_iterator(
+        StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    seen: list[int] = []
+    while True:
+        page = kinesis.get_records(ShardIterator=iterator, Limit=250)
+        if not page["Records"]:
+            break
+        seen += [int(r["Data"]) for r in page["Records"]]
+        iterator = page["NextShardIterator"]
+    assert seen == list(range(1200))
+    after = kinesis.get_shard_iterator(
+        StreamName=name,
+        ShardId=shard["ShardId"],
+        ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+        StartingSequenceNumber="1000",
+    )
+    assert [
+        int(r["Data"]) for r in kinesis.get_records(ShardIterator=after["ShardIterator"])["Records"]
+    ] == list(range(1000, 1200))
