@@ -21,37 +21,23 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from bench.results import Figure
 from cdc import source_schema
 from cdc.capture.pgoutput import parse_lsn
 from cdc.capture.status import read_status
 from cdc.simulator import dataset, traffic, writer
-from local_stack import aws
+from local_stack import aws, postgres
 from local_stack.config import StackConfig, app_env
 from local_stack.processes import wait_until
 
 
 def _fresh_source(cfg: StackConfig, name: str) -> str:
-    with psycopg.connect(cfg.pg_dsn("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = cfg.pg_dsn(name)
+    dsn = postgres.create_database(cfg, name)
     with psycopg.connect(dsn) as conn:
         source_schema.create(conn)
         writer.load_dataset(conn, dataset.generate(3, dataset.SMALL))
     return dsn
-
-
-def _drop_source(cfg: StackConfig, name: str) -> None:
-    with psycopg.connect(cfg.pg_dsn("postgres"), autocommit=True) as conn:
-        for (slot,) in conn.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (name,)
-        ):
-            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def _backlog(dsn: str, changes: int, seed: int) -> int:
@@ -148,7 +134,7 @@ def _measure(
         seconds = sum(e["seconds"] for e in steps)
         return {"changes": made, "records": records, "seconds": seconds, "per_s": records / seconds}
     finally:
-        _drop_source(cfg, name)
+        postgres.drop_database(cfg, name)
         kinesis.delete_stream(StreamName=stream)
 
 

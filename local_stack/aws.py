@@ -80,3 +80,21 @@ def client(config: StackConfig, service: str) -> Any:  # noqa: ANN401 - boto3 cl
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=env["AWS_SESSION_TOKEN"],
     )
+
+
+def ensure_stream(config: StackConfig, timeout_s: float = 30.0) -> None:
+    """The Kinesis stream the capture engine writes to (moto forgets it on restart)."""
+    kinesis = client(config, "kinesis")
+    if config.stream_name not in kinesis.list_streams()["StreamNames"]:
+        kinesis.create_stream(StreamName=config.stream_name, ShardCount=config.stream_shards)
+
+    def active() -> bool:
+        summary = kinesis.describe_stream_summary(StreamName=config.stream_name)
+        return summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE"
+
+    wait_until(
+        active,
+        what=f"Kinesis stream {config.stream_name}",
+        timeout_s=timeout_s,
+        log_path=log_path(config),
+    )

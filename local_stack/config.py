@@ -23,6 +23,8 @@ class StackConfig:
     pg_port: int
     aws_port: int
     region: str
+    stream_name: str = "totesys-changes"
+    stream_shards: int = 2
     pg_superuser: str = "totesys_admin"
     host: str = "127.0.0.1"
 
@@ -37,6 +39,10 @@ class StackConfig:
     @property
     def run_dir(self) -> Path:
         return self.state_dir / "run"
+
+    @property
+    def capture_state_dir(self) -> Path:
+        return self.state_dir / "capture"
 
     @property
     def aws_endpoint(self) -> str:
@@ -67,6 +73,8 @@ def app_env(config: StackConfig) -> dict[str, str]:
     return {
         PREFIX + "SOURCE_DSN": config.pg_dsn("totesys"),
         PREFIX + "WAREHOUSE_DSN": config.pg_dsn("warehouse"),
+        PREFIX + "STREAM_NAME": config.stream_name,
+        PREFIX + "CAPTURE_STATE_DIR": str(config.capture_state_dir),
         **config.aws_env(),
     }
 
@@ -83,4 +91,6 @@ def load(env: Mapping[str, str] | None = None) -> StackConfig:
         pg_port=int(get("PG_PORT", "55432")),
         aws_port=int(get("AWS_PORT", "54566")),
         region=get("REGION", "eu-west-2"),
+        stream_name=get("STREAM_NAME", "totesys-changes"),
+        stream_shards=int(get("STREAM_SHARDS", "2")),
     )

@@ -1,63 +1,153 @@
-"""``make demo``: the local stack, a seeded ToteSys, a migrated warehouse and live traffic.
+"""``make demo``: ToteSys changes captured onto Kinesis, live, on the local stack.
 
 Brings the stack up (or reuses a running one), recreates the ``totesys`` and ``warehouse``
-databases, loads the initial dataset, runs live ToteSys traffic for a while with a live view,
-prints what it did and how to look, and takes down what it started.
+databases and the stream, loads the initial dataset, applies the warehouse migrations, starts
+the capture engine (full load, then CDC), runs live ToteSys traffic with a live view of what
+is written and captured, then shows the capture task's health and the records on the stream,
+and takes down everything it started.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 import sys
 import time
+from collections import Counter
 
 import click
 import psycopg
-from psycopg import sql
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
 from cdc import source_schema
+from cdc.capture.pgoutput import parse_lsn
+from cdc.capture.status import read_status
 from cdc.cli import print_traffic_summary
+from cdc.monitor import local as local_monitor
+from cdc.monitor.model import Thresholds, problems
+from cdc.monitor.report import render
 from cdc.simulator import dataset, traffic, writer
+from local_stack import aws, postgres, stack
 from local_stack import config as stack_config
-from local_stack import stack
 from local_stack.cli import print_status
-from local_stack.processes import StackError
+from local_stack.processes import StackError, wait_until
 from warehouse_loader import migrations
 
 console = Console()
+TASK_ID = "totesys-cdc-demo"
 
 
-def recreate_database(cfg: stack_config.StackConfig, name: str) -> str:
-    with psycopg.connect(cfg.pg_dsn("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+class CaptureProcess:
+    """``cdc capture`` for the demo, logging to .local/logs/capture.log."""
+
+    def __init__(self, cfg: stack_config.StackConfig) -> None:
+        self.cfg = cfg
+        self.env = {
+            **os.environ,
+            **stack_config.app_env(cfg),
+            "TOTESYS_CDC_CAPTURE_TASK_ID": TASK_ID,
+        }
+        self.log_path = cfg.log_dir / "capture.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        for suffix in ("state", "status"):  # the source was recreated: start with a full load
+            (self.cfg.capture_state_dir / f"{TASK_ID}.{suffix}.json").unlink(missing_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cdc.cli", "capture"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(
+            lambda: (
+                (s := self.status()) is not None
+                and s.status == "running"
+                and s.pid == self.proc.pid
+            ),
+            what="the capture engine's full load",
+            timeout_s=120,
+            log_path=self.log_path,
         )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return cfg.pg_dsn(name)
+
+    def status(self):  # noqa: ANN201 - EngineStatus | None
+        if self.proc is not None and self.proc.poll() is not None:
+            raise StackError(
+                f"the capture engine exited with {self.proc.returncode}; see {self.log_path}"
+            )
+        return read_status(self.cfg.capture_state_dir, TASK_ID)
+
+    def wait_caught_up(self, dsn: str) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            target = parse_lsn(
+                conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()[0]
+            )
+        wait_until(
+            lambda: (
+                (s := self.status()) is not None
+                and s.confirmed_lsn != ""
+                and parse_lsn(s.confirmed_lsn) >= target
+            ),
+            what="the capture engine to catch up",
+            timeout_s=60,
+            log_path=self.log_path,
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
 
 
-def source_counts(dsn: str) -> dict[str, int]:
-    with psycopg.connect(dsn) as conn:
-        return source_schema.row_counts(conn)
-
-
-def _progress(stats: traffic.TrafficStats, elapsed: float, duration: float) -> Table:
-    table = Table(title=f"Live ToteSys traffic: {elapsed:4.1f}s / {duration:.0f}s")
+def _live_view(
+    stats: traffic.TrafficStats, capture: CaptureProcess, elapsed: float, duration: float
+) -> Group:
+    written = Table(title=f"ToteSys traffic: {elapsed:4.1f}s / {duration:.0f}s")
     for column in ("table", "inserts", "updates", "deletes"):
-        table.add_column(column, justify="right" if column != "table" else "left")
+        written.add_column(column, justify="right" if column != "table" else "left")
     for name in source_schema.TABLES:
         counts = [stats.changes.get((name, op), 0) for op in ("insert", "update", "delete")]
         if any(counts):
-            table.add_row(name, *map(str, counts))
-    table.caption = f"{stats.total_changes} row changes in {stats.commits} commits"
-    return table
+            written.add_row(name, *map(str, counts))
+    written.caption = f"{stats.total_changes} row changes committed in {stats.commits} transactions"
+    status = capture.status()
+    captured = Table(title="capture → Kinesis", show_header=False)
+    if status is not None:
+        cdc = sum(t.inserts + t.updates + t.deletes for t in status.tables.values())
+        captured.add_row("status", status.status)
+        captured.add_row("records on the stream", f"{status.records_sent:,}")
+        captured.add_row("CDC records", f"{cdc:,} of {stats.total_changes:,} committed")
+        captured.add_row("latency (commit → Kinesis ack)", f"{status.cdc_latency_target_s:.2f}s")
+        captured.add_row("throughput", f"{status.records_per_s:,.0f} records/s")
+    return Group(written, captured)
+
+
+def stream_counts(cfg: stack_config.StackConfig) -> Counter[tuple[str, str]]:
+    kinesis = aws.client(cfg, "kinesis")
+    counts: Counter[tuple[str, str]] = Counter()
+    for shard in kinesis.list_shards(StreamName=cfg.stream_name)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=cfg.stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            for record in page["Records"]:
+                meta = json.loads(record["Data"])["metadata"]
+                counts[(meta["table-name"], meta["operation"])] += 1
+            if not page["Records"]:
+                break
+            iterator = page.get("NextShardIterator")
+    return counts
 
 
 @click.command()
 @click.option("--duration", default=20.0, show_default=True, help="Seconds of live traffic.")
-@click.option("--rate", default=25.0, show_default=True, help="Row changes per second.")
+@click.option("--rate", default=50.0, show_default=True, help="Row changes per second.")
 @click.option("--seed", default=42, show_default=True)
 def main(duration: float, rate: float, seed: int) -> None:
     """Run the demo on the local stack."""
@@ -79,50 +169,81 @@ def main(duration: float, rate: float, seed: int) -> None:
 
 def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, seed: int) -> None:
     console.rule("ToteSys initial dataset")
-    source_dsn = recreate_database(cfg, "totesys")
+    postgres.drop_database(cfg, "totesys")
+    source_dsn = postgres.create_database(cfg, "totesys")
     with psycopg.connect(source_dsn) as conn:
         source_schema.create(conn)
         started = time.monotonic()
         written = writer.load_dataset(conn, dataset.generate(seed))
     console.print(
-        f"seed {seed}: {sum(written.values())} rows in {len(written)} tables "
+        f"seed {seed}: {sum(written.values()):,} rows in {len(written)} tables "
         f"in {time.monotonic() - started:.2f}s"
     )
 
     console.rule("warehouse schema")
-    warehouse_dsn = recreate_database(cfg, "warehouse")
-    with psycopg.connect(warehouse_dsn) as conn:
+    postgres.drop_database(cfg, "warehouse")
+    with psycopg.connect(postgres.create_database(cfg, "warehouse")) as conn:
         applied = migrations.apply(conn)
     console.print("applied " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
 
-    console.rule(f"live traffic: {rate:g} changes/s for {duration:g}s")
-    before = source_counts(source_dsn)
-    began = time.monotonic()
-    with Live(console=console, refresh_per_second=4) as live:
-        stats = traffic.run(
-            source_dsn,
-            rate=rate,
-            duration_s=duration,
-            seed=seed,
-            allow_deletes=True,
-            on_commit=lambda s: live.update(_progress(s, time.monotonic() - began, duration)),
-        )
-    print_traffic_summary(stats)
-    after = source_counts(source_dsn)
+    console.rule(f"capture: full load, then CDC onto Kinesis stream {cfg.stream_name}")
+    kinesis = aws.client(cfg, "kinesis")
+    kinesis.delete_stream(StreamName=cfg.stream_name)
+    wait_until(
+        lambda: cfg.stream_name not in kinesis.list_streams()["StreamNames"],
+        what="the old stream to go",
+        timeout_s=30,
+    )
+    aws.ensure_stream(cfg)
+    capture = CaptureProcess(cfg)
+    capture.start()
+    try:
+        loaded = sum(t.full_load_rows for t in capture.status().tables.values())
+        console.print(f"full load: {loaded:,} rows as DMS 'load' records")
 
-    summary = Table(title="ToteSys rows before and after the traffic")
-    for column in ("table", "before", "after"):
+        console.rule(f"live traffic: {rate:g} changes/s for {duration:g}s")
+        began = time.monotonic()
+        with Live(console=console, refresh_per_second=4) as live:
+            stats = traffic.run(
+                source_dsn,
+                rate=rate,
+                duration_s=duration,
+                seed=seed,
+                allow_deletes=True,
+                on_commit=lambda s: live.update(
+                    _live_view(s, capture, time.monotonic() - began, duration)
+                ),
+            )
+            capture.wait_caught_up(source_dsn)
+            live.update(_live_view(stats, capture, time.monotonic() - began, duration))
+        print_traffic_summary(stats)
+        console.rule("the capture task, as `cdc monitor` shows it")
+        health = local_monitor.read(cfg.capture_state_dir, TASK_ID)
+        console.print(render(health, problems(health, Thresholds())))
+    finally:
+        capture.stop()
+
+    counts = stream_counts(cfg)
+    summary = Table(title=f"records on Kinesis stream {cfg.stream_name}")
+    for column in ("table", "load", "insert", "update", "delete", "control"):
         summary.add_column(column, justify="left" if column == "table" else "right")
     for name in source_schema.TABLES:
-        summary.add_row(name, str(before[name]), str(after[name]))
+        control = sum(n for (t, op), n in counts.items() if t == name and op.endswith("table"))
+        summary.add_row(
+            name,
+            *(str(counts[(name, op)]) for op in ("load", "insert", "update", "delete")),
+            str(control),
+        )
     console.print(summary)
     console.rule("next")
     latest = "SELECT * FROM payment ORDER BY last_updated DESC LIMIT 5"
     console.print(
-        "The demo stops at the source until the capture engine, stream processor and loader land.\n"
-        "Look around while the stack is up ('make stack-up' keeps it running):\n"
+        "The stream processor and the loader arrive with their issues; the warehouse schema is "
+        "ready.\nWhile the stack is up ('make stack-up' keeps it running), look around:\n"
         f"  psql \"{cfg.pg_dsn('totesys')}\" -c '{latest}'\n"
-        f"  psql \"{cfg.pg_dsn('warehouse')}\" -c '\\dt'"
+        f"  psql \"{cfg.pg_dsn('warehouse')}\" -c '\\dt'\n"
+        '  eval "$(.venv/bin/totesys-stack env)"\n'
+        f"  TOTESYS_CDC_CAPTURE_TASK_ID={TASK_ID} .venv/bin/cdc monitor"
     )
 
 

@@ -272,3 +272,29 @@ def _reachable_by(user: str, directory: Path) -> bool:
     directory.mkdir(parents=True, exist_ok=True)
     probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(directory)], check=False)
     return probe.returncode == 0
+
+
+def create_database(config: StackConfig, name: str) -> str:
+    """Create an empty database on the local cluster; return its DSN."""
+    with psycopg.connect(config.pg_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return config.pg_dsn(name)
+
+
+def drop_database(config: StackConfig, name: str) -> None:
+    """Drop a database of the local cluster with its replication slots (PostgreSQL refuses
+    to drop a database that still has logical slots)."""
+    with psycopg.connect(config.pg_dsn("postgres"), autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+            "WHERE database = %s AND active_pid IS NOT NULL",
+            (name,),
+        )
+        slots = conn.execute(
+            "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (name,)
+        )
+        for (slot,) in slots.fetchall():
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

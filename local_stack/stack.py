@@ -37,6 +37,7 @@ def up(config: StackConfig) -> list[ServiceStatus]:
     pg.ensure_databases()
     _link_log(config, "postgres.log", pg.log_path)
     aws.start(config)
+    aws.ensure_stream(config)
     return status(config)
 
 
@@ -62,7 +63,8 @@ def status(config: StackConfig) -> list[ServiceStatus]:
             "aws (moto, HTTP/1.1 + h2c)",
             aws_ok,
             config.aws_endpoint,
-            f"{f'pid {aws_pid}' if aws_pid else 'not running'}; log {aws.log_path(config)}",
+            f"{f'pid {aws_pid}' if aws_pid else 'not running'}; log {aws.log_path(config)}; "
+            f"stream {config.stream_name} ({config.stream_shards} shards)",
         ),
     ]
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
-from psycopg import sql
 
-from local_stack import aws, stack
+from local_stack import aws, postgres, stack
 from local_stack import config as stack_config
 from local_stack.config import StackConfig
 from tests.fixtures import unique_name
@@ -39,17 +37,12 @@ def fresh_database(stack_cfg: StackConfig) -> Iterator[Callable[[str], str]]:
 
     def make(prefix: str) -> str:
         name = unique_name(prefix).replace("-", "_")
-        with psycopg.connect(stack_cfg.pg_dsn("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         made.append(name)
-        return stack_cfg.pg_dsn(name)
+        return postgres.create_database(stack_cfg, name)
 
     yield make
-    with psycopg.connect(stack_cfg.pg_dsn("postgres"), autocommit=True) as conn:
-        for name in made:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    for name in made:
+        postgres.drop_database(stack_cfg, name)
 
 
 @pytest.fixture

@@ -43,6 +43,13 @@ def test_every_service_listens_on_loopback_only(stack_cfg):
 
 
 @pytest.mark.stack
+def test_the_stack_provides_the_stream_the_capture_engine_writes_to(stack_cfg, aws_client):
+    summary = aws_client("kinesis").describe_stream_summary(StreamName=stack_cfg.stream_name)
+    assert summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE"
+    assert summary["StreamDescriptionSummary"]["OpenShardCount"] == stack_cfg.stream_shards
+
+
+@pytest.mark.stack
 def test_bringing_the_stack_up_again_reuses_the_running_services(stack_cfg):
     aws_pid = aws.pid(stack_cfg)
     statuses = stack.up(stack_cfg)
@@ -118,6 +125,8 @@ def test_config_reads_the_documented_variables():
         == "host=127.0.0.1 port=6000 user=totesys_admin dbname=totesys"
     )
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:6001"
+    assert env["TOTESYS_CDC_STREAM_NAME"] == "totesys-changes"
+    assert env["TOTESYS_CDC_CAPTURE_STATE_DIR"] == "/tmp/x/capture"
     defaults = stack_config.load({})
     assert (defaults.pg_port, defaults.aws_port) == (55432, 54566)
 
