@@ -1,0 +1,152 @@
+"""Decoding Contract A records (what DMS writes to Kinesis) into typed changes. Pure.
+
+Anything malformed is rejected with ``DecodeError`` and a precise reason: not JSON, no
+``metadata``, an unknown table or operation, a value of the wrong type, a missing primary key.
+Control records (table DDL) decode to ``Control`` and never fail the shard.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from cdc.capture.records import version_of
+from stream_processor.source_tables import NULLABLE, SOURCE_TABLES, primary_key
+
+DATA_OPERATIONS = {"load", "insert", "update", "delete"}
+
+
+class DecodeError(ValueError):
+    """A record that is not a valid Contract A record; ``str()`` is the reason."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One captured version of one ToteSys row."""
+
+    table: str
+    operation: str  # load | insert | update | delete
+    key: int
+    version: int
+    image: dict[str, Any]  # typed values; a delete carries only what the source logged
+    transaction_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Control:
+    """A DDL notice (create-table, add-column, ...): noted, nothing to transform."""
+
+    table: str
+    operation: str
+    columns: tuple[str, ...]
+
+
+def parse_timestamp(value: Any) -> datetime:  # noqa: ANN401
+    """Lenient: with or without fraction, 'T' or space, 'Z' or an offset or nothing (UTC).
+    Returned naive in UTC at millisecond precision, as ToteSys stores it."""
+    if not isinstance(value, str):
+        raise TypeError("expected an ISO 8601 timestamp string")
+    text = value.strip().replace(" ", "T", 1)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _value(kind: str, value: Any) -> Any:  # noqa: ANN401
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.lstrip("-").isdigit():
+                return int(value)
+            raise TypeError("expected an integer")
+        return value
+    if kind == "text":
+        if not isinstance(value, str):
+            raise TypeError("expected a string")
+        return value
+    if kind == "numeric":
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise TypeError("expected a decimal number")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise TypeError("expected a decimal number") from None
+        if not number.is_finite():
+            raise TypeError("expected a finite decimal number")
+        return number
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "t", "false", "f"):
+            return value.lower() in ("true", "t")
+        raise TypeError("expected a boolean")
+    if kind == "timestamp":
+        return parse_timestamp(value)
+    if kind == "date_text":
+        if not isinstance(value, str):
+            raise TypeError("expected a 'YYYY-MM-DD' date")
+        return date.fromisoformat(value)
+    raise AssertionError(f"unknown kind {kind}")
+
+
+def decode(raw: bytes) -> Change | Control:
+    """One Kinesis record's data."""
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
+        raise DecodeError("no 'metadata' object: not a DMS record")
+    meta = body["metadata"]
+    table, operation = meta.get("table-name"), meta.get("operation")
+    if meta.get("record-type") == "control":
+        table_def = (body.get("control") or {}).get("table-def") or {}
+        return Control(str(table), str(operation), tuple((table_def.get("columns") or {}).keys()))
+    if meta.get("record-type") != "data":
+        raise DecodeError(f"unknown record-type {meta.get('record-type')!r}")
+    if table not in SOURCE_TABLES:
+        raise DecodeError(f"unknown table {meta.get('schema-name')}.{table}")
+    if operation not in DATA_OPERATIONS:
+        raise DecodeError(f"unknown operation {operation!r} on {table}")
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise DecodeError(f"{table} {operation} record without a 'data' object")
+    key_column = primary_key(table)
+    if data.get(key_column) is None:
+        raise DecodeError(f"{table} {operation} record without its primary key {key_column}")
+    try:
+        version = version_of(meta)
+    except (ValueError, TypeError) as exc:
+        raise DecodeError(f"{table} {operation}: {exc}") from None
+    image: dict[str, Any] = {}
+    for column, kind in SOURCE_TABLES[table].items():
+        value = data.get(column)
+        if value is None:
+            if (
+                operation != "delete"
+                and column not in NULLABLE.get(table, ())
+                and column in SOURCE_TABLES[table]
+            ):
+                if column not in data:
+                    raise DecodeError(f"{table} {operation} record is missing column {column}")
+                raise DecodeError(f"{table}.{column} is null in a {operation} record")
+            image[column] = None
+            continue
+        try:
+            image[column] = _value(kind, value)
+        except (TypeError, ValueError) as exc:
+            raise DecodeError(f"{table}.{column} = {value!r}: {exc}") from None
+    transaction_id = meta.get("transaction-id")
+    return Change(
+        table,
+        operation,
+        image[key_column],
+        version,
+        image,
+        transaction_id if isinstance(transaction_id, int) else None,
+    )

@@ -1,0 +1,103 @@
+"""Decoding Contract A records; every malformed record rejected with a precise reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from cdc.simulator import dataset
+from stream_processor.decode import Change, Control, DecodeError, decode, parse_timestamp
+from tests.stream_processor.fixtures import record
+
+DATA = dataset.generate(1, dataset.SMALL)
+PAYMENT = DATA.tables["payment"][0]
+
+
+def test_a_payment_update_decodes_to_typed_values_and_a_version():
+    change = decode(record("payment", PAYMENT, "update", commit=0x2_0000_0010, record_id=3))
+    assert isinstance(change, Change)
+    assert (change.table, change.operation, change.key) == (
+        "payment",
+        "update",
+        PAYMENT["payment_id"],
+    )
+    assert change.version == (0x2_0000_0010 << 32) | 3
+    assert change.image["payment_amount"] == PAYMENT["payment_amount"] and isinstance(
+        change.image["payment_amount"], Decimal
+    )
+    assert change.image["paid"] is PAYMENT["paid"]
+    assert change.image["created_at"] == PAYMENT["created_at"]
+    assert change.image["payment_date"] == date.fromisoformat(PAYMENT["payment_date"])
+    assert change.transaction_id == 7
+
+
+def test_load_records_are_version_zero_and_deletes_carry_the_key():
+    assert decode(record("payment", PAYMENT, "load")).version == 0
+    deleted = decode(record("payment", PAYMENT, "delete"))
+    assert deleted.operation == "delete" and deleted.key == PAYMENT["payment_id"]
+    assert deleted.image["paid"] is None
+
+
+def test_control_records_are_understood_not_crashed_on():
+    raw = json.dumps(
+        {
+            "control": {"table-def": {"columns": {"design_id": {}, "licence": {}}}},
+            "metadata": {
+                "record-type": "control",
+                "operation": "add-column",
+                "table-name": "design",
+            },
+        }
+    )
+    assert decode(raw.encode()) == Control("design", "add-column", ("design_id", "licence"))
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2026-05-05T02:29:18.266000Z", datetime(2026, 5, 5, 2, 29, 18, 266000)),
+        ("2026-05-05T02:29:18Z", datetime(2026, 5, 5, 2, 29, 18)),
+        ("2026-05-05 02:29:18.266", datetime(2026, 5, 5, 2, 29, 18, 266000)),
+        ("2026-05-05T03:29:18.5+01:00", datetime(2026, 5, 5, 2, 29, 18, 500000)),
+    ],
+)
+def test_timestamps_are_parsed_leniently_to_utc_milliseconds(value, expected):
+    assert parse_timestamp(value) == expected
+
+
+def _mutate(**meta_or_data) -> bytes:
+    body = json.loads(record("payment", PAYMENT, "update"))
+    for key, value in meta_or_data.items():
+        section, _, field = key.partition("__")
+        if value is ...:
+            del body[section][field]
+        else:
+            body[section][field] = value
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"\xff\xfe garbage", "not JSON"),
+        (b"[1, 2]", "no 'metadata'"),
+        (b'{"data": {}}', "no 'metadata'"),
+        (_mutate(**{"metadata__table-name": None}), "unknown table public.None"),
+        (_mutate(**{"metadata__table-name": "secret_table"}), "unknown table public.secret_table"),
+        (_mutate(metadata__operation="merge"), "unknown operation 'merge'"),
+        (_mutate(data__payment_id=...), "without its primary key payment_id"),
+        (_mutate(data__paid="maybe"), "payment.paid = 'maybe': expected a boolean"),
+        (_mutate(data__payment_amount="lots"), "payment.payment_amount = 'lots'"),
+        (_mutate(data__currency_id="GBP"), "payment.currency_id = 'GBP': expected an integer"),
+        (_mutate(data__created_at="yesterday"), "payment.created_at = 'yesterday'"),
+        (_mutate(data__counterparty_id=None), "payment.counterparty_id is null in a update record"),
+        (_mutate(**{"metadata__stream-position": ...}), "without a stream-position"),
+        (_mutate(**{"metadata__record-type": "audit"}), "unknown record-type 'audit'"),
+    ],
+)
+def test_malformed_records_are_rejected_with_a_precise_reason(raw, reason):
+    with pytest.raises(DecodeError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        decode(raw)
