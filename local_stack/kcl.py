@@ -9,81 +9,24 @@ endpoints (the Kinesis client then uses HTTP/2 cleartext, which hypercorn serves
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 from local_stack.config import StackConfig
-from local_stack.processes import PrerequisiteMissing, StackError, pid_alive, wait_until
+from local_stack.processes import StackError, pid_alive, wait_until
+from stream_processor import daemon
+from stream_processor.daemon import DaemonSettings
 
-MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
 GRACEFUL_DONE = "Process shutdown is complete."
-
-
-def jars_dir() -> Path:
-    """The KCL jars installed with amazon-kclpy (see tools/install-kclpy.sh)."""
-    import amazon_kclpy
-
-    directory = Path(amazon_kclpy.__file__).parent / "jars"
-    if not any(directory.glob("amazon-kinesis-client-multilang-*.jar")):
-        raise PrerequisiteMissing(f"the KCL jars are missing from {directory}: run 'make install'")
-    return directory
-
-
-def java() -> str:
-    path = shutil.which("java")
-    if path is None:
-        raise PrerequisiteMissing(
-            "'java' was not found: install Java 17+ (apt install openjdk-17-jre-headless)"
-        )
-    return path
-
-
-@dataclass(frozen=True)
-class DaemonSettings:
-    """The properties file of one KCL application, with defaults suited to the local stack:
-    polling retrieval, no CloudWatch metrics and short lease timings so shards are picked up
-    within seconds."""
-
-    stream_name: str
-    application_name: str
-    executable: str
-    initial_position: str = "TRIM_HORIZON"
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-    def render(self, config: StackConfig) -> str:
-        props = {
-            "executableName": self.executable,
-            "streamName": self.stream_name,
-            "applicationName": self.application_name,
-            "AwsCredentialsProvider": "DefaultCredentialsProvider",
-            "processingLanguage": "python/3",
-            "initialPositionInStream": self.initial_position,
-            "regionName": config.region,
-            "kinesisEndpoint": config.aws_endpoint,
-            "dynamoDBEndpoint": config.aws_endpoint,
-            "metricsLevel": "NONE",
-            "retrievalMode": "POLLING",
-            "idleTimeBetweenReadsInMillis": "250",
-            "failoverTimeMillis": "2000",
-            "leaseAssignmentIntervalMillis": "1000",
-            "shardSyncIntervalMillis": "2000",
-            "parentShardPollIntervalMillis": "1000",
-            # How long SIGTERM's graceful shutdown may take (the KCL's default, 0, gives none):
-            # record processors get shutdown_requested and can flush and checkpoint.
-            "shutdownGraceMillis": "30000",
-            **self.extra,
-        }
-        return "".join(f"{key} = {value}\n" for key, value in props.items())
 
 
 class Daemon:
     """One MultiLangDaemon process (and the record processors it spawns)."""
 
     def __init__(self, config: StackConfig, settings: DaemonSettings, work_dir: Path) -> None:
+        """``settings`` as rendered for the real AWS endpoints; the local endpoint is added here."""
         self.config = config
         self.settings = settings
         self.work_dir = work_dir
@@ -92,19 +35,12 @@ class Daemon:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        return [
-            java(),
-            "-Daws.cborEnabled=false",
-            "-cp",
-            f"{jars_dir()}/*",
-            MAIN_CLASS,
-            "-p",
-            str(self.properties_path),
-        ]
+        return daemon.command(self.properties_path)
 
     def start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.properties_path.write_text(self.settings.render(self.config))
+        local = replace(self.settings, endpoint=self.config.aws_endpoint, region=self.config.region)
+        self.properties_path.write_text(local.render())
         env = {**os.environ, **self.config.aws_env()}
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.kcl import Daemon, DaemonSettings
+from local_stack.kcl import Daemon
 from local_stack.processes import wait_until
+from stream_processor.daemon import DaemonSettings
 from tests.fixtures import unique_name
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl]
@@ -51,6 +52,7 @@ def test_daemon_delivers_every_record_and_checkpoints_each_shard_at_its_last_seq
             stream_name=stream,
             application_name=app,
             executable=f"{sys.executable} {processor} {out}",
+            region=stack_cfg.region,
         ),
         work_dir=tmp_path,
     )

@@ -1,0 +1,56 @@
+"""Settings of the stream processor, read once from ``TOTESYS_CDC_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PREFIX = "TOTESYS_CDC_"
+
+
+class ConfigError(ValueError):
+    """A required setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ProcessorConfig:
+    bucket: str
+    state_table: str
+    stream_name: str = ""
+    application_name: str = "totesys-star-schema"
+    region: str = "eu-west-2"
+    endpoint_url: str | None = None  # set for a local emulation; None in AWS
+    batch_prefix: str = "batches"
+    manifest_prefix: str = "manifests"
+    dead_letter_prefix: str = "dead-letters"
+    max_batch_rows: int = 20_000
+    max_batch_bytes: int = 16 * 1024 * 1024
+    max_batch_age_s: float = 1.0
+    compression: str = "zstd"
+    # Fault injection for crash tests only: "kill" SIGKILLs the daemon's whole process group
+    # right after a manifest is written and before its checkpoint.
+    fault_after_flush: str | None = None
+
+
+def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
+    env = os.environ if env is None else env
+    missing = [n for n in ("BATCH_BUCKET", "STATE_TABLE") if not env.get(PREFIX + n)]
+    if missing:
+        raise ConfigError("not set: " + ", ".join(PREFIX + n for n in missing))
+    defaults = ProcessorConfig(bucket="", state_table="")
+    try:
+        return ProcessorConfig(
+            bucket=env[PREFIX + "BATCH_BUCKET"],
+            state_table=env[PREFIX + "STATE_TABLE"],
+            stream_name=env.get(PREFIX + "STREAM_NAME", ""),
+            application_name=env.get(PREFIX + "KCL_APPLICATION", defaults.application_name),
+            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", defaults.region)),
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            fault_after_flush=env.get(PREFIX + "FAULT_AFTER_FLUSH") or None,
+            max_batch_rows=int(env.get(PREFIX + "MAX_BATCH_ROWS", defaults.max_batch_rows)),
+            max_batch_bytes=int(env.get(PREFIX + "MAX_BATCH_BYTES", defaults.max_batch_bytes)),
+            max_batch_age_s=float(env.get(PREFIX + "MAX_BATCH_AGE_S", defaults.max_batch_age_s)),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"invalid processor setting: {exc}") from None

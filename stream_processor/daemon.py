@@ -1,0 +1,96 @@
+"""The KCL MultiLangDaemon (Java) that drives the record processors: its properties file and
+command line, used by the container in AWS and by the local stack alike.
+
+Against a local emulation (an ``http://`` endpoint) two settings matter: the Kinesis client
+then speaks HTTP/2 cleartext, and ``-Daws.cborEnabled=false`` makes it speak JSON, which moto
+parses (with CBOR every call fails).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
+
+
+class DaemonSetupError(RuntimeError):
+    """Java or the KCL jars are missing; the message says what to install."""
+
+
+def jars_dir() -> Path:
+    """The KCL jars installed with amazon-kclpy (tools/install-kclpy.sh puts them there)."""
+    import amazon_kclpy
+
+    directory = Path(amazon_kclpy.__file__).parent / "jars"
+    if not any(directory.glob("amazon-kinesis-client-multilang-*.jar")):
+        raise DaemonSetupError(f"the KCL jars are missing from {directory}: run 'make install'")
+    return directory
+
+
+def java() -> str:
+    path = shutil.which("java")
+    if path is None:
+        raise DaemonSetupError(
+            "'java' was not found: install Java 17+ (apt install openjdk-17-jre-headless)"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """One KCL application's properties. Defaults suit a fast local stack: polling retrieval,
+    no CloudWatch metrics, short lease timings so shards are picked up within seconds."""
+
+    stream_name: str
+    application_name: str
+    executable: str
+    region: str
+    endpoint: str | None = None  # None: the real AWS endpoints
+    initial_position: str = "TRIM_HORIZON"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def render(self) -> str:
+        props = {
+            "executableName": self.executable,
+            "streamName": self.stream_name,
+            "applicationName": self.application_name,
+            "AwsCredentialsProvider": "DefaultCredentialsProvider",
+            "processingLanguage": "python/3",
+            "initialPositionInStream": self.initial_position,
+            "regionName": self.region,
+            "retrievalMode": "POLLING",
+            "idleTimeBetweenReadsInMillis": "250",
+            "failoverTimeMillis": "2000",
+            "leaseAssignmentIntervalMillis": "1000",
+            "shardSyncIntervalMillis": "2000",
+            "parentShardPollIntervalMillis": "1000",
+            # How long SIGTERM's graceful shutdown may take (the KCL's default, 0, gives none):
+            # record processors get shutdown_requested and can flush and checkpoint.
+            "shutdownGraceMillis": "30000",
+            # process_records is called even with no new records, so an old batch is flushed
+            # by age when its shard goes quiet.
+            "callProcessRecordsEvenForEmptyRecordList": "true",
+        }
+        if self.endpoint:
+            props |= {
+                "kinesisEndpoint": self.endpoint,
+                "dynamoDBEndpoint": self.endpoint,
+                "metricsLevel": "NONE",
+            }
+        props |= dict(self.extra)
+        return "".join(f"{key} = {value}\n" for key, value in props.items())
+
+
+def command(properties_path: Path) -> list[str]:
+    return [
+        java(),
+        "-Daws.cborEnabled=false",
+        "-cp",
+        f"{jars_dir()}/*",
+        MAIN_CLASS,
+        "-p",
+        str(properties_path),
+    ]
