@@ -210,7 +210,8 @@ def test_records_on_two_shards_become_the_expected_parquet_rows_and_checkpoints(
     for shard, seq in pipeline.last.items():
         shard_manifests = [m for m in manifests if m["shard_id"] == shard]
         assert pipeline.checkpoints()[shard] == seq
-        assert max(int(m["last_sequence_number"]) for m in shard_manifests) <= int(seq)
+        # a shard whose records produced no rows (departments before their staff) has no manifest
+        assert max((int(m["last_sequence_number"]) for m in shard_manifests), default=0) <= int(seq)
     assert (
         sum(m["records"] for m in manifests) + 1 >= 7
     )  # the poison record may end a rows-less batch
