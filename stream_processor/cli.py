@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import click
+from rich.console import Console
+from rich.table import Table
 
 from stream_processor import config as processor_config
 from stream_processor import daemon
+from stream_processor import replay as replay_mod
 from stream_processor.join_state_dynamodb import ensure_table
 
 
@@ -51,6 +55,121 @@ def run(properties_path: Path) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     os.execv(argv[0], argv)  # noqa: S606 - the daemon replaces this process, signals and all
+
+
+@main.group()
+def replay() -> None:
+    """Read, save and reset the shards' checkpoints (the KCL lease table)."""
+
+
+def _replay_config() -> processor_config.ProcessorConfig:
+    try:
+        return processor_config.load()
+    except processor_config.ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@replay.command("list")
+def replay_list() -> None:
+    """Every shard's checkpoint, owner and lag."""
+    cfg = _replay_config()
+    table = Table(title=f"checkpoints of {cfg.application_name}")
+    for column in ("shard", "checkpoint", "owner", "lease counter", "behind latest"):
+        table.add_column(column)
+    try:
+        for lease in replay_mod.leases(boto3.client("dynamodb"), cfg.application_name):
+            lag = (
+                replay_mod.lag_ms(boto3.client("kinesis"), cfg.stream_name, lease)
+                if cfg.stream_name
+                else None
+            )
+            table.add_row(
+                lease.shard_id,
+                str(lease.checkpoint),
+                str(lease.owner),
+                str(lease.counter),
+                "-" if lag is None else f"{lag / 1000:.1f}s",
+            )
+    except replay_mod.ReplayError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    Console().print(table)
+
+
+@replay.command("save")
+@click.argument("name")
+def replay_save(name: str) -> None:
+    """Record every shard's current checkpoint under NAME."""
+    cfg = _replay_config()
+    try:
+        saved = replay_mod.save(
+            boto3.client("dynamodb"), cfg.state_table, cfg.application_name, name
+        )
+    except replay_mod.ReplayError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for shard, checkpoint in sorted(saved.items()):
+        click.echo(f"saved {name}: {shard} at {checkpoint}")
+
+
+@replay.command("reset")
+@click.option(
+    "--shard", "shards", multiple=True, help="Shard to reset (repeatable); all shards by default."
+)
+@click.option(
+    "--trim-horizon", "position", flag_value="TRIM_HORIZON", help="From the oldest record kept."
+)
+@click.option(
+    "--latest", "position", flag_value="LATEST", help="Only records arriving from now on."
+)
+@click.option("--sequence", default=None, help="Resume after this sequence number.")
+@click.option(
+    "--timestamp", default=None, help="Resume at the first record at or after this ISO time."
+)
+@click.option(
+    "--saved", "saved_name", default=None, help="Resume from checkpoints saved under this name."
+)
+@click.option("--force", is_flag=True, help="Take the leases from live workers.")
+def replay_reset(
+    shards: tuple[str, ...],
+    position: str | None,
+    sequence: str | None,
+    timestamp: str | None,
+    saved_name: str | None,
+    force: bool,
+) -> None:
+    """Move checkpoints; the next worker to take each lease starts from there."""
+    cfg = _replay_config()
+    chosen = [x for x in (position, sequence, timestamp, saved_name) if x]
+    if len(chosen) != 1:
+        click.echo(
+            "error: give exactly one of --trim-horizon, --latest, --sequence, --timestamp, --saved",
+            err=True,
+        )
+        sys.exit(2)
+    dynamodb, kinesis = boto3.client("dynamodb"), boto3.client("kinesis")
+    try:
+        every = [lease.shard_id for lease in replay_mod.leases(dynamodb, cfg.application_name)]
+        selected = list(shards) or every
+        if saved_name:
+            saved = replay_mod.saved(dynamodb, cfg.state_table, cfg.application_name, saved_name)
+            targets = {s: saved[s] or "TRIM_HORIZON" for s in selected if s in saved}
+        elif timestamp:
+            moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            targets = {
+                s: replay_mod.sequence_before(kinesis, cfg.stream_name, s, moment) for s in selected
+            }
+        else:
+            targets = dict.fromkeys(selected, position or sequence)
+        changes = replay_mod.reset(dynamodb, cfg.application_name, targets, force=force)
+    except replay_mod.ReplayError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for c in changes:
+        took = f" (lease taken from {c.took_lease_from})" if c.took_lease_from else ""
+        click.echo(f"{c.shard_id}: checkpoint {c.before} -> {c.after}{took}")
 
 
 if __name__ == "__main__":
