@@ -76,7 +76,7 @@ def replay_list() -> None:
     cfg = _replay_config()
     table = Table(title=f"checkpoints of {cfg.application_name}")
     for column in ("shard", "checkpoint", "owner", "lease counter", "behind latest"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "shard", overflow="fold")
     try:
         for lease in replay_mod.leases(boto3.client("dynamodb"), cfg.application_name):
             lag = (

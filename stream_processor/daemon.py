@@ -79,6 +79,13 @@ class DaemonSettings:
                 "kinesisEndpoint": self.endpoint,
                 "dynamoDBEndpoint": self.endpoint,
                 "metricsLevel": "NONE",
+                # KCL 3 takes over a stopped worker's leases once that worker's metrics go
+                # stale; at the default 30 s reporting interval that takes minutes locally.
+                "workerMetricsReporterFreqInMillis": "1000",
+                # Graceful lease handoff leaves a lease half handed over (checkpointOwner set)
+                # when workers come and go within seconds, as local runs and tests do; without
+                # it leases move by expiry.
+                "isGracefulLeaseHandoffEnabled": "false",
             }
         props |= dict(self.extra)
         return "".join(f"{key} = {value}\n" for key, value in props.items())
