@@ -57,6 +57,7 @@ class Batch:
     approx_bytes: int = 0
     started: float | None = None  # monotonic time of the oldest record
     dead_letters: int = 0
+    dates: set[Any] = field(default_factory=set)
 
     def add_record(self, sequence_number: str, rows: list[OutRow]) -> None:
         if self.first_seq is None:
@@ -65,6 +66,10 @@ class Batch:
         self.last_seq = sequence_number
         self.records += 1
         for row in rows:
+            if row.table == "dim_date":  # one row per date per batch: they never differ
+                if row.values["date_id"] in self.dates:
+                    continue
+                self.dates.add(row.values["date_id"])
             self.rows.setdefault(row.table, []).append(row.values)
             self.row_count += 1
             self.approx_bytes += 40 * len(row.values)

@@ -49,49 +49,73 @@ def parse_timestamp(value: Any) -> datetime:  # noqa: ANN401
     Returned naive in UTC at millisecond precision, as ToteSys stores it."""
     if not isinstance(value, str):
         raise TypeError("expected an ISO 8601 timestamp string")
-    text = value.strip().replace(" ", "T", 1)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
+    if value.endswith("Z"):  # DMS's own form: UTC already
+        moment = datetime.fromisoformat(value[:-1])
+    else:
+        moment = datetime.fromisoformat(value.strip())
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    if moment.microsecond % 1000:
+        moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return moment
 
 
-def _value(kind: str, value: Any) -> Any:  # noqa: ANN401
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, str) and value.lstrip("-").isdigit():
-                return int(value)
-            raise TypeError("expected an integer")
+def _int(value: Any) -> int:  # noqa: ANN401
+    if type(value) is int:
         return value
-    if kind == "text":
-        if not isinstance(value, str):
-            raise TypeError("expected a string")
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    raise TypeError("expected an integer")
+
+
+def _text(value: Any) -> str:  # noqa: ANN401
+    if type(value) is str:
         return value
-    if kind == "numeric":
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise TypeError("expected a decimal number")
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise TypeError("expected a decimal number") from None
-        if not number.is_finite():
-            raise TypeError("expected a finite decimal number")
-        return number
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "t", "false", "f"):
-            return value.lower() in ("true", "t")
-        raise TypeError("expected a boolean")
-    if kind == "timestamp":
-        return parse_timestamp(value)
-    if kind == "date_text":
-        if not isinstance(value, str):
-            raise TypeError("expected a 'YYYY-MM-DD' date")
-        return date.fromisoformat(value)
-    raise AssertionError(f"unknown kind {kind}")
+    raise TypeError("expected a string")
+
+
+def _numeric(value: Any) -> Decimal:  # noqa: ANN401
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError("expected a decimal number")
+    try:
+        number = Decimal(value) if isinstance(value, str | int) else Decimal(str(value))
+    except InvalidOperation:
+        raise TypeError("expected a decimal number") from None
+    if not number.is_finite():
+        raise TypeError("expected a finite decimal number")
+    return number
+
+
+def _bool(value: Any) -> bool:  # noqa: ANN401
+    if type(value) is bool:
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "t", "false", "f"):
+        return value.lower() in ("true", "t")
+    raise TypeError("expected a boolean")
+
+
+def _date(value: Any) -> date:  # noqa: ANN401
+    if not isinstance(value, str):
+        raise TypeError("expected a 'YYYY-MM-DD' date")
+    return date.fromisoformat(value)
+
+
+CONVERTERS = {
+    "int": _int,
+    "text": _text,
+    "numeric": _numeric,
+    "bool": _bool,
+    "timestamp": parse_timestamp,
+    "date_text": _date,
+}
+# Per table: (column, converter, may be null) in order, resolved once.
+_PLAN = {
+    table: tuple(
+        (column, CONVERTERS[kind], column in NULLABLE.get(table, ()))
+        for column, kind in kinds.items()
+    )
+    for table, kinds in SOURCE_TABLES.items()
+}
 
 
 def decode(raw: bytes) -> Change | Control:
@@ -124,21 +148,18 @@ def decode(raw: bytes) -> Change | Control:
     except (ValueError, TypeError) as exc:
         raise DecodeError(f"{table} {operation}: {exc}") from None
     image: dict[str, Any] = {}
-    for column, kind in SOURCE_TABLES[table].items():
+    deleting = operation == "delete"
+    for column, convert, nullable in _PLAN[table]:
         value = data.get(column)
         if value is None:
-            if (
-                operation != "delete"
-                and column not in NULLABLE.get(table, ())
-                and column in SOURCE_TABLES[table]
-            ):
+            if not deleting and not nullable:
                 if column not in data:
                     raise DecodeError(f"{table} {operation} record is missing column {column}")
                 raise DecodeError(f"{table}.{column} is null in a {operation} record")
             image[column] = None
             continue
         try:
-            image[column] = _value(kind, value)
+            image[column] = convert(value)
         except (TypeError, ValueError) as exc:
             raise DecodeError(f"{table}.{column} = {value!r}: {exc}") from None
     transaction_id = meta.get("transaction-id")

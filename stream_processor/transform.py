@@ -46,6 +46,23 @@ Versioned = tuple[int, Image | None]
 Builder = Callable[[int, Versioned, Versioned], "OutRow"]
 
 
+FACT_DATE_COLUMNS = {
+    "fact_sales_order": (
+        "created_date",
+        "last_updated_date",
+        "agreed_payment_date",
+        "agreed_delivery_date",
+    ),
+    "fact_purchase_order": (
+        "created_date",
+        "last_updated_date",
+        "agreed_payment_date",
+        "agreed_delivery_date",
+    ),
+    "fact_payment": ("created_date", "last_updated_date", "payment_date"),
+}
+
+
 @cache
 def currency_name(code: str | None) -> str | None:
     """ISO 4217 name from pycountry: GBP → 'Pound Sterling'."""
@@ -110,7 +127,7 @@ def _fact(change: Change, key_column: str, values: dict[str, Any]) -> list[OutRo
         "purchase_order_id": "fact_purchase_order",
         "payment_id": "fact_payment",
     }[key_column]
-    dates = {v for k, v in row.items() if isinstance(v, date) and not isinstance(v, datetime)}
+    dates = {row[c] for c in FACT_DATE_COLUMNS[table] if row[c] is not None}
     return [OutRow(table, row), *(date_row(d) for d in sorted(dates))]
 
 

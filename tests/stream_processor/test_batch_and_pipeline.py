@@ -1,0 +1,132 @@
+"""Micro-batches, manifests and dead letters (in-memory object store), and the join-state
+contract run against both stores (memory and DynamoDB)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from stream_processor.config import ProcessorConfig
+from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
+from stream_processor.object_store import MemoryStore
+from stream_processor.output_schema import SCHEMAS
+from stream_processor.pipeline import ShardPipeline
+from tests.fixtures import unique_name
+from tests.stream_processor.fixtures import record
+from tests.stream_processor.test_transform import DEPT, SALE, STAFF
+
+CONFIG = ProcessorConfig(bucket="b", state_table="s", max_batch_rows=1000, max_batch_age_s=3600)
+
+
+def pipeline(**overrides) -> tuple[ShardPipeline, MemoryStore]:
+    store = MemoryStore()
+    cfg = ProcessorConfig(**{**CONFIG.__dict__, **overrides})
+    return ShardPipeline("shardId-000000000001", MemoryJoinState(), store, cfg), store
+
+
+def test_a_flush_writes_one_file_per_table_then_a_manifest_under_keys_from_the_sequence_range():
+    p, store = pipeline()
+    p.process("101", "k", record("sales_order", SALE, commit=0x10))
+    p.process("102", "k", record("sales_order", {**SALE, "units_sold": 5}, "update", commit=0x20))
+    result = p.flush()
+    span = f"{'101'.zfill(56)}-{'102'.zfill(56)}"
+    assert result.manifest_key == f"manifests/shardId-000000000001/{span}.json"
+    manifest = json.loads(store.get(result.manifest_key))
+    assert (
+        manifest["first_sequence_number"],
+        manifest["last_sequence_number"],
+        manifest["records"],
+    ) == ("101", "102", 2)
+    files = {f["table"]: f for f in manifest["files"]}
+    assert (
+        files["fact_sales_order"]["key"]
+        == f"batches/fact_sales_order/shardId-000000000001/{span}.parquet"
+    )
+    facts = pq.read_table(io.BytesIO(store.get(files["fact_sales_order"]["key"])))
+    assert facts.schema.equals(SCHEMAS["fact_sales_order"]) and facts.num_rows == 2
+    dates = pq.read_table(io.BytesIO(store.get(files["dim_date"]["key"])))
+    assert dates.num_rows == files["dim_date"]["rows"] == 4, "one dim_date row per date per batch"
+    assert p.batch.empty
+
+
+def test_writing_the_same_batch_twice_overwrites_the_same_objects():
+    first, store = pipeline()
+    second = ShardPipeline("shardId-000000000001", MemoryJoinState(), store, CONFIG)
+    for p in (first, second):
+        p.process("7", "k", record("sales_order", SALE, commit=0x10))
+        p.flush()
+    assert len(store.keys("manifests/")) == 1 and len(store.keys("batches/fact_sales_order/")) == 1
+
+
+def test_poison_records_are_dead_lettered_with_reason_and_position_and_the_shard_moves_on():
+    p, store = pipeline()
+    p.process("1", "pk-1", b"\xff garbage")
+    p.process("2", "pk-2", record("sales_order", SALE, commit=0x10))
+    p.process(
+        "3",
+        "pk-3",
+        json.dumps(
+            {
+                "metadata": {"record-type": "data", "table-name": "ledger", "operation": "insert"},
+                "data": {},
+            }
+        ).encode(),
+    )
+    result = p.flush()
+    [bad_json, unknown] = [json.loads(store.get(k)) for k in store.keys("dead-letters/")]
+    assert (
+        bad_json["reason"].startswith("not JSON")
+        and base64.b64decode(bad_json["raw_base64"]) == b"\xff garbage"
+    )
+    assert (bad_json["shard_id"], bad_json["sequence_number"], bad_json["partition_key"]) == (
+        "shardId-000000000001",
+        "1",
+        "pk-1",
+    )
+    assert unknown["reason"] == "unknown table None.ledger"
+    assert result.last_seq == "3" and p.metrics.dead_letters == 2
+    assert json.loads(store.get(result.manifest_key))["dead_letters"] == 2
+
+
+def test_batches_are_due_by_rows_or_age_and_a_lost_lease_drops_the_buffer():
+    p, _ = pipeline(max_batch_rows=3)
+    p.process("1", "k", record("sales_order", SALE, commit=0x10))
+    assert p.due(), "one sales order gives a fact and its dim_date rows"
+    aged, _ = pipeline(max_batch_age_s=0.0)
+    assert not aged.due()
+    aged.process("1", "k", record("department", DEPT, commit=0x10))
+    assert aged.due()
+    aged.drop()
+    assert aged.batch.empty and aged.flush() is None
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def state(request):
+    if request.param == "memory":
+        return MemoryJoinState()
+    ddb = request.getfixturevalue("aws_client")("dynamodb")
+    name = unique_name("join-state")
+    ensure_table(ddb, name)
+    return DynamoJoinState(ddb, name)
+
+
+def test_join_state_only_moves_forward_and_keeps_tombstones(state):
+    state.put("staff", 10, 5, STAFF)
+    state.put("staff", 10, 3, {**STAFF, "first_name": "Old"})
+    assert state.get("staff", 10) == (5, STAFF)
+    state.put("staff", 10, 9, None)
+    assert state.get("staff", 10) == (9, None)
+    assert state.get("staff", 99) is None
+
+
+def test_join_state_remembers_every_child_of_a_parent(state):
+    state.add_member("department", 1, 10)
+    state.add_member("department", 1, 11)
+    state.add_member("department", 1, 10)
+    assert state.members("department", 1) == {10, 11}
+    assert state.members("department", 2) == set()
