@@ -20,38 +20,22 @@ from pathlib import Path
 import pandas as pd
 
 from bench.results import Figure
-from cdc.capture.records import ColumnDef, TableDef, TransactionPosition, data_record
+from cdc.capture.records import TransactionPosition, data_record
 from cdc.simulator import dataset
 from local_stack.config import StackConfig
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.object_store import MemoryStore
 from stream_processor.pipeline import ShardPipeline
-from stream_processor.source_tables import SOURCE_TABLES
+from stream_processor.source_tables import SOURCE_TABLES, pg_text, table_def
 
-OIDS = {"int": 23, "text": 25, "numeric": 1700, "bool": 16, "timestamp": 1114, "date_text": 25}
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    return str(value)
 
 
 def records(count: int) -> list[bytes]:
     """``count`` Contract A records: the dataset's rows as loads, then order/payment updates."""
     data = dataset.generate(11)
-    defs = {
-        t: TableDef(
-            "public", t, tuple(ColumnDef(c, OIDS[k], True) for c, k in kinds.items()), (f"{t}_id",)
-        )
-        for t, kinds in SOURCE_TABLES.items()
-    }
+    defs = {t: table_def(t) for t in SOURCE_TABLES}
     out: list[bytes] = []
     for table, rows in data.tables.items():
         for row in rows:
@@ -59,7 +43,7 @@ def records(count: int) -> list[bytes]:
                 data_record(
                     defs[table],
                     "load",
-                    [_text(row.get(c.name)) for c in defs[table].columns],
+                    [pg_text(row.get(c.name)) for c in defs[table].columns],
                     now=NOW,
                 ).data
             )
@@ -81,7 +65,7 @@ def records(count: int) -> list[bytes]:
                 data_record(
                     defs[table],
                     "update",
-                    [_text(row.get(c.name)) for c in defs[table].columns],
+                    [pg_text(row.get(c.name)) for c in defs[table].columns],
                     now=NOW,
                     position=position,
                 ).data

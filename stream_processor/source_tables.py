@@ -7,6 +7,10 @@ Columns a record carries beyond these (an ``ALTER TABLE ... ADD COLUMN``) are ig
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from cdc.capture.records import ColumnDef, TableDef
+
 INT, TEXT, NUMERIC, BOOL, TIMESTAMP, DATE_TEXT = (
     "int",
     "text",
@@ -121,3 +125,27 @@ NULLABLE = {
 
 def primary_key(table: str) -> str:
     return f"{table}_id"
+
+
+# The PostgreSQL type each kind is in ToteSys (pg_type OIDs), for building Contract A records
+# from plain rows with the capture engine's encoder (tests, benchmarks).
+KIND_OIDS = {INT: 23, TEXT: 25, NUMERIC: 1700, BOOL: 16, TIMESTAMP: 1114, DATE_TEXT: 25}
+
+
+def table_def(table: str) -> TableDef:
+    kinds = SOURCE_TABLES[table]
+    columns = tuple(
+        ColumnDef(c, KIND_OIDS[k], c in NULLABLE.get(table, ())) for c, k in kinds.items()
+    )
+    return TableDef("public", table, columns, (primary_key(table),))
+
+
+def pg_text(value: object) -> str | None:
+    """A Python value as PostgreSQL prints it (what logical decoding hands the engine)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)

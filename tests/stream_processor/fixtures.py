@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
-from cdc.capture.records import ColumnDef, TableDef, TransactionPosition, data_record
-from stream_processor.source_tables import SOURCE_TABLES
+from cdc.capture.records import TransactionPosition, data_record
+from stream_processor.source_tables import pg_text, table_def
 
-OIDS = {"int": 23, "text": 25, "numeric": 1700, "bool": 16, "timestamp": 1114, "date_text": 25}
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-def table_def(table: str) -> TableDef:
-    kinds = SOURCE_TABLES[table]
-    return TableDef(
-        "public",
-        table,
-        tuple(ColumnDef(c, OIDS[k], True) for c, k in kinds.items()),
-        (f"{table}_id",),
-    )
-
-
-def pg_text(value: Any) -> str | None:  # noqa: ANN401
-    """A Python value as PostgreSQL prints it (what pgoutput sends)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | Decimal | int):
-        return str(value)
-    return value
 
 
 def record(
