@@ -31,6 +31,8 @@ class ProcessorConfig:
     # Fault injection for crash tests only: "kill" SIGKILLs the daemon's whole process group
     # right after a manifest is written and before its checkpoint.
     fault_after_flush: str | None = None
+    publish_metrics: bool = False  # CloudWatch metrics per flush (on by default in AWS)
+    metrics_namespace: str = "TotesysCDC/StreamProcessor"
 
 
 def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
@@ -48,6 +50,10 @@ def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
             region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", defaults.region)),
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             fault_after_flush=env.get(PREFIX + "FAULT_AFTER_FLUSH") or None,
+            publish_metrics=env.get(
+                PREFIX + "PUBLISH_METRICS", "0" if env.get("AWS_ENDPOINT_URL") else "1"
+            )
+            == "1",
             max_batch_rows=int(env.get(PREFIX + "MAX_BATCH_ROWS", defaults.max_batch_rows)),
             max_batch_bytes=int(env.get(PREFIX + "MAX_BATCH_BYTES", defaults.max_batch_bytes)),
             max_batch_age_s=float(env.get(PREFIX + "MAX_BATCH_AGE_S", defaults.max_batch_age_s)),

@@ -69,6 +69,7 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
         )
 
     def process_records(self, process_records_input: object) -> None:
+        self.pipeline.metrics.millis_behind_latest = process_records_input.millis_behind_latest
         for record in process_records_input.records:
             self.pipeline.process(record.sequence_number, record.partition_key, record.binary_data)
         if self.pipeline.due():
@@ -114,8 +115,36 @@ def main() -> int:
         return 1
     state = DynamoJoinState(boto3.client("dynamodb"), cfg.state_table)
     store = S3Store(boto3.client("s3"), cfg.bucket)
-    kcl.KCLProcess(StarSchemaProcessor(lambda shard: ShardPipeline(shard, state, store, cfg))).run()
+    publish = cloudwatch_publisher(boto3.client("cloudwatch"), cfg) if cfg.publish_metrics else None
+    kcl.KCLProcess(
+        StarSchemaProcessor(lambda shard: ShardPipeline(shard, state, store, cfg, publish))
+    ).run()
     return 0
+
+
+def cloudwatch_publisher(cloudwatch: object, cfg: processor_config.ProcessorConfig) -> Callable:
+    """Each flush's figures as CloudWatch metrics, per shard and application."""
+
+    def publish(shard_id: str, figures: dict[str, float]) -> None:
+        dimensions = [
+            {"Name": "Application", "Value": cfg.application_name},
+            {"Name": "ShardId", "Value": shard_id},
+        ]
+        units = {"FlushLatencyMs": "Milliseconds", "MillisBehindLatest": "Milliseconds"}
+        cloudwatch.put_metric_data(
+            Namespace=cfg.metrics_namespace,
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": dimensions,
+                    "Value": float(value),
+                    "Unit": units.get(name, "Count"),
+                }
+                for name, value in figures.items()
+            ],
+        )
+
+    return publish
 
 
 if __name__ == "__main__":

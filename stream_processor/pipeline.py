@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,12 +37,20 @@ class Metrics:
     batches_flushed: int = 0
     dead_letters: int = 0
     control_records: int = 0
+    millis_behind_latest: int | None = None
 
 
 class ShardPipeline:
     def __init__(
-        self, shard_id: str, state: JoinState, store: ObjectStore, config: ProcessorConfig
+        self,
+        shard_id: str,
+        state: JoinState,
+        store: ObjectStore,
+        config: ProcessorConfig,
+        publish: Callable[[str, dict[str, float]], None] | None = None,
     ) -> None:
+        """``publish`` receives each flush's figures (CloudWatch in AWS; None: logs only)."""
+        self.publish = publish
         self.shard_id = shard_id
         self.state = state
         self.store = store
@@ -116,6 +125,7 @@ class ShardPipeline:
         self.metrics.batches_flushed += 1
         for table, n in result.files.items():
             self.metrics.rows_out[table] = self.metrics.rows_out.get(table, 0) + n
+        flush_ms = round((datetime.now(UTC) - started).total_seconds() * 1000, 1)
         log(
             "batch_flushed",
             shard=self.shard_id,
@@ -124,8 +134,20 @@ class ShardPipeline:
             rows=result.files,
             dead_letters=batch.dead_letters,
             last_sequence_number=result.last_seq,
-            flush_ms=round((datetime.now(UTC) - started).total_seconds() * 1000, 1),
+            flush_ms=flush_ms,
+            millis_behind_latest=self.metrics.millis_behind_latest,
         )
+        if self.publish is not None:
+            self.publish(
+                self.shard_id,
+                {
+                    "RecordsIn": batch.records,
+                    "RowsOut": sum(result.files.values()),
+                    "DeadLetters": batch.dead_letters,
+                    "FlushLatencyMs": flush_ms,
+                    "MillisBehindLatest": self.metrics.millis_behind_latest or 0,
+                },
+            )
         return result
 
     def drop(self) -> None:

@@ -130,3 +130,35 @@ def test_join_state_remembers_every_child_of_a_parent(state):
     state.add_member("department", 1, 10)
     assert state.members("department", 1) == {10, 11}
     assert state.members("department", 2) == set()
+
+
+def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client):
+    from stream_processor.kcl_app import cloudwatch_publisher
+
+    reported: list[tuple[str, dict]] = []
+    p = ShardPipeline(
+        "shardId-000000000003",
+        MemoryJoinState(),
+        MemoryStore(),
+        CONFIG,
+        publish=lambda shard, figures: reported.append((shard, figures)),
+    )
+    p.metrics.millis_behind_latest = 1500
+    p.process("1", "k", record("sales_order", SALE, commit=0x10))
+    p.process("2", "k", b"junk")
+    p.flush()
+    [(shard, figures)] = reported
+    assert shard == "shardId-000000000003"
+    assert (
+        figures["RecordsIn"],
+        figures["RowsOut"],
+        figures["DeadLetters"],
+        figures["MillisBehindLatest"],
+    ) == (2, 5, 1, 1500)
+
+    cloudwatch = aws_client("cloudwatch")
+    namespace = unique_name("Totesys")
+    cfg = ProcessorConfig(**{**CONFIG.__dict__, "metrics_namespace": namespace})
+    cloudwatch_publisher(cloudwatch, cfg)(shard, figures)
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace=namespace)["Metrics"]}
+    assert names == {"RecordsIn", "RowsOut", "DeadLetters", "FlushLatencyMs", "MillisBehindLatest"}
