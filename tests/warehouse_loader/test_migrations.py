@@ -58,7 +58,7 @@ def test_an_empty_warehouse_gets_the_eleven_tables_with_the_design_columns_then_
         applied = migrations.apply(conn)
         columns = _columns(conn)
     assert [m.version for m in applied] == [m.version for m in migrations.available()]
-    assert set(columns) == set(DESIGN_COLUMNS) | {"cdc_schema_migrations"}
+    assert set(columns) == set(DESIGN_COLUMNS) | {"cdc_schema_migrations", "cdc_load_ledger"}
     for table, wanted in DESIGN_COLUMNS.items():
         business = wanted.split()
         assert columns[table][: len(business)] == business, table

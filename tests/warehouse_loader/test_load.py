@@ -1,0 +1,218 @@
+"""Loading manifests into the real local PostgreSQL warehouse: version guards, idempotence,
+inferred members, bad batches. Manifests are made by the real processor pipeline."""
+
+from __future__ import annotations
+
+import itertools
+
+import psycopg
+import pytest
+
+from stream_processor.config import ProcessorConfig
+from stream_processor.join_state import MemoryJoinState
+from stream_processor.object_store import MemoryStore
+from stream_processor.pipeline import ShardPipeline
+from tests.stream_processor.fixtures import record
+from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
+from warehouse_loader import migrations
+from warehouse_loader.load import BadBatch, load_manifest
+
+pytestmark = pytest.mark.stack
+CURRENCY = {
+    "currency_id": 1,
+    "currency_code": "GBP",
+    "created_at": SALE["created_at"],
+    "last_updated": SALE["created_at"],
+}
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def warehouse(fresh_database):
+    dsn = fresh_database("warehouse")
+    with psycopg.connect(dsn) as conn:
+        migrations.apply(conn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def store():
+    return MemoryStore()
+
+
+def manifest(store: MemoryStore, *raws: bytes, state: MemoryJoinState | None = None) -> str:
+    """A manifest (and its files) from these records, as the processor writes it."""
+    p = ShardPipeline(
+        "shardId-000000000000",
+        state or MemoryJoinState(),
+        store,
+        ProcessorConfig(bucket="b", state_table="s"),
+    )
+    for raw in raws:
+        p.process(str(next(_seq)), "k", raw)
+    return p.flush().manifest_key
+
+
+def one(conn, query, *args):
+    return conn.execute(query, args).fetchone()
+
+
+def test_a_dimension_takes_a_newer_version_and_ignores_older_or_equal_ones(warehouse, store):
+    load_manifest(warehouse, store, manifest(store, record("currency", CURRENCY, commit=0x20)))
+    load_manifest(
+        warehouse,
+        store,
+        manifest(
+            store, record("currency", {**CURRENCY, "currency_code": "USD"}, "update", commit=0x30)
+        ),
+    )
+    assert one(warehouse, "SELECT currency_code, currency_name FROM dim_currency") == (
+        "USD",
+        "US Dollar",
+    )
+    older = load_manifest(
+        warehouse,
+        store,
+        manifest(
+            store, record("currency", {**CURRENCY, "currency_code": "EUR"}, "update", commit=0x10)
+        ),
+    )
+    equal = load_manifest(
+        warehouse,
+        store,
+        manifest(
+            store, record("currency", {**CURRENCY, "currency_code": "EUR"}, "update", commit=0x30)
+        ),
+    )
+    assert one(warehouse, "SELECT currency_code FROM dim_currency") == ("USD",)
+    assert older.updated == {"dim_currency": 0} and equal.updated == {"dim_currency": 0}
+
+
+def test_facts_keep_every_version_once_and_a_redelivered_manifest_changes_nothing(warehouse, store):
+    load_manifest(warehouse, store, manifest(store, record("currency", CURRENCY, commit=0x1)))
+    key = manifest(
+        store,
+        record("sales_order", SALE, commit=0x10),
+        record("sales_order", {**SALE, "units_sold": 5}, "update", commit=0x20),
+    )
+    first = load_manifest(warehouse, store, key)
+    again = load_manifest(warehouse, store, key)
+    assert first.inserted["fact_sales_order"] == 2 and again.skipped
+    assert one(warehouse, "SELECT count(*) FROM fact_sales_order")[0] == 2
+    replayed = load_manifest(
+        warehouse, store, manifest(store, record("sales_order", SALE, commit=0x10))
+    )
+    assert replayed.inserted["fact_sales_order"] == 0
+    assert one(warehouse, "SELECT count(*) FROM cdc_load_ledger")[0] == 3
+
+
+def test_two_overlapping_manifests_give_the_same_warehouse_in_either_order(fresh_database, store):
+    dept_v2 = record(
+        "department", {**DEPT, "department_name": "Sales & Marketing"}, "update", commit=0x40
+    )
+    a = manifest(
+        store,
+        record("department", DEPT, commit=0x10),
+        record("staff", STAFF, commit=0x20),
+        state=(shared := MemoryJoinState()),
+    )
+    b = manifest(
+        store,
+        record("staff", {**STAFF, "email_address": "new@t"}, "update", commit=0x30),
+        dept_v2,
+        record("sales_order", SALE, commit=0x50),
+        state=shared,
+    )
+    results = []
+    for order in ((a, b), (b, a)):
+        dsn = fresh_database("warehouse")
+        with psycopg.connect(dsn) as conn:
+            migrations.apply(conn)
+            for key in order:
+                load_manifest(conn, store, key)
+            results.append(
+                conn.execute(
+                    "SELECT staff_id, first_name, department_name, email_address, cdc_version, cdc_joined_version, "
+                    "cdc_is_inferred FROM dim_staff ORDER BY 1"
+                ).fetchall()
+                + conn.execute(
+                    "SELECT sales_order_id, cdc_version FROM fact_sales_order"
+                ).fetchall()
+            )
+    assert results[0] == results[1]
+    assert results[0][0][2:4] == ("Sales & Marketing", "new@t")
+
+
+def test_a_fact_before_its_dimensions_gets_inferred_members_that_the_real_rows_replace(
+    warehouse, store
+):
+    load_manifest(warehouse, store, manifest(store, record("sales_order", SALE, commit=0x50)))
+    assert one(
+        warehouse, "SELECT cdc_is_inferred, first_name FROM dim_staff WHERE staff_id = 10"
+    ) == (True, None)
+    assert (
+        one(
+            warehouse,
+            "SELECT count(*) FROM dim_date WHERE date_id = '2026-03-04' AND day_of_week = 3",
+        )[0]
+        == 1
+    )
+    load_manifest(
+        warehouse,
+        store,
+        manifest(
+            store,
+            record("department", DEPT, commit=0x10),
+            record("staff", STAFF, commit=0x20),
+            record("address", ADDRESS, commit=0x21),
+            record("counterparty", COUNTERPARTY, commit=0x22),
+        ),
+    )
+    assert one(
+        warehouse,
+        "SELECT cdc_is_inferred, first_name, department_name FROM dim_staff WHERE staff_id = 10",
+    ) == (False, "Ana", "Sales")
+    assert one(
+        warehouse, "SELECT cdc_is_inferred, counterparty_legal_city FROM dim_counterparty"
+    ) == (False, "Leeds")
+
+
+def test_a_deleted_dimension_row_is_flagged_and_keeps_its_attributes(warehouse, store):
+    load_manifest(warehouse, store, manifest(store, record("address", ADDRESS, commit=0x10)))
+    load_manifest(
+        warehouse, store, manifest(store, record("address", ADDRESS, "delete", commit=0x20))
+    )
+    assert one(
+        warehouse, "SELECT cdc_is_deleted, city FROM dim_location WHERE location_id = 5"
+    ) == (True, "Leeds")
+
+
+def test_a_bad_manifest_loads_nothing(warehouse, store):
+    key = manifest(store, record("sales_order", SALE, commit=0x10))
+    fact_file = next(k for k in store.keys("batches/fact_sales_order/"))
+    store.put(fact_file, b"PAR1 not really parquet", "application/octet-stream")
+    with pytest.raises(BadBatch, match="cannot read batches/fact_sales_order"):
+        load_manifest(warehouse, store, key)
+    with pytest.raises(BadBatch, match="cannot read manifest"):
+        load_manifest(warehouse, store, "manifests/nowhere.json")
+    assert one(warehouse, "SELECT count(*) FROM dim_date")[0] == 0
+    assert one(warehouse, "SELECT count(*) FROM cdc_load_ledger")[0] == 0
+
+
+def test_sql_injection_attempts_in_values_land_as_data(warehouse, store):
+    evil = "x'); DROP TABLE dim_design; --"
+    design = {
+        "design_id": 4,
+        "design_name": evil,
+        "file_location": "/\\N\t\n",
+        "file_name": 'a,b"c',
+        "created_at": SALE["created_at"],
+        "last_updated": SALE["created_at"],
+    }
+    load_manifest(warehouse, store, manifest(store, record("design", design, commit=0x10)))
+    assert one(warehouse, "SELECT design_name, file_location, file_name FROM dim_design") == (
+        evil,
+        "/\\N\t\n",
+        'a,b"c',
+    )

@@ -1,0 +1,125 @@
+"""Loading one manifest: one PostgreSQL transaction, in order:
+
+1. claim the manifest in the load ledger (a manifest already there is skipped: redelivery);
+2. per file: COPY into a staging table, then merge (``merge_sql``), dimensions before facts;
+3. record what was loaded in the ledger row, and commit.
+
+Anything wrong with the manifest or a file (missing, corrupt, schema mismatch) raises
+``BadBatch`` before commit: nothing of that manifest lands.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from stream_processor.object_store import ObjectStore
+from stream_processor.output_schema import SCHEMA_VERSION, SCHEMAS
+from warehouse_loader import merge_sql
+
+
+class BadBatch(ValueError):
+    """The manifest or one of its files cannot be loaded; retrying will not help."""
+
+
+@dataclass
+class LoadResult:
+    manifest_key: str
+    skipped: bool
+    staged: dict[str, int] = field(default_factory=dict)
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+    def to_log(self) -> dict[str, Any]:
+        return {
+            "manifest": self.manifest_key,
+            "skipped": self.skipped,
+            "staged": self.staged,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": {
+                t: n - self.inserted.get(t, 0) - self.updated.get(t, 0)
+                for t, n in self.staged.items()
+            },
+            "duration_ms": self.duration_ms,
+        }
+
+
+def _order(table: str) -> tuple[int, str]:
+    """dim_date, then dimensions, then facts."""
+    return (0 if table == "dim_date" else 1 if table.startswith("dim_") else 2, table)
+
+
+def read_manifest(store: ObjectStore, key: str) -> dict[str, Any]:
+    try:
+        manifest = json.loads(store.get(key))
+    except Exception as exc:  # any failure to fetch or parse is this manifest's problem alone
+        raise BadBatch(f"cannot read manifest {key}: {type(exc).__name__}: {exc}") from None
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise BadBatch(
+            f"manifest {key} has schema version {manifest.get('schema_version')}, "
+            f"expected {SCHEMA_VERSION}"
+        )
+    return manifest
+
+
+def read_file(store: ObjectStore, table: str, key: str) -> pa.Table:
+    if table not in SCHEMAS:
+        raise BadBatch(f"unknown table {table!r} in a manifest")
+    try:
+        data = pq.read_table(io.BytesIO(store.get(key)))
+    except Exception as exc:  # missing object, corrupt parquet: this manifest's problem alone
+        raise BadBatch(f"cannot read {key}: {type(exc).__name__}: {exc}") from None
+    if not data.schema.equals(SCHEMAS[table], check_metadata=False):
+        raise BadBatch(f"{key} does not have the published {table} schema")
+    return data
+
+
+def load_manifest(
+    conn: psycopg.Connection, store: ObjectStore, manifest_key: str, etag: str | None = None
+) -> LoadResult:
+    started = time.monotonic()
+    manifest = read_manifest(store, manifest_key)
+    files = sorted(manifest["files"], key=lambda f: _order(f["table"]))
+    tables = {f["table"]: read_file(store, f["table"], f["key"]) for f in files}
+    result = LoadResult(manifest_key, skipped=False)
+    with conn.transaction():
+        claimed = conn.execute(  # 1
+            "INSERT INTO cdc_load_ledger (manifest_key, etag, shard_id, records, rows_loaded) "
+            "VALUES (%s, %s, %s, %s, '{}') ON CONFLICT (manifest_key) DO NOTHING "
+            "RETURNING manifest_key",
+            (manifest_key, etag, manifest.get("shard_id"), manifest.get("records", 0)),
+        ).fetchone()
+        if claimed is None:
+            result.skipped = True
+            return result
+        conn.execute("SET CONSTRAINTS ALL DEFERRED")
+        for f in files:  # 2
+            p = merge_sql.plan(f["table"])
+            data = tables[f["table"]]
+            conn.execute(merge_sql.create_stage(p))
+            with conn.cursor().copy(merge_sql.copy_into_stage(p)) as copy:
+                for row in data.to_pylist():
+                    copy.write_row([row[c] for c in p.columns])
+            result.staged[p.table] = data.num_rows
+            if p.is_fact:
+                conn.execute(merge_sql.ensure_dates(merge_sql.FACT_DATES[p.table], p.stage))
+                for statement in merge_sql.inferred_members(p):
+                    conn.execute(statement)
+            written = conn.execute(merge_sql.merge(p)).fetchall()
+            result.inserted[p.table] = sum(1 for (inserted,) in written if inserted)
+            result.updated[p.table] = len(written) - result.inserted[p.table]
+        result.duration_ms = round((time.monotonic() - started) * 1000, 1)
+        conn.execute(  # 3
+            "UPDATE cdc_load_ledger SET rows_loaded = %s, duration_ms = %s WHERE manifest_key = %s",
+            (json.dumps(result.to_log()), result.duration_ms, manifest_key),
+        )
+    return result

@@ -1,0 +1,205 @@
+"""The SQL of one load, built by pure functions with ``psycopg.sql`` (no database needed to
+test what they build).
+
+Per table touched by a manifest, inside the manifest's transaction:
+
+1. ``CREATE TEMP TABLE`` a staging table shaped like the batch file, ``ON COMMIT DROP``;
+2. ``COPY`` the file's rows into it;
+3. merge:
+   - dimensions: the newest staged version per key is upserted only where it is newer than the
+     stored row (joined dimensions compare (version, joined version)), or the stored row is an
+     inferred member; a delete flags the row and keeps its attributes;
+   - facts: inferred members first for every dimension a fact references that is missing,
+     ``dim_date`` ensured for every date it references, then each (key, version) inserted once;
+   - ``dim_date``: inserted where missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from stream_processor.output_schema import SCHEMAS
+
+KEYS = {
+    "dim_date": "date_id",
+    "dim_staff": "staff_id",
+    "dim_location": "location_id",
+    "dim_currency": "currency_id",
+    "dim_design": "design_id",
+    "dim_counterparty": "counterparty_id",
+    "dim_payment_type": "payment_type_id",
+    "dim_transaction": "transaction_id",
+    "fact_sales_order": "sales_order_id",
+    "fact_purchase_order": "purchase_order_id",
+    "fact_payment": "payment_id",
+}
+JOINED = {"dim_staff", "dim_counterparty"}
+# Fact column → the dimension (table, key) it references.
+FACT_REFERENCES = {
+    "fact_sales_order": {
+        "sales_staff_id": "dim_staff",
+        "counterparty_id": "dim_counterparty",
+        "currency_id": "dim_currency",
+        "design_id": "dim_design",
+        "agreed_delivery_location_id": "dim_location",
+    },
+    "fact_purchase_order": {
+        "staff_id": "dim_staff",
+        "counterparty_id": "dim_counterparty",
+        "currency_id": "dim_currency",
+        "agreed_delivery_location_id": "dim_location",
+    },
+    "fact_payment": {
+        "transaction_id": "dim_transaction",
+        "counterparty_id": "dim_counterparty",
+        "currency_id": "dim_currency",
+        "payment_type_id": "dim_payment_type",
+    },
+}
+FACT_DATES = {
+    "fact_sales_order": (
+        "created_date",
+        "last_updated_date",
+        "agreed_payment_date",
+        "agreed_delivery_date",
+    ),
+    "fact_purchase_order": (
+        "created_date",
+        "last_updated_date",
+        "agreed_delivery_date",
+        "agreed_payment_date",
+    ),
+    "fact_payment": ("created_date", "last_updated_date", "payment_date"),
+}
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    table: str
+    stage: str
+    columns: tuple[str, ...]
+
+    @property
+    def is_fact(self) -> bool:
+        return self.table.startswith("fact_")
+
+
+def plan(table: str) -> TablePlan:
+    if table not in SCHEMAS:
+        raise ValueError(f"no table {table!r} in the published schema")
+    return TablePlan(table, f"stage_{table}", tuple(SCHEMAS[table].names))
+
+
+def _cols(names: tuple[str, ...] | list[str]) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Identifier, names))
+
+
+def create_stage(p: TablePlan) -> sql.Composed:
+    return sql.SQL(
+        "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA"
+    ).format(stage=sql.Identifier(p.stage), cols=_cols(p.columns), table=sql.Identifier(p.table))
+
+
+def copy_into_stage(p: TablePlan) -> sql.Composed:
+    return sql.SQL("COPY {stage} ({cols}) FROM STDIN").format(
+        stage=sql.Identifier(p.stage), cols=_cols(p.columns)
+    )
+
+
+def ensure_dates(date_columns: tuple[str, ...], stage: str) -> sql.Composed:
+    """dim_date rows for every date in the staged columns (ISO weekday, English names)."""
+    dates = sql.SQL(" UNION ").join(
+        sql.SQL("SELECT {c} AS d FROM {s} WHERE {c} IS NOT NULL").format(
+            c=sql.Identifier(c), s=sql.Identifier(stage)
+        )
+        for c in date_columns
+    )
+    return sql.SQL(
+        "INSERT INTO dim_date "
+        "(date_id, year, month, day, day_of_week, day_name, month_name, quarter) "
+        "SELECT d, extract(year FROM d), extract(month FROM d), extract(day FROM d), "
+        "extract(isodow FROM d), to_char(d, 'FMDay'), to_char(d, 'FMMonth'), "
+        "extract(quarter FROM d) FROM ({dates}) AS dates "
+        "ON CONFLICT (date_id) DO NOTHING"
+    ).format(dates=dates)
+
+
+def inferred_members(p: TablePlan) -> list[sql.Composed]:
+    """Placeholder dimension rows (flagged inferred) for every key a staged fact references
+    that the dimension does not hold yet, so foreign keys hold and no fact is dropped."""
+    statements = []
+    for column, dim in FACT_REFERENCES[p.table].items():
+        statements.append(
+            sql.SQL(
+                "INSERT INTO {dim} ({key}, cdc_version, cdc_is_inferred) "
+                "SELECT DISTINCT {col}, 0, true FROM {stage} WHERE {col} IS NOT NULL "
+                "ON CONFLICT ({key}) DO NOTHING"
+            ).format(
+                dim=sql.Identifier(dim),
+                key=sql.Identifier(KEYS[dim]),
+                col=sql.Identifier(column),
+                stage=sql.Identifier(p.stage),
+            )
+        )
+    return statements
+
+
+def merge(p: TablePlan) -> sql.Composed:
+    """The statement that moves staged rows into the table; returns one row per row written,
+    with ``inserted`` true for a new row and false for an update."""
+    table, stage, key = (
+        sql.Identifier(p.table),
+        sql.Identifier(p.stage),
+        sql.Identifier(KEYS[p.table]),
+    )
+    cols = _cols(p.columns)
+    if p.table == "dim_date":
+        return sql.SQL(
+            "INSERT INTO {t} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {s} "
+            "ON CONFLICT ({key}) DO NOTHING RETURNING true AS inserted"
+        ).format(t=table, cols=cols, key=key, s=stage)
+    if p.is_fact:
+        return sql.SQL(
+            "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
+            "ON CONFLICT ({key}, cdc_version) DO NOTHING RETURNING true AS inserted"
+        ).format(t=table, cols=cols, key=key, s=stage)
+    attributes = [c for c in p.columns if c != KEYS[p.table] and not c.startswith("cdc_")]
+    keep_on_delete = sql.SQL(", ").join(
+        sql.SQL(
+            "{c} = CASE WHEN EXCLUDED.cdc_is_deleted THEN {t}.{c} ELSE EXCLUDED.{c} END"
+        ).format(c=sql.Identifier(c), t=table)
+        for c in attributes
+    )
+    bookkeeping = [c for c in p.columns if c.startswith("cdc_")]
+    set_bookkeeping = sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in bookkeeping
+    )
+    if p.table in JOINED:
+        newest = sql.SQL("{key}, cdc_version DESC, cdc_joined_version DESC NULLS LAST").format(
+            key=key
+        )
+        newer = sql.SQL(
+            "({t}.cdc_version, coalesce({t}.cdc_joined_version, -1)) < "
+            "(EXCLUDED.cdc_version, coalesce(EXCLUDED.cdc_joined_version, -1))"
+        ).format(t=table)
+    else:
+        newest = sql.SQL("{key}, cdc_version DESC").format(key=key)
+        newer = sql.SQL("{t}.cdc_version < EXCLUDED.cdc_version").format(t=table)
+    return sql.SQL(
+        "INSERT INTO {t} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {s} ORDER BY {newest} "
+        "ON CONFLICT ({key}) DO UPDATE SET {attrs}, {book}, "
+        "cdc_is_inferred = false, cdc_loaded_at = now() "
+        "WHERE {newer} OR {t}.cdc_is_inferred "
+        "RETURNING (xmax = 0) AS inserted"
+    ).format(
+        t=table,
+        cols=cols,
+        key=key,
+        s=stage,
+        newest=newest,
+        attrs=keep_on_delete,
+        book=set_bookkeeping,
+        newer=newer,
+    )
