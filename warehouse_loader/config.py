@@ -15,17 +15,25 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class LoaderConfig:
-    """How to reach the warehouse (locally; in AWS the credentials come from Secrets Manager)."""
+    """Where the warehouse is: a Secrets Manager secret (AWS) or a libpq DSN (locally)."""
 
-    warehouse_dsn: str
+    warehouse_dsn: str | None = None
+    warehouse_secret_arn: str | None = None
+    manifest_prefix: str = "manifests/"
+    queue_url: str | None = None  # the local runner's SQS queue
 
 
 def load(env: Mapping[str, str] | None = None) -> LoaderConfig:
     env = os.environ if env is None else env
-    dsn = env.get(PREFIX + "WAREHOUSE_DSN")
-    if not dsn:
+    dsn = env.get(PREFIX + "WAREHOUSE_DSN") or None
+    secret = env.get(PREFIX + "WAREHOUSE_SECRET_ARN") or None
+    if not dsn and not secret:
         raise ConfigError(
-            f"{PREFIX}WAREHOUSE_DSN is not set: give a libpq connection string for the warehouse "
-            '(for the local stack: eval "$(.venv/bin/totesys-stack env)")'
+            f"neither {PREFIX}WAREHOUSE_SECRET_ARN nor {PREFIX}WAREHOUSE_DSN is set: say where the "
+            'warehouse is (for the local stack: eval "$(.venv/bin/totesys-stack env)")'
         )
-    return LoaderConfig(warehouse_dsn=dsn)
+    return LoaderConfig(
+        warehouse_dsn=dsn,
+        warehouse_secret_arn=secret,
+        queue_url=env.get(PREFIX + "LOAD_QUEUE_URL") or None,
+    )

@@ -1,0 +1,203 @@
+"""The Lambda handler: SQS events of S3 notifications, partial batch failures, secrets, and
+the local runner end to end (S3 → SQS → handler → warehouse) on the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import psycopg
+import pytest
+
+from local_stack.processes import wait_until
+from stream_processor.config import ProcessorConfig
+from stream_processor.join_state import MemoryJoinState
+from stream_processor.object_store import S3Store
+from stream_processor.pipeline import ShardPipeline
+from tests.fixtures import unique_name
+from tests.stream_processor.fixtures import record
+from tests.stream_processor.test_transform import SALE
+from warehouse_loader import handler as lambda_handler
+from warehouse_loader import runner
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def loader(stack_cfg, fresh_database, aws_client, monkeypatch):
+    dsn = fresh_database("warehouse")
+    bucket = unique_name("batches")
+    s3 = aws_client("s3")
+    s3.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": stack_cfg.region}
+    )
+    for key, value in stack_cfg.aws_env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TOTESYS_CDC_WAREHOUSE_DSN", dsn)
+    monkeypatch.delenv("TOTESYS_CDC_WAREHOUSE_SECRET_ARN", raising=False)
+    monkeypatch.setattr(lambda_handler, "_WAREHOUSE", None)
+    store = S3Store(s3, bucket)
+    pipeline = ShardPipeline(
+        "shardId-000000000000",
+        MemoryJoinState(),
+        store,
+        ProcessorConfig(bucket=bucket, state_table="s"),
+    )
+    counter = iter(range(1, 10_000))
+
+    def manifest(*raws: bytes) -> str:
+        for raw in raws:
+            pipeline.process(str(next(counter)), "k", raw)
+        return pipeline.flush().manifest_key
+
+    return type(
+        "Loader", (), {"dsn": dsn, "bucket": bucket, "s3": s3, "manifest": staticmethod(manifest)}
+    )
+
+
+def s3_notification(bucket: str, key: str) -> str:
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": bucket}, "object": {"key": key, "eTag": "e"}},
+                }
+            ]
+        }
+    )
+
+
+def sqs_event(*bodies: str) -> dict:
+    return {
+        "Records": [
+            {"messageId": f"m{i}", "receiptHandle": "r", "body": b, "eventSource": "aws:sqs"}
+            for i, b in enumerate(bodies)
+        ]
+    }
+
+
+def fact_count(dsn: str) -> int:
+    """Facts loaded so far (0 before the loader's first connection has created the schema)."""
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('fact_sales_order')").fetchone()[0] is None:
+            return 0
+        return conn.execute("SELECT count(*) FROM fact_sales_order").fetchone()[0]
+
+
+def test_one_corrupt_manifest_in_three_fails_alone_and_the_others_load(loader):
+    good1 = loader.manifest(record("sales_order", SALE, commit=0x10))
+    bad = loader.manifest(record("sales_order", {**SALE, "sales_order_id": 8}, commit=0x11))
+    good2 = loader.manifest(record("sales_order", {**SALE, "sales_order_id": 9}, commit=0x12))
+    bad_file = json.loads(loader.s3.get_object(Bucket=loader.bucket, Key=bad)["Body"].read())[
+        "files"
+    ][0]["key"]
+    loader.s3.put_object(Bucket=loader.bucket, Key=bad_file, Body=b"corrupt")
+
+    result = lambda_handler.handler(
+        sqs_event(*(s3_notification(loader.bucket, k) for k in (good1, bad, good2)))
+    )
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    with psycopg.connect(loader.dsn) as conn:
+        assert {r[0] for r in conn.execute("SELECT sales_order_id FROM fact_sales_order")} == {7, 9}
+        assert conn.execute("SELECT count(*) FROM cdc_load_ledger").fetchone()[0] == 2
+
+
+def test_a_direct_s3_event_loads_and_a_redelivery_is_a_no_op(loader):
+    key = loader.manifest(record("sales_order", SALE, commit=0x10))
+    event = json.loads(s3_notification(loader.bucket, key.replace(":", "%3A")))
+    assert lambda_handler.handler(event) == {"batchItemFailures": []}
+    assert lambda_handler.handler(sqs_event(s3_notification(loader.bucket, key))) == {
+        "batchItemFailures": []
+    }
+    assert fact_count(loader.dsn) == 1
+
+
+def test_credentials_come_from_secrets_manager_and_never_reach_the_logs(
+    loader, aws_client, monkeypatch, capsys
+):
+    params = psycopg.conninfo.conninfo_to_dict(loader.dsn)
+    secret = aws_client("secretsmanager").create_secret(
+        Name=unique_name("warehouse"),
+        SecretString=json.dumps(
+            {
+                "host": params["host"],
+                "port": params["port"],
+                "username": params["user"],
+                "password": "s3cr3t-value",
+                "dbname": params["dbname"],
+            }
+        ),
+    )
+    monkeypatch.delenv("TOTESYS_CDC_WAREHOUSE_DSN")
+    monkeypatch.setenv("TOTESYS_CDC_WAREHOUSE_SECRET_ARN", secret["ARN"])
+    monkeypatch.setattr(lambda_handler, "_WAREHOUSE", None)
+    key = loader.manifest(record("sales_order", SALE, commit=0x10))
+    assert lambda_handler.handler(sqs_event(s3_notification(loader.bucket, key))) == {
+        "batchItemFailures": []
+    }
+    assert fact_count(loader.dsn) == 1
+    assert "s3cr3t-value" not in capsys.readouterr().out
+
+
+def test_a_dropped_connection_is_remade(loader):
+    lambda_handler.handler(
+        sqs_event(
+            s3_notification(
+                loader.bucket, loader.manifest(record("sales_order", SALE, commit=0x10))
+            )
+        )
+    )
+    lambda_handler._WAREHOUSE.connection().close()
+    key = loader.manifest(record("sales_order", {**SALE, "sales_order_id": 8}, commit=0x20))
+    assert lambda_handler.handler(sqs_event(s3_notification(loader.bucket, key))) == {
+        "batchItemFailures": []
+    }
+    assert fact_count(loader.dsn) == 2
+
+
+def test_the_local_runner_loads_what_s3_announces_through_sqs(loader, aws_client):
+    sqs = aws_client("sqs")
+    queue_url = sqs.create_queue(QueueName=unique_name("manifests"))["QueueUrl"]
+    runner.wire_bucket_to_queue(loader.s3, sqs, loader.bucket, queue_url)
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(sqs, queue_url, stop))
+    thread.start()
+    try:
+        loader.manifest(record("sales_order", SALE, commit=0x10))
+        wait_until(
+            lambda: fact_count(loader.dsn) == 1,
+            what="the fact loaded via S3 → SQS → handler",
+            timeout_s=30,
+        )
+    finally:
+        stop.set()
+        thread.join()
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    assert (
+        attributes["ApproximateNumberOfMessages"] == "0"
+        and attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+    )
+
+
+def test_status_reports_the_ledger_and_freshness(loader):
+    lambda_handler.handler(
+        sqs_event(
+            s3_notification(
+                loader.bucket, loader.manifest(record("sales_order", SALE, commit=0x10))
+            )
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "warehouse_loader.cli", "status"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "load ledger: 1 manifests" in result.stdout and "fact_sales_order" in result.stdout
