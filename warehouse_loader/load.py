@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from stream_processor.object_store import ObjectStore
@@ -83,6 +84,26 @@ def read_file(store: ObjectStore, table: str, key: str) -> pa.Table:
     return data
 
 
+def to_csv(data: pa.Table) -> bytes:
+    """Arrow rows as COPY's CSV (NULL: unquoted empty; empty string: quoted)."""
+    out = io.BytesIO()
+    pa_csv.write_csv(data, out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return out.getvalue()
+
+
+def _skip_row_by_row_fk_checks(conn: psycopg.Connection) -> None:
+    """Foreign keys stay declared, but a load does not pay PostgreSQL's per-row check of each
+    (about 0.5 s per 20,000 facts with 8 references): every key a fact references is made to
+    exist in this same transaction (inferred members, dim_date), which is what the check would
+    prove. Needs the right to set session_replication_role (superuser, rds_superuser on RDS);
+    without it the checks simply run (deferred to commit, so load order does not matter)."""
+    try:
+        with conn.transaction():  # a savepoint: a refusal leaves the load's transaction usable
+            conn.execute("SET LOCAL session_replication_role = replica")
+    except psycopg.errors.InsufficientPrivilege:
+        conn.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
 def load_manifest(
     conn: psycopg.Connection, store: ObjectStore, manifest_key: str, etag: str | None = None
 ) -> LoadResult:
@@ -101,14 +122,13 @@ def load_manifest(
         if claimed is None:
             result.skipped = True
             return result
-        conn.execute("SET CONSTRAINTS ALL DEFERRED")
+        _skip_row_by_row_fk_checks(conn)
         for f in files:  # 2
             p = merge_sql.plan(f["table"])
             data = tables[f["table"]]
             conn.execute(merge_sql.create_stage(p))
             with conn.cursor().copy(merge_sql.copy_into_stage(p)) as copy:
-                for row in data.to_pylist():
-                    copy.write_row([row[c] for c in p.columns])
+                copy.write(to_csv(data.select(list(p.columns))))
             result.staged[p.table] = data.num_rows
             if p.is_fact:
                 conn.execute(merge_sql.ensure_dates(merge_sql.FACT_DATES[p.table], p.stage))

@@ -103,7 +103,8 @@ def create_stage(p: TablePlan) -> sql.Composed:
 
 
 def copy_into_stage(p: TablePlan) -> sql.Composed:
-    return sql.SQL("COPY {stage} ({cols}) FROM STDIN").format(
+    """CSV as pyarrow writes it: NULL is an unquoted empty field, an empty string is quoted."""
+    return sql.SQL("COPY {stage} ({cols}) FROM STDIN WITH (FORMAT csv)").format(
         stage=sql.Identifier(p.stage), cols=_cols(p.columns)
     )
 

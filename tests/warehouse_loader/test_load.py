@@ -216,3 +216,42 @@ def test_sql_injection_attempts_in_values_land_as_data(warehouse, store):
         "/\\N\t\n",
         'a,b"c',
     )
+
+
+def test_every_fact_reference_resolves_after_loads_that_skip_row_by_row_checks(warehouse, store):
+    from psycopg import sql
+
+    from warehouse_loader.merge_sql import FACT_DATES, FACT_REFERENCES, KEYS
+
+    purchase = {
+        **SALE,
+        "purchase_order_id": 3,
+        "item_code": "AB12345",
+        "item_quantity": 4,
+        "item_unit_price": SALE["unit_price"],
+    }
+    load_manifest(
+        warehouse,
+        store,
+        manifest(
+            store,
+            record("sales_order", SALE, commit=0x50),
+            record("purchase_order", purchase, commit=0x51),
+        ),
+    )
+    for fact, references in FACT_REFERENCES.items():
+        checks = [(c, d, KEYS[d]) for c, d in references.items()] + [
+            (c, "dim_date", "date_id") for c in FACT_DATES[fact]
+        ]
+        for column, dim, key in checks:
+            orphans = warehouse.execute(
+                sql.SQL(
+                    "SELECT count(*) FROM {f} LEFT JOIN {d} ON {d}.{k} = {f}.{c} WHERE {f}.{c} IS NOT NULL AND {d}.{k} IS NULL"
+                ).format(
+                    f=sql.Identifier(fact),
+                    d=sql.Identifier(dim),
+                    k=sql.Identifier(key),
+                    c=sql.Identifier(column),
+                )
+            )
+            assert orphans.fetchone()[0] == 0, (fact, column)
