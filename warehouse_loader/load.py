@@ -134,9 +134,9 @@ def load_manifest(
                 conn.execute(merge_sql.ensure_dates(merge_sql.FACT_DATES[p.table], p.stage))
                 for statement in merge_sql.inferred_members(p):
                     conn.execute(statement)
-            written = conn.execute(merge_sql.merge(p)).fetchall()
-            result.inserted[p.table] = sum(1 for (inserted,) in written if inserted)
-            result.updated[p.table] = len(written) - result.inserted[p.table]
+            inserted, written = conn.execute(merge_sql.merge_counted(p)).fetchone()
+            result.inserted[p.table] = inserted
+            result.updated[p.table] = written - inserted
         result.duration_ms = round((time.monotonic() - started) * 1000, 1)
         conn.execute(  # 3
             "UPDATE cdc_load_ledger SET rows_loaded = %s, duration_ms = %s WHERE manifest_key = %s",

@@ -204,3 +204,11 @@ def merge(p: TablePlan) -> sql.Composed:
         book=set_bookkeeping,
         newer=newer,
     )
+
+
+def merge_counted(p: TablePlan) -> sql.Composed:
+    """``merge`` wrapped to return one row, (rows inserted, rows written), instead of a row per
+    row written."""
+    return sql.SQL(
+        "WITH written AS ({merge}) SELECT count(*) FILTER (WHERE inserted), count(*) FROM written"
+    ).format(merge=merge(p))

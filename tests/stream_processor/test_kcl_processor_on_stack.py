@@ -222,6 +222,7 @@ def test_records_on_two_shards_become_the_expected_parquet_rows_and_checkpoints(
     )  # the poison record may end a rows-less batch
 
 
+@pytest.mark.timeout(480)
 def test_a_crash_between_flush_and_checkpoint_loses_nothing_and_repeats_identical_rows(pipeline):
     put_story(pipeline)
     # The processor kills its daemon (and itself) right after its first manifest, before checkpointing.
@@ -232,7 +233,8 @@ def test_a_crash_between_flush_and_checkpoint_loses_nothing_and_repeats_identica
     assert all(v in (None, "TRIM_HORIZON") for v in _safe(pipeline.checkpoints).values())
 
     pipeline.processor.start()
-    pipeline.wait_processed()
+    # the crashed worker held KCL 3's leader lock, which expires after 2 minutes
+    pipeline.wait_processed(timeout_s=360)
     manifests, rows, _ = pipeline.outputs()
     by_key: dict = {}
     for r in rows["dim_staff"]:

@@ -1,0 +1,46 @@
+"""The merge SQL, as built by pure functions (no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from warehouse_loader import merge_sql
+
+
+def text(composed) -> str:
+    return composed.as_string(None)
+
+
+def test_a_fact_version_is_inserted_once_per_key_and_version():
+    sql = text(merge_sql.merge(merge_sql.plan("fact_sales_order")))
+    assert 'ON CONFLICT ("sales_order_id", cdc_version) DO NOTHING' in sql
+    assert sql.startswith('INSERT INTO "fact_sales_order"')
+
+
+def test_a_joined_dimension_compares_version_then_joined_version_and_replaces_inferred_members():
+    sql = text(merge_sql.merge(merge_sql.plan("dim_staff")))
+    assert '("dim_staff".cdc_version, coalesce("dim_staff".cdc_joined_version, -1)) <' in sql
+    assert 'OR "dim_staff".cdc_is_inferred' in sql
+    assert 'ORDER BY "staff_id", cdc_version DESC, cdc_joined_version DESC NULLS LAST' in sql
+    assert '"first_name" = CASE WHEN EXCLUDED.cdc_is_deleted THEN "dim_staff"."first_name"' in sql
+
+
+def test_a_plain_dimension_takes_only_strictly_newer_versions():
+    sql = text(merge_sql.merge(merge_sql.plan("dim_currency")))
+    assert '"dim_currency".cdc_version < EXCLUDED.cdc_version' in sql
+
+
+def test_facts_get_inferred_members_for_every_dimension_they_reference():
+    statements = [text(s) for s in merge_sql.inferred_members(merge_sql.plan("fact_payment"))]
+    assert {s.split()[2] for s in statements} == {
+        '"dim_transaction"',
+        '"dim_counterparty"',
+        '"dim_currency"',
+        '"dim_payment_type"',
+    }
+    assert all("cdc_is_inferred" in s and "ON CONFLICT" in s for s in statements)
+
+
+def test_an_unknown_table_is_refused():
+    with pytest.raises(ValueError, match="no table 'dim_secret'"):
+        merge_sql.plan("dim_secret")
