@@ -34,6 +34,7 @@ from cdc.simulator import dataset, traffic, writer
 from local_stack import aws, postgres, stack
 from local_stack import config as stack_config
 from local_stack.cli import print_status
+from local_stack.downstream import Downstream
 from local_stack.processes import StackError, wait_until
 from warehouse_loader import migrations
 
@@ -105,7 +106,11 @@ class CaptureProcess:
 
 
 def _live_view(
-    stats: traffic.TrafficStats, capture: CaptureProcess, elapsed: float, duration: float
+    stats: traffic.TrafficStats,
+    capture: CaptureProcess,
+    elapsed: float,
+    duration: float,
+    downstream: Downstream | None = None,
 ) -> Group:
     written = Table(title=f"ToteSys traffic: {elapsed:4.1f}s / {duration:.0f}s")
     for column in ("table", "inserts", "updates", "deletes"):
@@ -124,7 +129,15 @@ def _live_view(
         captured.add_row("CDC records", f"{cdc:,} of {stats.total_changes:,} committed")
         captured.add_row("latency (commit → Kinesis ack)", f"{status.cdc_latency_target_s:.2f}s")
         captured.add_row("throughput", f"{status.records_per_s:,.0f} records/s")
-    return Group(written, captured)
+    if downstream is None:
+        return Group(written, captured)
+    warehouse = Table(title="warehouse (processor → S3 → SQS → loader)")
+    warehouse.add_column("table")
+    warehouse.add_column("rows", justify="right")
+    for name, n in downstream.counts().items():
+        warehouse.add_row(name, f"{n:,}")
+    warehouse.caption = f"{downstream.ledger()} manifests loaded"
+    return Group(written, captured, warehouse)
 
 
 def stream_counts(cfg: stack_config.StackConfig) -> Counter[tuple[str, str]]:
@@ -195,6 +208,8 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
         timeout_s=30,
     )
     aws.ensure_stream(cfg)
+    downstream = Downstream(cfg, cfg.pg_dsn("warehouse"))
+    downstream.start()  # the KCL daemon takes ~20 s to take its leases: start it first
     capture = CaptureProcess(cfg)
     capture.start()
     try:
@@ -211,17 +226,34 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
                 seed=seed,
                 allow_deletes=True,
                 on_commit=lambda s: live.update(
-                    _live_view(s, capture, time.monotonic() - began, duration)
+                    _live_view(s, capture, time.monotonic() - began, duration, downstream)
                 ),
             )
             capture.wait_caught_up(source_dsn)
-            live.update(_live_view(stats, capture, time.monotonic() - began, duration))
+            downstream.wait_settled()
+            live.update(_live_view(stats, capture, time.monotonic() - began, duration, downstream))
         print_traffic_summary(stats)
         console.rule("the capture task, as `cdc monitor` shows it")
         health = local_monitor.read(cfg.capture_state_dir, TASK_ID)
         console.print(render(health, problems(health, Thresholds())))
+        console.rule("the warehouse")
+        with psycopg.connect(cfg.pg_dsn("warehouse")) as conn:
+            history = conn.execute(
+                "SELECT payment_id, string_agg(CASE WHEN paid THEN 'paid' ELSE 'unpaid' END, ' → ' "
+                "ORDER BY cdc_version) FROM fact_payment GROUP BY payment_id "
+                "HAVING bool_or(paid) AND NOT bool_and(paid) ORDER BY payment_id DESC LIMIT 1"
+            ).fetchone()
+            inferred = conn.execute(
+                "SELECT count(*) FROM dim_staff WHERE cdc_is_inferred"
+            ).fetchone()[0]
+        console.print(
+            f"{downstream.ledger()} manifests loaded; inferred staff rows left: {inferred}"
+        )
+        if history:
+            console.print(f"payment {history[0]} in fact_payment, version by version: {history[1]}")
     finally:
         capture.stop()
+        downstream.stop()
 
     counts = stream_counts(cfg)
     summary = Table(title=f"records on Kinesis stream {cfg.stream_name}")
@@ -238,8 +270,7 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
     console.rule("next")
     latest = "SELECT * FROM payment ORDER BY last_updated DESC LIMIT 5"
     console.print(
-        "The stream processor and the loader arrive with their issues; the warehouse schema is "
-        "ready.\nWhile the stack is up ('make stack-up' keeps it running), look around:\n"
+        "While the stack is up ('make stack-up' keeps it running), look around:\n"
         f"  psql \"{cfg.pg_dsn('totesys')}\" -c '{latest}'\n"
         f"  psql \"{cfg.pg_dsn('warehouse')}\" -c '\\dt'\n"
         '  eval "$(.venv/bin/totesys-stack env)"\n'
