@@ -13,9 +13,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,12 +21,10 @@ import psycopg
 
 from bench.results import Figure
 from cdc import source_schema
-from cdc.capture.pgoutput import parse_lsn
-from cdc.capture.status import read_status
 from cdc.simulator import dataset, traffic, writer
 from local_stack import aws, postgres
+from local_stack.capture_process import CaptureProcess
 from local_stack.config import StackConfig, app_env
-from local_stack.processes import wait_until
 
 
 def _fresh_source(cfg: StackConfig, name: str) -> str:
@@ -75,55 +70,17 @@ def _measure(
         "TOTESYS_CDC_CAPTURE_SLOT": name,
         "TOTESYS_CDC_CAPTURE_BATCH_RECORDS": str(batch_records),
     }
-    log_path = state_dir / "engine.log"
-    state_dir.mkdir(parents=True)
-
-    def start() -> subprocess.Popen:
-        with open(log_path, "ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "cdc.cli", "capture"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def running(proc: subprocess.Popen) -> bool:
-        status = read_status(state_dir, name)
-        return status is not None and status.status == "running" and status.pid == proc.pid
-
+    engine = CaptureProcess(env, state_dir, name, state_dir / "engine.log")
     try:
-        proc = start()  # full load, then stop: the backlog is CDC only
-        wait_until(
-            lambda: running(proc),
-            what="the capture engine's full load",
-            timeout_s=120,
-            log_path=log_path,
-        )
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        engine.start()  # full load, then stop: the backlog is CDC only
+        engine.wait_running()
+        engine.stop()
         made = _backlog(dsn, changes, seed=batch_records)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            target = parse_lsn(
-                conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()[0]
-            )
-        log_offset = log_path.stat().st_size
-        proc = start()
-
-        def caught_up() -> bool:
-            status = read_status(state_dir, name)
-            return (
-                status is not None
-                and status.pid == proc.pid
-                and status.confirmed_lsn != ""
-                and parse_lsn(status.confirmed_lsn) >= target
-            )
-
-        wait_until(
-            caught_up, what="the engine to drain the backlog", timeout_s=900, log_path=log_path
-        )
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        with open(log_path) as log:
+        log_offset = engine.log.stat().st_size
+        engine.start()
+        engine.wait_caught_up(dsn, timeout_s=900)
+        engine.stop()
+        with open(engine.log) as log:
             log.seek(log_offset)
             steps = [
                 e

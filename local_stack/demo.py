@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -24,8 +22,6 @@ from rich.live import Live
 from rich.table import Table
 
 from cdc import source_schema
-from cdc.capture.pgoutput import parse_lsn
-from cdc.capture.status import read_status
 from cdc.cli import print_traffic_summary
 from cdc.monitor import local as local_monitor
 from cdc.monitor.model import Thresholds, problems
@@ -33,6 +29,7 @@ from cdc.monitor.report import render
 from cdc.simulator import dataset, traffic, writer
 from local_stack import aws, postgres, stack
 from local_stack import config as stack_config
+from local_stack.capture_process import CaptureProcess
 from local_stack.cli import print_status
 from local_stack.downstream import Downstream
 from local_stack.processes import StackError, wait_until
@@ -42,67 +39,12 @@ console = Console()
 TASK_ID = "totesys-cdc-demo"
 
 
-class CaptureProcess:
-    """``cdc capture`` for the demo, logging to .local/logs/capture.log."""
-
-    def __init__(self, cfg: stack_config.StackConfig) -> None:
-        self.cfg = cfg
-        self.env = {
-            **os.environ,
-            **stack_config.app_env(cfg),
-            "TOTESYS_CDC_CAPTURE_TASK_ID": TASK_ID,
-        }
-        self.log_path = cfg.log_dir / "capture.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        for suffix in ("state", "status"):  # the source was recreated: start with a full load
-            (self.cfg.capture_state_dir / f"{TASK_ID}.{suffix}.json").unlink(missing_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cdc.cli", "capture"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(
-            lambda: (
-                (s := self.status()) is not None
-                and s.status == "running"
-                and s.pid == self.proc.pid
-            ),
-            what="the capture engine's full load",
-            timeout_s=120,
-            log_path=self.log_path,
-        )
-
-    def status(self):  # noqa: ANN201 - EngineStatus | None
-        if self.proc is not None and self.proc.poll() is not None:
-            raise StackError(
-                f"the capture engine exited with {self.proc.returncode}; see {self.log_path}"
-            )
-        return read_status(self.cfg.capture_state_dir, TASK_ID)
-
-    def wait_caught_up(self, dsn: str) -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            target = parse_lsn(
-                conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()[0]
-            )
-        wait_until(
-            lambda: (
-                (s := self.status()) is not None
-                and s.confirmed_lsn != ""
-                and parse_lsn(s.confirmed_lsn) >= target
-            ),
-            what="the capture engine to catch up",
-            timeout_s=60,
-            log_path=self.log_path,
-        )
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
+def demo_capture(cfg: stack_config.StackConfig) -> CaptureProcess:
+    """The demo's capture engine; the source was just recreated, so it starts with a full load."""
+    for suffix in ("state", "status"):
+        (cfg.capture_state_dir / f"{TASK_ID}.{suffix}.json").unlink(missing_ok=True)
+    env = {**os.environ, **stack_config.app_env(cfg), "TOTESYS_CDC_CAPTURE_TASK_ID": TASK_ID}
+    return CaptureProcess(env, cfg.capture_state_dir, TASK_ID, cfg.log_dir / "capture.log")
 
 
 def _live_view(
@@ -210,8 +152,9 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
     aws.ensure_stream(cfg)
     downstream = Downstream(cfg, cfg.pg_dsn("warehouse"))
     downstream.start()  # the KCL daemon takes ~20 s to take its leases: start it first
-    capture = CaptureProcess(cfg)
+    capture = demo_capture(cfg)
     capture.start()
+    capture.wait_running()
     try:
         loaded = sum(t.full_load_rows for t in capture.status().tables.values())
         console.print(f"full load: {loaded:,} rows as DMS 'load' records")
