@@ -172,3 +172,20 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 TABLES = tuple(SCHEMAS)
+
+# The date columns of each fact: every one must have its dim_date row.
+FACT_DATE_COLUMNS = {
+    "fact_sales_order": (
+        "created_date",
+        "last_updated_date",
+        "agreed_payment_date",
+        "agreed_delivery_date",
+    ),
+    "fact_purchase_order": (
+        "created_date",
+        "last_updated_date",
+        "agreed_payment_date",
+        "agreed_delivery_date",
+    ),
+    "fact_payment": ("created_date", "last_updated_date", "payment_date"),
+}

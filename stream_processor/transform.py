@@ -18,6 +18,7 @@ import pycountry
 
 from stream_processor.decode import Change
 from stream_processor.join_state import Image, JoinState
+from stream_processor.output_schema import FACT_DATE_COLUMNS
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTH_NAMES = (
@@ -44,23 +45,6 @@ class OutRow:
 
 Versioned = tuple[int, Image | None]
 Builder = Callable[[int, Versioned, Versioned], "OutRow"]
-
-
-FACT_DATE_COLUMNS = {
-    "fact_sales_order": (
-        "created_date",
-        "last_updated_date",
-        "agreed_payment_date",
-        "agreed_delivery_date",
-    ),
-    "fact_purchase_order": (
-        "created_date",
-        "last_updated_date",
-        "agreed_payment_date",
-        "agreed_delivery_date",
-    ),
-    "fact_payment": ("created_date", "last_updated_date", "payment_date"),
-}
 
 
 @cache

@@ -22,7 +22,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from stream_processor.object_store import ObjectStore
-from stream_processor.output_schema import SCHEMA_VERSION, SCHEMAS
+from stream_processor.output_schema import FACT_DATE_COLUMNS, SCHEMA_VERSION, SCHEMAS
 from warehouse_loader import merge_sql
 
 
@@ -131,7 +131,7 @@ def load_manifest(
                 copy.write(to_csv(data.select(list(p.columns))))
             result.staged[p.table] = data.num_rows
             if p.is_fact:
-                conn.execute(merge_sql.ensure_dates(merge_sql.FACT_DATES[p.table], p.stage))
+                conn.execute(merge_sql.ensure_dates(FACT_DATE_COLUMNS[p.table], p.stage))
                 for statement in merge_sql.inferred_members(p):
                     conn.execute(statement)
             inserted, written = conn.execute(merge_sql.merge_counted(p)).fetchone()

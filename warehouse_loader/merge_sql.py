@@ -58,21 +58,6 @@ FACT_REFERENCES = {
         "payment_type_id": "dim_payment_type",
     },
 }
-FACT_DATES = {
-    "fact_sales_order": (
-        "created_date",
-        "last_updated_date",
-        "agreed_payment_date",
-        "agreed_delivery_date",
-    ),
-    "fact_purchase_order": (
-        "created_date",
-        "last_updated_date",
-        "agreed_delivery_date",
-        "agreed_payment_date",
-    ),
-    "fact_payment": ("created_date", "last_updated_date", "payment_date"),
-}
 
 
 @dataclass(frozen=True)

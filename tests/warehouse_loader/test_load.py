@@ -221,7 +221,8 @@ def test_sql_injection_attempts_in_values_land_as_data(warehouse, store):
 def test_every_fact_reference_resolves_after_loads_that_skip_row_by_row_checks(warehouse, store):
     from psycopg import sql
 
-    from warehouse_loader.merge_sql import FACT_DATES, FACT_REFERENCES, KEYS
+    from stream_processor.output_schema import FACT_DATE_COLUMNS
+    from warehouse_loader.merge_sql import FACT_REFERENCES, KEYS
 
     purchase = {
         **SALE,
@@ -241,7 +242,7 @@ def test_every_fact_reference_resolves_after_loads_that_skip_row_by_row_checks(w
     )
     for fact, references in FACT_REFERENCES.items():
         checks = [(c, d, KEYS[d]) for c, d in references.items()] + [
-            (c, "dim_date", "date_id") for c in FACT_DATES[fact]
+            (c, "dim_date", "date_id") for c in FACT_DATE_COLUMNS[fact]
         ]
         for column, dim, key in checks:
             orphans = warehouse.execute(
