@@ -85,7 +85,7 @@ def client(config: StackConfig, service: str) -> Any:  # noqa: ANN401 - boto3 cl
 def ensure_stream(config: StackConfig, timeout_s: float = 30.0) -> None:
     """The Kinesis stream the capture engine writes to (moto forgets it on restart)."""
     kinesis = client(config, "kinesis")
-    if config.stream_name not in kinesis.list_streams()["StreamNames"]:
+    if not stream_exists(kinesis, config.stream_name):
         kinesis.create_stream(StreamName=config.stream_name, ShardCount=config.stream_shards)
 
     def active() -> bool:
@@ -98,3 +98,12 @@ def ensure_stream(config: StackConfig, timeout_s: float = 30.0) -> None:
         timeout_s=timeout_s,
         log_path=log_path(config),
     )
+
+
+def stream_exists(kinesis: Any, name: str) -> bool:  # noqa: ANN401 - a boto3 Kinesis client
+    """Asked directly: ListStreams pages, and a busy local stack holds many streams."""
+    try:
+        kinesis.describe_stream_summary(StreamName=name)
+    except kinesis.exceptions.ResourceNotFoundException:
+        return False
+    return True

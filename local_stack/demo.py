@@ -145,7 +145,7 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
     kinesis = aws.client(cfg, "kinesis")
     kinesis.delete_stream(StreamName=cfg.stream_name)
     wait_until(
-        lambda: cfg.stream_name not in kinesis.list_streams()["StreamNames"],
+        lambda: not aws.stream_exists(kinesis, cfg.stream_name),
         what="the old stream to go",
         timeout_s=30,
     )
