@@ -194,34 +194,44 @@ def counterparty_row(
     )
 
 
-def _joined(
-    change: Change, state: JoinState, *, child: str, parent: str, fk: str, build: Builder
-) -> list[OutRow]:
+@dataclass(frozen=True)
+class Join:
+    """A joined dimension: ``child`` rows reference ``parent`` rows through ``fk``."""
+
+    child: str
+    parent: str
+    fk: str
+    build: Builder
+
+
+STAFF_JOIN = Join("staff", "department", "department_id", staff_row)
+COUNTERPARTY_JOIN = Join("counterparty", "address", "legal_address_id", counterparty_row)
+
+
+def _child_changed(change: Change, state: JoinState, join: Join) -> list[OutRow]:
     """The child side of a join changed: record it, then read the parent (write before read)."""
     image = None if change.operation == "delete" else change.image
-    state.put(child, change.key, change.version, image)
+    state.put(join.child, change.key, change.version, image)
     if image is None:
-        return [build(change.key, (change.version, None), (0, None))]
-    state.add_member(parent, image[fk], change.key)
-    found = state.get(parent, image[fk])
+        return [join.build(change.key, (change.version, None), (0, None))]
+    state.add_member(join.parent, image[join.fk], change.key)
+    found = state.get(join.parent, image[join.fk])
     if found is None or found[1] is None:
         return []  # emitted when the parent arrives
-    return [build(change.key, (change.version, image), found)]
+    return [join.build(change.key, (change.version, image), found)]
 
 
-def _parent(
-    change: Change, state: JoinState, *, child: str, parent: str, fk: str, build: Builder
-) -> list[OutRow]:
+def _parent_changed(change: Change, state: JoinState, join: Join) -> list[OutRow]:
     """The parent side of a join changed: record it, then re-derive each child referencing it."""
     image = None if change.operation == "delete" else change.image
-    state.put(parent, change.key, change.version, image)
+    state.put(join.parent, change.key, change.version, image)
     if image is None:
         return []
     rows = []
-    for child_key in sorted(state.members(parent, change.key)):
-        found = state.get(child, child_key)
-        if found is not None and found[1] is not None and found[1][fk] == change.key:
-            rows.append(build(child_key, found, (change.version, image)))
+    for child_key in sorted(state.members(join.parent, change.key)):
+        found = state.get(join.child, child_key)
+        if found is not None and found[1] is not None and found[1][join.fk] == change.key:
+            rows.append(join.build(child_key, found, (change.version, image)))
     return rows
 
 
@@ -229,22 +239,11 @@ def transform(change: Change, state: JoinState) -> list[OutRow]:
     """The star-schema rows one change produces (and the join state it leaves behind)."""
     t, img = change.table, change.image
     if t == "staff":
-        return _joined(
-            change, state, child="staff", parent="department", fk="department_id", build=staff_row
-        )
+        return _child_changed(change, state, STAFF_JOIN)
     if t == "department":
-        return _parent(
-            change, state, child="staff", parent="department", fk="department_id", build=staff_row
-        )
+        return _parent_changed(change, state, STAFF_JOIN)
     if t == "counterparty":
-        return _joined(
-            change,
-            state,
-            child="counterparty",
-            parent="address",
-            fk="legal_address_id",
-            build=counterparty_row,
-        )
+        return _child_changed(change, state, COUNTERPARTY_JOIN)
     if t == "address":
         location = OutRow(
             "dim_location",
@@ -269,14 +268,7 @@ def transform(change: Change, state: JoinState) -> list[OutRow]:
         )
         return [
             location,
-            *_parent(
-                change,
-                state,
-                child="counterparty",
-                parent="address",
-                fk="legal_address_id",
-                build=counterparty_row,
-            ),
+            *_parent_changed(change, state, COUNTERPARTY_JOIN),
         ]
     if t == "currency":
         return [
