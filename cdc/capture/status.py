@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,6 @@ class EngineStatus:
     tables: dict[str, TableStats] = field(default_factory=dict)
     cdc_latency_source_s: float = 0.0
     cdc_latency_target_s: float = 0.0
-    incoming_changes: int = 0
     records_per_s: float = 0.0
     records_sent: int = 0
     slot_name: str = ""
@@ -58,7 +57,8 @@ class EngineStatus:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EngineStatus:
-        data = dict(data)
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}  # a file from another version
         data["tables"] = {
             name: TableStats(**stats) for name, stats in data.get("tables", {}).items()
         }

@@ -60,7 +60,6 @@ def read(state_dir: Path, task_id: str, *, now: datetime | None = None) -> TaskH
         tables_queued=len(tables) - loaded - loading,
         cdc_latency_source_s=status.cdc_latency_source_s,
         cdc_latency_target_s=status.cdc_latency_target_s,
-        cdc_incoming_changes=float(status.incoming_changes),
         throughput_records_per_s=status.records_per_s,
         retained_wal_bytes=status.retained_wal_bytes,
         tables=tables,
