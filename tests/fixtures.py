@@ -35,3 +35,39 @@ def read_stream(kinesis, stream: str) -> list[dict]:
                 break
             iterator = response.get("NextShardIterator")
     return out
+
+
+def create_dms_task(dms, name: str) -> dict:
+    """A full-load-and-cdc DMS task built from cdc's documents, with its instance and endpoints."""
+    import json
+
+    from cdc import dms_task
+
+    instance = dms.create_replication_instance(
+        ReplicationInstanceIdentifier=name, ReplicationInstanceClass="dms.t3.medium"
+    )["ReplicationInstance"]["ReplicationInstanceArn"]
+    source = dms.create_endpoint(
+        EndpointIdentifier=f"{name}-source",
+        EndpointType="source",
+        EngineName="postgres",
+        PostgreSQLSettings=dms_task.postgres_settings(),
+    )["Endpoint"]["EndpointArn"]
+    target = dms.create_endpoint(
+        EndpointIdentifier=f"{name}-kinesis",
+        EndpointType="target",
+        EngineName="kinesis",
+        KinesisSettings={
+            **dms_task.kinesis_settings(),
+            "StreamArn": "arn:aws:kinesis:eu-west-2:123456789012:stream/s",
+            "ServiceAccessRoleArn": "arn:aws:iam::123456789012:role/dms",
+        },
+    )["Endpoint"]["EndpointArn"]
+    return dms.create_replication_task(
+        ReplicationTaskIdentifier=name,
+        SourceEndpointArn=source,
+        TargetEndpointArn=target,
+        ReplicationInstanceArn=instance,
+        MigrationType="full-load-and-cdc",
+        TableMappings=json.dumps(dms_task.table_mappings()),
+        ReplicationTaskSettings=json.dumps(dms_task.task_settings()),
+    )["ReplicationTask"]

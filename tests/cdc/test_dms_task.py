@@ -12,7 +12,7 @@ from botocore.validate import validate_parameters
 
 from cdc import dms_task
 from cdc.source_schema import TABLES
-from tests.fixtures import unique_name
+from tests.fixtures import create_dms_task, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DMS_MODEL = boto3.client("dms", region_name="eu-west-2").meta.service_model
@@ -123,35 +123,7 @@ def test_task_settings_use_documented_sections_and_values_with_logging_and_repor
 @pytest.mark.stack
 def test_the_dms_api_accepts_a_full_load_and_cdc_task_built_from_the_documents(aws_client):
     dms = aws_client("dms")
-    name = unique_name("totesys-cdc")
-    instance = dms.create_replication_instance(
-        ReplicationInstanceIdentifier=name, ReplicationInstanceClass="dms.t3.medium"
-    )["ReplicationInstance"]["ReplicationInstanceArn"]
-    source = dms.create_endpoint(
-        EndpointIdentifier=f"{name}-source",
-        EndpointType="source",
-        EngineName="postgres",
-        PostgreSQLSettings=dms_task.postgres_settings(),
-    )["Endpoint"]["EndpointArn"]
-    target = dms.create_endpoint(
-        EndpointIdentifier=f"{name}-kinesis",
-        EndpointType="target",
-        EngineName="kinesis",
-        KinesisSettings={
-            **dms_task.kinesis_settings(),
-            "StreamArn": "arn:aws:kinesis:eu-west-2:123456789012:stream/s",
-            "ServiceAccessRoleArn": "arn:aws:iam::123456789012:role/dms",
-        },
-    )["Endpoint"]["EndpointArn"]
-    task = dms.create_replication_task(
-        ReplicationTaskIdentifier=name,
-        SourceEndpointArn=source,
-        TargetEndpointArn=target,
-        ReplicationInstanceArn=instance,
-        MigrationType="full-load-and-cdc",
-        TableMappings=json.dumps(dms_task.table_mappings()),
-        ReplicationTaskSettings=json.dumps(dms_task.task_settings()),
-    )["ReplicationTask"]
+    task = create_dms_task(dms, unique_name("totesys-cdc"))
     assert json.loads(task["TableMappings"]) == dms_task.table_mappings()
     assert task["MigrationType"] == "full-load-and-cdc"
 

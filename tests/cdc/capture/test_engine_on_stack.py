@@ -304,15 +304,19 @@ def test_sigterm_stops_the_engine_cleanly_and_says_so(capture):
     assert status.status == "stopped" and status.stop_reason == "stopped on request"
 
 
-def test_a_missing_stream_is_one_clear_error_not_a_stack_trace(capture):
-    capture.engine.env["TOTESYS_CDC_STREAM_NAME"] = "no-such-stream"
-    result = subprocess.run(
+def run_capture_once(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "cdc.cli", "capture"],
-        env=capture.engine.env,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_a_missing_stream_is_one_clear_error_not_a_stack_trace(capture):
+    capture.engine.env["TOTESYS_CDC_STREAM_NAME"] = "no-such-stream"
+    result = run_capture_once(capture.engine.env)
     assert result.returncode == 1
     assert "Kinesis stream 'no-such-stream' does not exist" in result.stderr
     assert "Traceback" not in result.stderr
@@ -322,13 +326,7 @@ def test_an_unreachable_source_is_one_clear_error(capture):
     capture.engine.env["TOTESYS_CDC_SOURCE_DSN"] = (
         "host=127.0.0.1 port=1 user=nobody dbname=nothing connect_timeout=2"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "cdc.cli", "capture"],
-        env=capture.engine.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_capture_once(capture.engine.env)
     assert result.returncode == 1
     assert "cannot connect to the source database" in result.stderr
     assert "Traceback" not in result.stderr

@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cdc import dms_task
 from cdc.monitor import aws as aws_monitor
 from cdc.monitor.model import TaskHealth, Thresholds, problems
-from tests.fixtures import unique_name
+from tests.fixtures import create_dms_task, unique_name
 
 
 def monitor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -91,30 +90,7 @@ def test_the_local_engine_is_healthy_while_running_and_not_once_stopped_or_kille
 def test_a_dms_task_is_read_from_the_dms_api_and_its_cloudwatch_metrics(stack_cfg, aws_client):
     dms, cloudwatch = aws_client("dms"), aws_client("cloudwatch")
     name = unique_name("totesys-cdc")
-    instance = dms.create_replication_instance(
-        ReplicationInstanceIdentifier=name, ReplicationInstanceClass="dms.t3.medium"
-    )["ReplicationInstance"]
-    source = dms.create_endpoint(
-        EndpointIdentifier=f"{name}-src",
-        EndpointType="source",
-        EngineName="postgres",
-        PostgreSQLSettings=dms_task.postgres_settings(),
-    )["Endpoint"]["EndpointArn"]
-    target = dms.create_endpoint(
-        EndpointIdentifier=f"{name}-dst",
-        EndpointType="target",
-        EngineName="kinesis",
-        KinesisSettings=dms_task.kinesis_settings(),
-    )["Endpoint"]["EndpointArn"]
-    task = dms.create_replication_task(
-        ReplicationTaskIdentifier=name,
-        SourceEndpointArn=source,
-        TargetEndpointArn=target,
-        ReplicationInstanceArn=instance["ReplicationInstanceArn"],
-        MigrationType="full-load-and-cdc",
-        TableMappings=json.dumps(dms_task.table_mappings()),
-        ReplicationTaskSettings=json.dumps(dms_task.task_settings()),
-    )["ReplicationTask"]
+    task = create_dms_task(dms, name)
     dms.start_replication_task(
         ReplicationTaskArn=task["ReplicationTaskArn"], StartReplicationTaskType="start-replication"
     )
