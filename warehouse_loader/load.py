@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -104,6 +105,37 @@ def _skip_row_by_row_fk_checks(conn: psycopg.Connection) -> None:
         conn.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
+def _distinct(data: pa.Table, columns: tuple[str, ...] | list[str]) -> list[Any]:
+    values = pa.chunked_array(
+        [chunk for c in columns for chunk in data.column(c).chunks],
+        type=data.column(columns[0]).type,
+    )
+    return pc.unique(values.drop_null()).to_pylist()
+
+
+def _ensure_referenced_rows(
+    conn: psycopg.Connection, p: merge_sql.TablePlan, data: pa.Table
+) -> None:
+    """dim_date rows and inferred dimension members for every value the facts reference."""
+    dates = _distinct(data, FACT_DATE_COLUMNS[p.table])
+    if dates:
+        conn.execute(merge_sql.ensure_dates(), (dates,))
+    for column, statement in merge_sql.inferred_members(p).items():
+        keys = _distinct(data, [column])
+        if keys:
+            conn.execute(statement, (keys,))
+
+
+def _insert_facts(conn: psycopg.Connection, p: merge_sql.TablePlan) -> int:
+    """Rows inserted: all of them in one plain INSERT when no version is in the warehouse yet,
+    else (the unique index refused it) each new (key, version) once with ON CONFLICT."""
+    try:
+        with conn.transaction():  # a savepoint: a refusal undoes the attempt only
+            return conn.execute(merge_sql.insert_all(p)).rowcount
+    except psycopg.errors.UniqueViolation:
+        return conn.execute(merge_sql.merge(p)).rowcount
+
+
 def load_manifest(
     conn: psycopg.Connection, store: ObjectStore, manifest_key: str, etag: str | None = None
 ) -> LoadResult:
@@ -131,10 +163,10 @@ def load_manifest(
                 copy.write(to_csv(data.select(list(p.columns))))
             result.staged[p.table] = data.num_rows
             if p.is_fact:
-                conn.execute(merge_sql.ensure_dates(FACT_DATE_COLUMNS[p.table], p.stage))
-                for statement in merge_sql.inferred_members(p):
-                    conn.execute(statement)
-            inserted, written = conn.execute(merge_sql.merge_counted(p)).fetchone()
+                _ensure_referenced_rows(conn, p, data)
+                inserted = written = _insert_facts(conn, p)
+            else:
+                inserted, written = conn.execute(merge_sql.merge_counted(p)).fetchone()
             result.inserted[p.table] = inserted
             result.updated[p.table] = written - inserted
         result.duration_ms = round((time.monotonic() - started) * 1000, 1)

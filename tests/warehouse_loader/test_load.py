@@ -104,7 +104,20 @@ def test_facts_keep_every_version_once_and_a_redelivered_manifest_changes_nothin
         warehouse, store, manifest(store, record("sales_order", SALE, commit=0x10))
     )
     assert replayed.inserted["fact_sales_order"] == 0
-    assert one(warehouse, "SELECT count(*) FROM cdc_load_ledger")[0] == 3
+    overlapping = load_manifest(  # a version already loaded next to a new one
+        warehouse,
+        store,
+        manifest(
+            store,
+            record("sales_order", {**SALE, "units_sold": 5}, "update", commit=0x20),
+            record("sales_order", {**SALE, "units_sold": 7}, "update", commit=0x30),
+        ),
+    )
+    assert overlapping.inserted["fact_sales_order"] == 1
+    assert one(
+        warehouse, "SELECT array_agg(units_sold ORDER BY cdc_version) FROM fact_sales_order"
+    )[0] == [100, 5, 7]
+    assert one(warehouse, "SELECT count(*) FROM cdc_load_ledger")[0] == 4
 
 
 def test_two_overlapping_manifests_give_the_same_warehouse_in_either_order(fresh_database, store):

@@ -31,14 +31,23 @@ def test_a_plain_dimension_takes_only_strictly_newer_versions():
 
 
 def test_facts_get_inferred_members_for_every_dimension_they_reference():
-    statements = [text(s) for s in merge_sql.inferred_members(merge_sql.plan("fact_payment"))]
-    assert {s.split()[2] for s in statements} == {
-        '"dim_transaction"',
-        '"dim_counterparty"',
-        '"dim_currency"',
-        '"dim_payment_type"',
+    statements = merge_sql.inferred_members(merge_sql.plan("fact_payment"))
+    assert {column: text(s).split()[2] for column, s in statements.items()} == {
+        "transaction_id": '"dim_transaction"',
+        "counterparty_id": '"dim_counterparty"',
+        "currency_id": '"dim_currency"',
+        "payment_type_id": '"dim_payment_type"',
     }
-    assert all("cdc_is_inferred" in s and "ON CONFLICT" in s for s in statements)
+    assert all(
+        "cdc_is_inferred" in text(s) and "unnest(%s::integer[])" in text(s)
+        for s in statements.values()
+    )
+
+
+def test_the_fast_fact_insert_has_no_conflict_clause_and_exists_only_for_facts():
+    assert "ON CONFLICT" not in text(merge_sql.insert_all(merge_sql.plan("fact_payment")))
+    with pytest.raises(ValueError, match="not a fact table"):
+        merge_sql.insert_all(merge_sql.plan("dim_staff"))
 
 
 def test_an_unknown_table_is_refused():
