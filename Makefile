@@ -9,7 +9,12 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help prereqs install test demo bench stack-up stack-down stack-status lint format lock clean
+LINT_VENV := .venv-lint
+LINT_INSTALLED := $(LINT_VENV)/.installed-stamp
+PY_SOURCES := cdc stream_processor warehouse_loader local_stack bench tools
+IMAGE ?= totesys-cdc-processor:$(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: help prereqs install test demo bench stack-up stack-down stack-status lint format lock package image clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -43,9 +48,20 @@ stack-down: $(INSTALLED)  ## stop the local stack (data stays in .local/)
 stack-status: $(INSTALLED)  ## show the health of each service of the local stack
 	$(VENV)/bin/totesys-stack status
 
-lint: $(INSTALLED)  ## ruff lint and format check
-	$(VENV)/bin/ruff check .
+$(LINT_INSTALLED): tools/lint-requirements.txt
+	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet -r tools/lint-requirements.txt
+	@touch $@
+
+lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (terraform, Dockerfile), pip-audit
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(LINT_VENV)/bin/bandit --quiet --recursive --severity-level medium $(PY_SOURCES)
+	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework terraform -d terraform
+	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f Dockerfile
+	@if command -v terraform >/dev/null; then TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive terraform; \
+	  else echo "terraform fmt: skipped (no terraform binary)"; fi
+	$(LINT_VENV)/bin/python tools/audit_deps.py constraints.txt
 
 format: $(INSTALLED)  ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
@@ -54,10 +70,18 @@ format: $(INSTALLED)  ## apply ruff's formatting and safe fixes
 lock: $(INSTALLED)  ## rewrite constraints.txt from the virtualenv
 	{ echo "# Pinned versions for reproducible installs: pip install -c constraints.txt -e '.[local,dev]'"; \
 	  echo "# Regenerate with: make lock"; \
-	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
+	  $(PY) -m pip freeze --exclude-editable \
+	    | sed 's|^amazon_kclpy @ file://.*|amazon_kclpy==$(KCLPY_VERSION)|'; } > constraints.txt
+
+package: $(INSTALLED)  ## build the loader Lambda's zip (dist/warehouse-loader.zip) for terraform
+	tools/package-lambda.sh $(PY) dist/warehouse-loader.zip
+
+image:  ## build the processor's container image (IMAGE=name:tag; needs a Docker daemon)
+	@docker info >/dev/null 2>&1 || { echo "error: no Docker daemon reachable: 'make image' needs one" >&2; exit 1; }
+	docker build --build-arg KCLPY_VERSION=$(KCLPY_VERSION) -t $(IMAGE) .
 
 clean:  ## stop the stack and remove .venv, .local and caches (not the Maven/KCL jar cache)
 	-@test -x $(VENV)/bin/totesys-stack && $(VENV)/bin/totesys-stack down
 	@# the cluster may live outside the clone (see README, "Running as root")
 	if [ -L .local/pg ]; then rm -rf "$$(readlink -f .local/pg)"; fi
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LINT_VENV) build dist .local .pytest_cache .ruff_cache .hypothesis

@@ -25,7 +25,7 @@ def log_path(config: StackConfig) -> Path:
 def is_healthy(config: StackConfig) -> bool:
     """True when moto answers its management API on the configured port."""
     try:
-        with urllib.request.urlopen(f"{config.aws_endpoint}/moto-api/", timeout=2) as resp:  # noqa: S310 - our own loopback URL
+        with urllib.request.urlopen(f"{config.aws_endpoint}/moto-api/", timeout=2) as resp:  # noqa: S310 - our own loopback URL  # nosec B310
             return resp.status == 200
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False

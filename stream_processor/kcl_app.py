@@ -123,13 +123,12 @@ def main() -> int:
 
 
 def cloudwatch_publisher(cloudwatch: object, cfg: processor_config.ProcessorConfig) -> Callable:
-    """Each flush's figures as CloudWatch metrics, per shard and application."""
+    """Each flush's figures as CloudWatch metrics, twice: per (application, shard), to look
+    into one shard, and per application alone, which is what alarms watch (an alarm cannot
+    sum over a dimension it does not name)."""
 
     def publish(shard_id: str, figures: dict[str, float]) -> None:
-        dimensions = [
-            {"Name": "Application", "Value": cfg.application_name},
-            {"Name": "ShardId", "Value": shard_id},
-        ]
+        application = {"Name": "Application", "Value": cfg.application_name}
         units = {"FlushLatencyMs": "Milliseconds", "MillisBehindLatest": "Milliseconds"}
         cloudwatch.put_metric_data(
             Namespace=cfg.metrics_namespace,
@@ -141,6 +140,10 @@ def cloudwatch_publisher(cloudwatch: object, cfg: processor_config.ProcessorConf
                     "Unit": units.get(name, "Count"),
                 }
                 for name, value in figures.items()
+                for dimensions in (
+                    [application, {"Name": "ShardId", "Value": shard_id}],
+                    [application],
+                )
             ],
         )
 

@@ -1,5 +1,5 @@
-# The AWS deployment (DESIGN.md §9) is built out by its own issue; this pins the toolchain
-# every module here will share.
+# The toolchain every file here shares. State: configure a remote backend at `terraform init`
+# (README, "Deploying to AWS"): nothing about it is hard-coded here.
 terraform {
   required_version = ">= 1.6"
   required_providers {
@@ -9,3 +9,13 @@ terraform {
     }
   }
 }
+
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = merge(var.tags, { project = "totesys-cdc", environment = var.environment })
+  }
+}
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}

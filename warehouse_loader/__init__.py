@@ -1,1 +1,1 @@
-"""The warehouse side: star-schema DDL and migrations, and (later) the loader Lambda."""
+"""The warehouse side: star-schema migrations, merge SQL, one-transaction loads, the Lambda."""

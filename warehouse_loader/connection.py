@@ -51,7 +51,9 @@ class Warehouse:
         return self._conn
 
     def reset(self) -> None:
-        """Forget a connection that failed; the next call reconnects."""
+        """Forget a connection that failed; the next call reconnects, re-reading the secret
+        (it may have been rotated)."""
         if self._conn is not None:
             self._conn.close()
         self._conn = None
+        self._conninfo = None

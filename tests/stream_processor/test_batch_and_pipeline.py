@@ -160,5 +160,15 @@ def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client)
     namespace = unique_name("Totesys")
     cfg = ProcessorConfig(**{**CONFIG.__dict__, "metrics_namespace": namespace})
     cloudwatch_publisher(cloudwatch, cfg)(shard, figures)
-    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace=namespace)["Metrics"]}
-    assert names == {"RecordsIn", "RowsOut", "DeadLetters", "FlushLatencyMs", "MillisBehindLatest"}
+    metrics = cloudwatch.list_metrics(Namespace=namespace)["Metrics"]
+    assert {m["MetricName"] for m in metrics} == {
+        "RecordsIn",
+        "RowsOut",
+        "DeadLetters",
+        "FlushLatencyMs",
+        "MillisBehindLatest",
+    }
+    per_application = [  # what the dead-letter alarm (terraform/alarms.tf) watches
+        m for m in metrics if [d["Name"] for d in m["Dimensions"]] == ["Application"]
+    ]
+    assert len(per_application) == 5 and len(metrics) == 10

@@ -201,3 +201,62 @@ def test_status_reports_the_ledger_and_freshness(loader):
     )
     assert result.returncode == 0, result.stderr
     assert "load ledger: 1 manifests" in result.stdout and "fact_sales_order" in result.stdout
+
+
+PACKAGED_RUN = """
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[3]]  # -I -S: no site-packages, no PYTHONPATH
+from warehouse_loader import handler
+import psycopg, pyarrow
+assert all(m.__file__.startswith(sys.argv[1]) for m in (handler, psycopg, pyarrow))
+print(json.dumps(handler.handler(json.loads(sys.argv[2]))))
+"""
+
+
+def test_the_lambda_package_loads_a_manifest_with_nothing_but_itself_and_boto3(loader, tmp_path):
+    """``make package``'s script, built for this interpreter, unzipped and run in an
+    interpreter that sees only the package and the boto3 the Lambda runtime provides."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    subprocess.run(
+        [f"{root}/tools/package-lambda.sh", sys.executable, tmp_path / "l.zip", tmp_path / "b"],
+        check=True,
+        env={**os.environ, "LAMBDA_PYTHON_VERSION": version},
+        capture_output=True,
+    )
+    unpacked = tmp_path / "unpacked"
+    import zipfile
+
+    zipfile.ZipFile(tmp_path / "l.zip").extractall(unpacked)
+    assert not (unpacked / "boto3").exists() and (unpacked / "warehouse_loader/migrations").is_dir()
+    runtime = tmp_path / "runtime"  # what the Lambda runtime adds: boto3 and its dependencies
+    runtime.mkdir()
+    import boto3
+    import botocore
+    import dateutil
+    import jmespath
+    import s3transfer
+    import urllib3
+
+    for module in (boto3, botocore, s3transfer, jmespath, dateutil, urllib3):
+        (runtime / module.__name__).symlink_to(os.path.dirname(module.__file__))
+    (runtime / "six.py").symlink_to(__import__("six").__file__)
+    key = loader.manifest(record("sales_order", SALE, commit=0x10))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            PACKAGED_RUN,
+            str(unpacked),
+            json.dumps(sqs_event(s3_notification(loader.bucket, key))),
+            str(runtime),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"batchItemFailures": []}
+    assert fact_count(loader.dsn) == 1

@@ -1,0 +1,174 @@
+# Every alarm goes to one SNS topic; subscribe an address with var.alarm_email (or add other
+# subscriptions to the topic output). DMS task failures arrive as DMS events on the same topic.
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${local.name}-alarms"
+  kms_master_key_id = aws_kms_key.pipeline.arn
+}
+
+data "aws_iam_policy_document" "alarms_topic" {
+  statement {
+    sid       = "CloudWatchAlarmsAndDmsEvents"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "dms.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alarms" {
+  arn    = aws_sns_topic.alarms.arn
+  policy = data.aws_iam_policy_document.alarms_topic.json
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count     = var.alarm_email == "" ? 0 : 1
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+# DMS task failure: the task's failure and state-change events (stopped, failed).
+resource "aws_dms_event_subscription" "task" {
+  name             = "${local.name}-dms-task"
+  sns_topic_arn    = aws_sns_topic.alarms.arn
+  source_type      = "replication-task"
+  source_ids       = [aws_dms_replication_task.cdc.replication_task_id]
+  event_categories = ["failure", "state change"]
+  enabled          = true
+}
+
+resource "aws_dms_event_subscription" "instance" {
+  name             = "${local.name}-dms-instance"
+  sns_topic_arn    = aws_sns_topic.alarms.arn
+  source_type      = "replication-instance"
+  source_ids       = [aws_dms_replication_instance.this.replication_instance_id]
+  event_categories = ["failure", "failover", "low storage"]
+  enabled          = true
+}
+
+locals {
+  dms_dimensions = {
+    ReplicationInstanceIdentifier = aws_dms_replication_instance.this.replication_instance_id
+    ReplicationTaskIdentifier     = aws_dms_replication_task.cdc.replication_task_id
+  }
+  alarm_actions = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "dms_cdc_latency_source" {
+  alarm_name          = "${local.name}-dms-cdc-latency-source"
+  alarm_description   = "DMS reads ToteSys's WAL more than ${var.cdc_latency_alarm_s} s late (source busy, slot lag, instance too small)."
+  namespace           = "AWS/DMS"
+  metric_name         = "CDCLatencySource"
+  dimensions          = local.dms_dimensions
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.cdc_latency_alarm_s
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "dms_cdc_latency_target" {
+  alarm_name          = "${local.name}-dms-cdc-latency-target"
+  alarm_description   = "DMS writes changes to Kinesis more than ${var.cdc_latency_alarm_s} s after they were committed."
+  namespace           = "AWS/DMS"
+  metric_name         = "CDCLatencyTarget"
+  dimensions          = local.dms_dimensions
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.cdc_latency_alarm_s
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "kinesis_iterator_age" {
+  alarm_name          = "${local.name}-processor-behind"
+  alarm_description   = "The stream processor is more than ${var.iterator_age_alarm_ms} ms behind the stream (tasks down, too few tasks, or failing batches)."
+  namespace           = "AWS/Kinesis"
+  metric_name         = "GetRecords.IteratorAgeMilliseconds"
+  dimensions          = { StreamName = aws_kinesis_stream.changes.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.iterator_age_alarm_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "load_dlq_depth" {
+  alarm_name          = "${local.name}-load-dead-letters"
+  alarm_description   = "Manifests the loader gave up on are waiting in the load DLQ: read the loader's logs, fix, then redrive."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.load_dlq.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "processor_dead_letters" {
+  alarm_name          = "${local.name}-processor-dead-letters"
+  alarm_description   = "The processor dead-lettered change records it could not decode (s3://<batches>/${local.dead_letter_pfx}/)."
+  namespace           = local.metrics_namespace
+  metric_name         = "DeadLetters"
+  dimensions          = { Application = local.kcl_application }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "loader_errors" {
+  alarm_name          = "${local.name}-loader-errors"
+  alarm_description   = "The loader Lambda failed invocations (a whole batch failed, e.g. the warehouse is unreachable)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.loader.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "loader_throttles" {
+  alarm_name          = "${local.name}-loader-throttles"
+  alarm_description   = "The loader Lambda is throttled: loads queue up behind its reserved concurrency."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.loader.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

@@ -1,0 +1,280 @@
+variable "region" {
+  description = "AWS region to deploy into."
+  type        = string
+  default     = "eu-west-2"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must look like eu-west-2."
+  }
+}
+
+variable "environment" {
+  description = "Short environment name, part of every resource name (e.g. dev, prod)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.environment))
+    error_message = "environment: 2-16 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# --- networking: given, not created ---------------------------------------------------------
+
+variable "vpc_id" {
+  description = "VPC holding ToteSys, the warehouse, DMS, the processor and the loader."
+  type        = string
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "vpc_id must be a VPC id (vpc-...)."
+  }
+}
+
+variable "private_subnet_ids" {
+  description = "At least two private subnets (different AZs) with a route to AWS APIs (NAT or VPC endpoints)."
+  type        = list(string)
+  validation {
+    condition     = length(var.private_subnet_ids) >= 2 && alltrue([for s in var.private_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "private_subnet_ids: two or more subnet ids (subnet-...)."
+  }
+}
+
+variable "source_db_security_group_id" {
+  description = "Security group of the ToteSys database; DMS is allowed in on its port."
+  type        = string
+}
+
+variable "warehouse_security_group_id" {
+  description = "Security group of the warehouse database; the loader Lambda is allowed in on its port."
+  type        = string
+}
+
+variable "source_db_port" {
+  description = "ToteSys PostgreSQL port."
+  type        = number
+  default     = 5432
+}
+
+variable "warehouse_port" {
+  description = "Warehouse PostgreSQL port."
+  type        = number
+  default     = 5432
+}
+
+# --- DMS ------------------------------------------------------------------------------------
+
+variable "dms_instance_class" {
+  description = "DMS replication instance class."
+  type        = string
+  default     = "dms.t3.medium"
+  validation {
+    condition     = startswith(var.dms_instance_class, "dms.")
+    error_message = "dms_instance_class must be a DMS class such as dms.t3.medium."
+  }
+}
+
+variable "dms_engine_version" {
+  description = "DMS engine version (3.5.x supports PostgreSQL 15 sources)."
+  type        = string
+  default     = "3.5.3"
+}
+
+variable "dms_multi_az" {
+  description = "Run the replication instance Multi-AZ."
+  type        = bool
+  default     = true
+}
+
+variable "dms_allocated_storage_gb" {
+  description = "Replication instance storage (GB)."
+  type        = number
+  default     = 50
+  validation {
+    condition     = var.dms_allocated_storage_gb >= 20 && var.dms_allocated_storage_gb <= 6144
+    error_message = "dms_allocated_storage_gb must be between 20 and 6144."
+  }
+}
+
+variable "source_db_name" {
+  description = "ToteSys database name."
+  type        = string
+  default     = "totesys"
+}
+
+# --- Kinesis --------------------------------------------------------------------------------
+
+variable "kinesis_stream_mode" {
+  description = "ON_DEMAND or PROVISIONED."
+  type        = string
+  default     = "ON_DEMAND"
+  validation {
+    condition     = contains(["ON_DEMAND", "PROVISIONED"], var.kinesis_stream_mode)
+    error_message = "kinesis_stream_mode must be ON_DEMAND or PROVISIONED."
+  }
+}
+
+variable "kinesis_shard_count" {
+  description = "Shards when kinesis_stream_mode is PROVISIONED (ignored on demand)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.kinesis_shard_count >= 1
+    error_message = "kinesis_shard_count must be at least 1."
+  }
+}
+
+variable "kinesis_retention_hours" {
+  description = "How far back a replay can go (24-8760 hours)."
+  type        = number
+  default     = 168
+  validation {
+    condition     = var.kinesis_retention_hours >= 24 && var.kinesis_retention_hours <= 8760
+    error_message = "kinesis_retention_hours must be between 24 and 8760."
+  }
+}
+
+# --- the processor (ECS Fargate) ------------------------------------------------------------
+
+variable "processor_image" {
+  description = "Processor container image (built by `make image`, pushed to ECR), e.g. 123456789012.dkr.ecr.eu-west-2.amazonaws.com/totesys-cdc-processor:1.0.0."
+  type        = string
+  validation {
+    condition     = can(regex("^[^:]+:[A-Za-z0-9_.-]+$", var.processor_image)) && !endswith(var.processor_image, ":latest")
+    error_message = "processor_image must carry an explicit tag other than latest."
+  }
+}
+
+variable "processor_ecr_repository_arn" {
+  description = "ARN of the ECR repository holding processor_image (the task may pull only from it)."
+  type        = string
+}
+
+variable "processor_count" {
+  description = "Processor tasks (KCL workers); more than the shard count leaves workers idle."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.processor_count >= 1 && var.processor_count <= 50
+    error_message = "processor_count must be between 1 and 50."
+  }
+}
+
+variable "processor_cpu" {
+  description = "Fargate CPU units per task."
+  type        = number
+  default     = 1024
+}
+
+variable "processor_memory" {
+  description = "Fargate memory (MiB) per task."
+  type        = number
+  default     = 2048
+}
+
+variable "max_batch_age_s" {
+  description = "Micro-batch age limit (TOTESYS_CDC_MAX_BATCH_AGE_S): the main latency knob."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.max_batch_age_s > 0 && var.max_batch_age_s <= 300
+    error_message = "max_batch_age_s must be in (0, 300]."
+  }
+}
+
+variable "max_batch_rows" {
+  description = "Micro-batch row limit (TOTESYS_CDC_MAX_BATCH_ROWS)."
+  type        = number
+  default     = 20000
+}
+
+# --- storage and loading --------------------------------------------------------------------
+
+variable "batch_retention_days" {
+  description = "Days batch parquet files and manifests are kept after writing (they are loaded within seconds; replay re-reads Kinesis)."
+  type        = number
+  default     = 14
+  validation {
+    condition     = var.batch_retention_days >= 1
+    error_message = "batch_retention_days must be at least 1."
+  }
+}
+
+variable "dead_letter_retention_days" {
+  description = "Days dead-lettered records are kept in S3 for inspection."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.dead_letter_retention_days >= 7
+    error_message = "dead_letter_retention_days must be at least 7."
+  }
+}
+
+variable "loader_package_path" {
+  description = "The loader Lambda zip built by `make package`."
+  type        = string
+  default     = "../dist/warehouse-loader.zip"
+}
+
+variable "loader_max_receive_count" {
+  description = "Deliveries of a manifest message before SQS moves it to the dead-letter queue."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.loader_max_receive_count >= 1 && var.loader_max_receive_count <= 1000
+    error_message = "loader_max_receive_count must be between 1 and 1000."
+  }
+}
+
+variable "loader_concurrency" {
+  description = "Reserved concurrency of the loader Lambda (parallel warehouse transactions)."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.loader_concurrency >= 1
+    error_message = "loader_concurrency must be at least 1."
+  }
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention for every log group."
+  type        = number
+  default     = 365
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts."
+  }
+}
+
+# --- alarms ---------------------------------------------------------------------------------
+
+variable "alarm_email" {
+  description = "Address subscribed to the alarm topic (confirm the e-mail AWS sends). Empty: no subscription."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address or empty."
+  }
+}
+
+variable "cdc_latency_alarm_s" {
+  description = "Alarm when DMS CDCLatencySource or CDCLatencyTarget exceeds this many seconds."
+  type        = number
+  default     = 60
+}
+
+variable "iterator_age_alarm_ms" {
+  description = "Alarm when the processor falls this far behind the stream (GetRecords.IteratorAgeMilliseconds)."
+  type        = number
+  default     = 60000
+}
+
+variable "create_dms_service_roles" {
+  description = "Create the account-wide dms-vpc-role and dms-cloudwatch-logs-role (false when the account already has them)."
+  type        = bool
+  default     = true
+}

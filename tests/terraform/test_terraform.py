@@ -1,0 +1,326 @@
+"""The AWS deployment, checked without terraform or an AWS account: every ``.tf`` file parsed
+with python-hcl2 and the structure that matters asserted."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TF = ROOT / "terraform"
+
+# Actions AWS grants on no narrower resource than "*": the only ones allowed with it.
+NO_RESOURCE_LEVEL = {
+    "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "ec2:DescribeNetworkInterfaces",
+}
+
+
+def _clean(value: Any) -> Any:
+    """python-hcl2's output without its quoting and bookkeeping keys."""
+    if isinstance(value, dict):
+        return {
+            _clean(k): _clean(v)
+            for k, v in value.items()
+            if k not in ("__is_block__", "__comments__")
+        }
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    with path.open() as f:
+        return _clean(hcl2.load(f))
+
+
+FILES = sorted(TF.rglob("*.tf"))
+PARSED = {path: _parse(path) for path in FILES}
+
+
+def blocks(kind: str, *, under: Path = TF) -> dict[tuple[str, str], dict[str, Any]]:
+    """(type, name) → body of every ``resource`` or ``data`` block in the files under a folder."""
+    found = {}
+    for path, doc in PARSED.items():
+        if path.parent != under:
+            continue
+        for entry in doc.get(kind, []):
+            for rtype, named in entry.items():
+                for name, body in named.items():
+                    found[(rtype, name)] = body
+    return found
+
+
+RESOURCES = blocks("resource")
+DATA = blocks("data")
+MODULE_RESOURCES = blocks("resource", under=TF / "modules" / "bucket")
+
+
+def one(rtype: str, name: str) -> dict[str, Any]:
+    assert (rtype, name) in RESOURCES, f"no {rtype}.{name}"
+    return RESOURCES[(rtype, name)]
+
+
+def test_every_terraform_file_parses():
+    assert len(FILES) >= 15
+    assert all(PARSED[path] for path in FILES)
+
+
+@pytest.mark.parametrize(
+    ("rtype", "name"),
+    [
+        ("aws_dms_replication_subnet_group", "this"),
+        ("aws_dms_replication_instance", "this"),
+        ("aws_dms_endpoint", "source"),
+        ("aws_dms_endpoint", "target"),
+        ("aws_dms_replication_task", "cdc"),
+        ("aws_kinesis_stream", "changes"),
+        ("aws_ecs_cluster", "this"),
+        ("aws_ecs_task_definition", "processor"),
+        ("aws_ecs_service", "processor"),
+        ("aws_dynamodb_table", "join_state"),
+        ("aws_sqs_queue", "load"),
+        ("aws_sqs_queue", "load_dlq"),
+        ("aws_lambda_function", "loader"),
+        ("aws_lambda_event_source_mapping", "loader"),
+        ("aws_secretsmanager_secret", "source_db"),
+        ("aws_secretsmanager_secret", "warehouse"),
+        ("aws_sns_topic", "alarms"),
+        ("aws_sns_topic_subscription", "alarm_email"),
+        ("aws_cloudwatch_dashboard", "pipeline"),
+        ("aws_kms_key", "pipeline"),
+    ],
+)
+def test_the_pipeline_has(rtype: str, name: str):
+    one(rtype, name)
+
+
+def test_networking_is_given_not_created():
+    assert not any(rtype in ("aws_vpc", "aws_subnet") for rtype, _ in RESOURCES)
+    variables = {k for doc in PARSED.values() for v in doc.get("variable", []) for k in v}
+    assert {"vpc_id", "private_subnet_ids"} <= variables
+
+
+def test_every_bucket_is_encrypted_versioned_private_and_logged():
+    module = MODULE_RESOURCES
+    sse = module[("aws_s3_bucket_server_side_encryption_configuration", "this")]
+    default = sse["rule"][0]["apply_server_side_encryption_by_default"][0]
+    assert default["sse_algorithm"] == "aws:kms" and "kms_key_arn" in default["kms_master_key_id"]
+    assert module[("aws_s3_bucket_versioning", "this")]["versioning_configuration"][0][
+        "status"
+    ] == ("Enabled")
+    block = module[("aws_s3_bucket_public_access_block", "this")]
+    assert all(
+        block[k] is True
+        for k in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        )
+    )
+    assert ("aws_s3_bucket_logging", "this") in module
+    # The access-log bucket: the same protections, SSE-S3 (all S3 log delivery supports).
+    assert one("aws_s3_bucket_versioning", "logs")["versioning_configuration"][0]["status"] == (
+        "Enabled"
+    )
+    assert one("aws_s3_bucket_public_access_block", "logs")["restrict_public_buckets"] is True
+    # Every bucket outside the module is the log bucket.
+    assert [name for rtype, name in RESOURCES if rtype == "aws_s3_bucket"] == ["logs"]
+
+
+def test_dead_letters_expire_and_manifests_notify_the_load_queue():
+    batches = next(
+        m["batches"] for doc in PARSED.values() for m in doc.get("module", []) if "batches" in m
+    )
+    assert batches["source"] == "./modules/bucket"
+    assert "${local.dead_letter_pfx}/" in batches["expirations"]
+    assert batches["expirations"]["${local.dead_letter_pfx}/"] == (
+        "${var.dead_letter_retention_days}"
+    )
+    assert batches["notify_queue"]["arn"] == "${aws_sqs_queue.load.arn}"
+    assert batches["notify_queue"]["prefix"] == "${local.manifest_prefix}/"
+
+
+def test_the_stream_queues_table_topic_and_logs_are_encrypted_with_the_pipeline_key():
+    assert one("aws_kinesis_stream", "changes")["encryption_type"] == "KMS"
+    assert "aws_kms_key.pipeline" in one("aws_kinesis_stream", "changes")["kms_key_id"]
+    for queue in ("load", "load_dlq"):
+        assert "aws_kms_key.pipeline" in one("aws_sqs_queue", queue)["kms_master_key_id"]
+    sse = one("aws_dynamodb_table", "join_state")["server_side_encryption"][0]
+    assert sse["enabled"] is True
+    assert "aws_kms_key.pipeline" in one("aws_sns_topic", "alarms")["kms_master_key_id"]
+    for group in ("processor", "loader"):
+        assert "aws_kms_key.pipeline" in one("aws_cloudwatch_log_group", group)["kms_key_id"]
+    assert one("aws_kms_key", "pipeline")["enable_key_rotation"] is True
+
+
+def test_the_stream_mode_is_a_variable():
+    stream = one("aws_kinesis_stream", "changes")
+    assert stream["stream_mode_details"][0]["stream_mode"] == "${var.kinesis_stream_mode}"
+
+
+def test_the_dms_task_takes_its_mappings_and_settings_from_the_files_cdc_renders():
+    task = one("aws_dms_replication_task", "cdc")
+    assert task["migration_type"] == "full-load-and-cdc"
+    assert task["table_mappings"] == "${local.dms_table_mappings}"
+    assert task["replication_task_settings"] == "${local.dms_task_settings}"
+    local_values = {
+        k: v for doc in PARSED.values() for d in doc.get("locals", []) for k, v in d.items()
+    }
+    assert "dms/table_mappings.json" in local_values["dms_table_mappings"]
+    assert "dms/task_settings.json" in local_values["dms_task_settings"]
+    # That these files are what `cdc dms render` writes today: tests/cdc/test_dms_task.py.
+    # Each endpoint setting terraform reads exists in the rendered JSON.
+    text = (TF / "dms.tf").read_text()
+    for local_name, file_name in (
+        ("dms_source_settings", "postgres_settings.json"),
+        ("dms_kinesis_settings", "kinesis_settings.json"),
+    ):
+        keys = set(json.loads((TF / "dms" / file_name).read_text()))
+        used = set(re.findall(rf"local\.{local_name}\.(\w+)", text))
+        assert used and used <= keys
+    target = one("aws_dms_endpoint", "target")["kinesis_settings"][0]
+    assert target["stream_arn"] == "${aws_kinesis_stream.changes.arn}"
+    source = one("aws_dms_endpoint", "source")
+    assert source["secrets_manager_arn"] == "${aws_secretsmanager_secret.source_db.arn}"
+    assert "password" not in source and "username" not in source
+
+
+def test_the_lambda_handler_is_a_real_function_and_reports_partial_batch_failures():
+    handler = one("aws_lambda_function", "loader")["handler"]
+    module_name, function = handler.rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module_name), function))
+    mapping = one("aws_lambda_event_source_mapping", "loader")
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert mapping["event_source_arn"] == "${aws_sqs_queue.load.arn}"
+    redrive = one("aws_sqs_queue", "load")["redrive_policy"]
+    assert "aws_sqs_queue.load_dlq.arn" in redrive and "var.loader_max_receive_count" in redrive
+
+
+def test_the_container_runs_the_real_cli_with_settings_the_processor_reads():
+    from click.testing import CliRunner
+
+    from stream_processor.cli import main
+
+    text = (TF / "ecs.tf").read_text()
+    command = re.search(r"command\s*=\s*\[(.*?)\]", text).group(1)
+    argv = [a.strip().strip('"') for a in command.split(",")]
+    assert argv[0] == "stream-processor"
+    help_text = CliRunner().invoke(main, [*argv[1:2], "--help"]).output
+    assert "--properties" in help_text and argv[2] == "--properties"
+    config_source = (ROOT / "stream_processor" / "config.py").read_text()
+    for name in re.findall(r'name = "TOTESYS_CDC_(\w+)"', text):
+        assert f'"{name}"' in config_source, f"TOTESYS_CDC_{name} is not read by the processor"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "tools/install-kclpy.sh" in dockerfile and "stream-processor" in dockerfile
+
+
+def _statements() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for under in (TF, TF / "modules" / "bucket"):
+        for (rtype, name), body in blocks("data", under=under).items():
+            if rtype == "aws_iam_policy_document":
+                found += [(name, s) for s in body.get("statement", [])]
+    return found
+
+
+def test_every_iam_statement_names_its_resources_and_no_action_is_a_wildcard():
+    statements = _statements()
+    assert len(statements) >= 25
+    for name, statement in statements:
+        actions = statement["actions"]
+        if any(p["type"] == "Service" for p in statement.get("principals", [])) and (
+            actions == ["sts:AssumeRole"]
+        ):
+            continue  # trust policies name a principal, not resources
+        assert statement.get("resources"), f"{name}: a statement without resources"
+        is_key_policy = name == "kms"
+        is_deny = statement.get("effect") == "Deny"
+        if statement["resources"] == ["*"] and not is_key_policy:
+            assert set(actions) <= NO_RESOURCE_LEVEL, f"{name}: {actions} on every resource"
+        if not (is_key_policy or is_deny):
+            assert not any(a == "*" or a.endswith(":*") for a in actions), f"{name}: {actions}"
+
+
+def test_the_key_policy_keeps_services_to_this_account():
+    services = next(
+        s for n, s in _statements() if n == "kms" and s.get("sid", "").startswith("Serv")
+    )
+    assert services["condition"][0]["variable"] == "aws:SourceAccount"
+
+
+@pytest.mark.parametrize(
+    ("namespace", "metric"),
+    [
+        ("AWS/DMS", "CDCLatencySource"),
+        ("AWS/DMS", "CDCLatencyTarget"),
+        ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("${local.metrics_namespace}", "DeadLetters"),
+    ],
+)
+def test_an_alarm_watches(namespace: str, metric: str):
+    alarms = [b for (t, _), b in RESOURCES.items() if t == "aws_cloudwatch_metric_alarm"]
+    matching = [a for a in alarms if (a["namespace"], a["metric_name"]) == (namespace, metric)]
+    assert matching, f"no alarm on {namespace} {metric}"
+    assert all(a["alarm_actions"] == "${local.alarm_actions}" for a in matching)
+
+
+def test_the_dead_letter_queue_alarm_watches_the_dlq_and_dms_failures_reach_the_topic():
+    dlq = one("aws_cloudwatch_metric_alarm", "load_dlq_depth")
+    assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.load_dlq.name}"}
+    task_events = one("aws_dms_event_subscription", "task")
+    assert "failure" in task_events["event_categories"]
+    assert task_events["sns_topic_arn"] == "${aws_sns_topic.alarms.arn}"
+
+
+def test_variables_are_described_and_outputs_cover_what_an_operator_needs():
+    variables = {
+        k: v for doc in PARSED.values() for d in doc.get("variable", []) for k, v in d.items()
+    }
+    assert all(v.get("description") for v in variables.values())
+    assert sum("validation" in v for v in variables.values()) >= 15
+    outputs = {
+        k: v
+        for path, doc in PARSED.items()
+        if path.parent == TF
+        for d in doc.get("output", [])
+        for k, v in d.items()
+    }
+    assert all(v.get("description") for v in outputs.values())
+    assert {
+        "kinesis_stream_name",
+        "dms_replication_task_arn",
+        "batch_bucket",
+        "load_queue_url",
+        "load_dlq_url",
+        "loader_function_name",
+        "kcl_application_name",
+        "join_state_table",
+        "alarm_topic_arn",
+        "dashboard_name",
+        "source_db_secret_arn",
+        "warehouse_secret_arn",
+    } <= set(outputs)
+
+
+def test_no_credential_and_no_hard_coded_backend():
+    for path in [*FILES, TF / "terraform.tfvars.example"]:
+        text = path.read_text()
+        assert not re.search(r"(?i)(password|secret_string|access_key)\s*=", text), path
+        assert "AKIA" not in text, path
+    assert not any("backend" in t for doc in PARSED.values() for t in doc.get("terraform", [{}])[0])
