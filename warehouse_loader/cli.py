@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -13,7 +14,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from warehouse_loader import config, runner
+from warehouse_loader import config, reconcile, runner
 from warehouse_loader.connection import Warehouse
 from warehouse_loader.merge_sql import KEYS
 
@@ -68,6 +69,50 @@ def status() -> None:
         ).fetchone()
         table.add_row(name, str(rows), str(newest or "-"), str(age or "-"))
     console.print(table)
+
+
+@main.command("reconcile")
+@click.option(
+    "--source-dsn",
+    envvar="TOTESYS_CDC_SOURCE_DSN",
+    required=True,
+    help="ToteSys (a replica will do); default $TOTESYS_CDC_SOURCE_DSN.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@click.option("--samples", default=5, show_default=True, help="Sample keys per difference.")
+def reconcile_command(source_dsn: str, as_json: bool, samples: int) -> None:
+    """Check the warehouse against a ToteSys snapshot; exit 1 on any difference.
+
+    Run it when the pipeline is quiet (caught up), e.g. after an incident or a replay."""
+    try:
+        with psycopg.connect(source_dsn) as source:
+            report = reconcile.reconcile(source, _warehouse().connection())
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:  # unreachable, bad DSN
+        click.echo(f"error: cannot connect: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(report.to_json(samples), indent=2))
+    else:
+        console = Console()
+        table = Table(title="warehouse against the ToteSys snapshot")
+        for column in ("table", "source rows", "warehouse rows", "differences", "sample keys"):
+            table.add_column(column)
+        for t in report.tables:
+            kinds = "; ".join(f"{kind}: {len(keys)}" for kind, keys in sorted(t.problems.items()))
+            keys = "; ".join(
+                f"{kind}: {', '.join(map(str, ks[:samples]))}"
+                for kind, ks in sorted(t.problems.items())
+            )
+            table.add_row(
+                t.table, str(t.source_rows), str(t.warehouse_rows), kinds or "none", keys or "-"
+            )
+        console.print(table)
+        console.print(
+            "[green]no differences[/]"
+            if not report.differences
+            else f"[red]{report.differences} differences[/]"
+        )
+    sys.exit(1 if report.differences else 0)
 
 
 @main.command("run-local")

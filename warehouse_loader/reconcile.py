@@ -1,0 +1,239 @@
+"""Reconciliation: the warehouse checked against a ToteSys snapshot.
+
+What the warehouse must hold is computed straight from the source tables with plain SQL (not
+with the stream processor's code, so a fault in the pipeline cannot hide itself):
+
+- dimensions, exactly: every source row present with the same attributes and not flagged
+  deleted; every warehouse row absent from the source flagged deleted; no inferred member left;
+- facts: the latest version of every source row present and equal to it; a fact whose source
+  row is gone ends in a deleted version; no (key, version) twice;
+- ``dim_date``: a correct row for every date a fact references.
+
+``compare`` is pure (rows in, differences out); ``reconcile`` reads both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from stream_processor.output_schema import FACT_DATE_COLUMNS, SCHEMAS
+from stream_processor.transform import currency_name, date_row
+from warehouse_loader.merge_sql import KEYS
+
+# Each warehouse table's business columns, as a query over the ToteSys snapshot.
+_STAMPS = (
+    "created_at::date AS created_date, created_at::time(3) AS created_time, "
+    "last_updated::date AS last_updated_date, last_updated::time(3) AS last_updated_time"
+)
+EXPECTED_SQL = {
+    "dim_staff": "SELECT s.staff_id, s.first_name, s.last_name, d.department_name, d.location, "
+    "s.email_address FROM staff s LEFT JOIN department d USING (department_id)",
+    "dim_location": "SELECT address_id AS location_id, address_line_1, address_line_2, district, "
+    "city, postal_code, country, phone FROM address",
+    "dim_currency": "SELECT currency_id, currency_code FROM currency",
+    "dim_design": "SELECT design_id, design_name, file_location, file_name FROM design",
+    "dim_counterparty": "SELECT c.counterparty_id, c.counterparty_legal_name, "
+    "a.address_line_1 AS counterparty_legal_address_line_1, "
+    "a.address_line_2 AS counterparty_legal_address_line_2, "
+    "a.district AS counterparty_legal_district, a.city AS counterparty_legal_city, "
+    "a.postal_code AS counterparty_legal_postal_code, a.country AS counterparty_legal_country, "
+    "a.phone AS counterparty_legal_phone_number "
+    "FROM counterparty c LEFT JOIN address a ON a.address_id = c.legal_address_id",
+    "dim_payment_type": "SELECT payment_type_id, payment_type_name FROM payment_type",
+    "dim_transaction": "SELECT transaction_id, transaction_type, sales_order_id, "
+    'purchase_order_id FROM "transaction"',
+    "fact_sales_order": f"SELECT sales_order_id, {_STAMPS}, staff_id AS sales_staff_id, "
+    "counterparty_id, units_sold, unit_price, currency_id, design_id, "
+    "agreed_payment_date::date, agreed_delivery_date::date, agreed_delivery_location_id "
+    "FROM sales_order",
+    "fact_purchase_order": f"SELECT purchase_order_id, {_STAMPS}, staff_id, counterparty_id, "
+    "item_code, item_quantity, item_unit_price, currency_id, agreed_delivery_date::date, "
+    "agreed_payment_date::date, agreed_delivery_location_id FROM purchase_order",
+    "fact_payment": f"SELECT payment_id, {_STAMPS}, transaction_id, counterparty_id, "
+    "payment_amount, currency_id, payment_type_id, paid, payment_date::date FROM payment",
+}
+
+Rows = dict[Any, dict[str, Any]]  # key → column → value
+
+
+def business_columns(table: str) -> list[str]:
+    return [c for c in SCHEMAS[table].names if not c.startswith("cdc_")]
+
+
+@dataclass
+class TableDiff:
+    table: str
+    source_rows: int = 0
+    warehouse_rows: int = 0
+    problems: dict[str, list[Any]] = field(default_factory=dict)  # kind → keys
+
+    def add(self, kind: str, key: Any) -> None:  # noqa: ANN401 - a key of any table
+        self.problems.setdefault(kind, []).append(key)
+
+    @property
+    def count(self) -> int:
+        return sum(len(keys) for keys in self.problems.values())
+
+
+@dataclass
+class Report:
+    tables: list[TableDiff]
+
+    @property
+    def differences(self) -> int:
+        return sum(t.count for t in self.tables)
+
+    def to_json(self, samples: int = 5) -> dict[str, Any]:
+        return {
+            "differences": self.differences,
+            "tables": {
+                t.table: {
+                    "source_rows": t.source_rows,
+                    "warehouse_rows": t.warehouse_rows,
+                    "differences": {
+                        kind: {"count": len(keys), "sample_keys": [str(k) for k in keys[:samples]]}
+                        for kind, keys in sorted(t.problems.items())
+                    },
+                }
+                for t in self.tables
+            },
+        }
+
+
+def compare_dimension(
+    table: str, expected: Rows, stored: Rows, flags: Mapping[Any, tuple[bool, bool]]
+) -> TableDiff:
+    """``flags``: key → (deleted, inferred) of each stored row."""
+    diff = TableDiff(table, len(expected), len(stored))
+    for key, row in sorted(expected.items()):
+        if key not in stored:
+            diff.add("missing", key)
+            continue
+        deleted, inferred = flags[key]
+        if inferred:
+            diff.add("still_inferred", key)
+        elif deleted:
+            diff.add("deleted_but_in_source", key)
+        elif stored[key] != row:
+            diff.add("different", key)
+    for key in sorted(stored.keys() - expected.keys()):
+        deleted, inferred = flags[key]
+        if inferred:
+            diff.add("still_inferred", key)
+        elif not deleted:
+            diff.add("not_deleted_but_gone_from_source", key)
+    return diff
+
+
+def compare_fact(
+    table: str,
+    expected: Rows,
+    latest: Rows,
+    deleted: Mapping[Any, bool],
+    duplicated: Iterable[Any],
+    versions: int,
+) -> TableDiff:
+    """``latest``: key → business columns of the newest stored version; ``deleted``: whether
+    that version is a delete; ``duplicated``: (key, version) pairs stored more than once."""
+    diff = TableDiff(table, len(expected), versions)
+    for key, row in sorted(expected.items()):
+        if key not in latest:
+            diff.add("missing", key)
+        elif deleted[key]:
+            diff.add("deleted_but_in_source", key)
+        elif latest[key] != row:
+            diff.add("latest_version_different", key)
+    for key in sorted(latest.keys() - expected.keys()):
+        if not deleted[key]:
+            diff.add("no_delete_version_but_gone_from_source", key)
+    for pair in duplicated:
+        diff.add("duplicated_version", pair)
+    return diff
+
+
+def compare_dates(referenced: set[date], stored: Rows) -> TableDiff:
+    diff = TableDiff("dim_date", len(referenced), len(stored))
+    for day in sorted(referenced):
+        if day not in stored:
+            diff.add("missing", day)
+        elif stored[day] != date_row(day).values:
+            diff.add("different", day)
+    return diff
+
+
+def _keyed(rows: Iterable[dict[str, Any]], key: str) -> Rows:
+    return {row[key]: row for row in rows}
+
+
+def expected_rows(source: psycopg.Connection) -> dict[str, Rows]:
+    """Every warehouse table's expected business rows, from one consistent source snapshot."""
+    out = {}
+    with source.transaction():
+        source.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        for table, query in EXPECTED_SQL.items():
+            rows = source.cursor(row_factory=dict_row).execute(query).fetchall()  # type: ignore[arg-type]
+            if table == "dim_currency":
+                rows = [{**r, "currency_name": currency_name(r["currency_code"])} for r in rows]
+            out[table] = _keyed(rows, KEYS[table])
+    return out
+
+
+def reconcile(source: psycopg.Connection, warehouse: psycopg.Connection) -> Report:
+    expected = expected_rows(source)
+    tables = []
+    referenced: set[date] = set()
+    cur = warehouse.cursor(row_factory=dict_row)
+    for table, rows in expected.items():
+        key, columns = KEYS[table], business_columns(table)
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        if table.startswith("dim_"):
+            stored = cur.execute(
+                sql.SQL("SELECT {cols}, cdc_is_deleted, cdc_is_inferred FROM {t}").format(
+                    cols=cols, t=sql.Identifier(table)
+                )
+            ).fetchall()
+            flags = {r[key]: (r.pop("cdc_is_deleted"), r.pop("cdc_is_inferred")) for r in stored}
+            tables.append(compare_dimension(table, rows, _keyed(stored, key), flags))
+            continue
+        latest = cur.execute(
+            sql.SQL(
+                "SELECT DISTINCT ON ({k}) {cols}, cdc_is_deleted FROM {t} ORDER BY {k}, "
+                "cdc_version DESC"
+            ).format(k=sql.Identifier(key), cols=cols, t=sql.Identifier(table))
+        ).fetchall()
+        deleted = {r[key]: r.pop("cdc_is_deleted") for r in latest}
+        duplicated = [
+            (r[key], int(r["cdc_version"]))
+            for r in cur.execute(
+                sql.SQL(
+                    "SELECT {k}, cdc_version FROM {t} GROUP BY {k}, cdc_version HAVING count(*) > 1"
+                ).format(k=sql.Identifier(key), t=sql.Identifier(table))
+            )
+        ]
+        versions = cur.execute(
+            sql.SQL("SELECT count(*) AS n FROM {t}").format(t=sql.Identifier(table))
+        ).fetchone()["n"]
+        for column in FACT_DATE_COLUMNS[table]:
+            referenced |= {
+                r["d"]
+                for r in cur.execute(
+                    sql.SQL("SELECT DISTINCT {c} AS d FROM {t} WHERE {c} IS NOT NULL").format(
+                        c=sql.Identifier(column), t=sql.Identifier(table)
+                    )
+                )
+            }
+        tables.append(compare_fact(table, rows, _keyed(latest, key), deleted, duplicated, versions))
+    dates = cur.execute(
+        sql.SQL("SELECT {cols} FROM dim_date").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, business_columns("dim_date")))
+        )
+    ).fetchall()
+    tables.insert(0, compare_dates(referenced, _keyed(dates, "date_id")))
+    return Report(tables)
