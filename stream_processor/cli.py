@@ -25,6 +25,7 @@ def daemon_settings(cfg: processor_config.ProcessorConfig) -> daemon.DaemonSetti
         executable=f"{sys.executable} -m stream_processor.kcl_app",
         region=cfg.region,
         endpoint=cfg.endpoint_url,
+        kinesis_endpoint=cfg.kinesis_endpoint_url,
     )
 
 

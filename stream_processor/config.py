@@ -21,6 +21,8 @@ class ProcessorConfig:
     application_name: str = "totesys-star-schema"
     region: str = "eu-west-2"
     endpoint_url: str | None = None  # set for a local emulation; None in AWS
+    # Kinesis's own endpoint when it differs (boto3's AWS_ENDPOINT_URL_KINESIS convention).
+    kinesis_endpoint_url: str | None = None
     batch_prefix: str = "batches"
     manifest_prefix: str = "manifests"
     dead_letter_prefix: str = "dead-letters"
@@ -49,6 +51,7 @@ def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
             application_name=env.get(PREFIX + "KCL_APPLICATION", defaults.application_name),
             region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", defaults.region)),
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            kinesis_endpoint_url=env.get("AWS_ENDPOINT_URL_KINESIS") or None,
             fault_after_flush=env.get(PREFIX + "FAULT_AFTER_FLUSH") or None,
             publish_metrics=env.get(
                 PREFIX + "PUBLISH_METRICS", "0" if env.get("AWS_ENDPOINT_URL") else "1"

@@ -49,6 +49,7 @@ class DaemonSettings:
     executable: str
     region: str
     endpoint: str | None = None  # None: the real AWS endpoints
+    kinesis_endpoint: str | None = None  # when Kinesis is reached elsewhere than ``endpoint``
     initial_position: str = "TRIM_HORIZON"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -76,7 +77,7 @@ class DaemonSettings:
         }
         if self.endpoint:
             props |= {
-                "kinesisEndpoint": self.endpoint,
+                "kinesisEndpoint": self.kinesis_endpoint or self.endpoint,
                 "dynamoDBEndpoint": self.endpoint,
                 "metricsLevel": "NONE",
                 # KCL 3 takes over a stopped worker's leases once that worker's metrics go

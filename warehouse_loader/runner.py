@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from warehouse_loader import handler as lambda_handler
 
 
@@ -61,5 +63,11 @@ def poll_once(sqs: Any, queue_url: str, wait_s: int = 1) -> tuple[int, int]:  # 
 
 
 def run(sqs: Any, queue_url: str, stop: threading.Event) -> None:  # noqa: ANN401
+    """Poll until ``stop``. An unreachable or failing SQS endpoint is logged and retried after
+    a pause (Lambda's event source keeps polling too); the messages stay on the queue."""
     while not stop.is_set():
-        poll_once(sqs, queue_url)
+        try:
+            poll_once(sqs, queue_url)
+        except (BotoCoreError, ClientError) as exc:
+            lambda_handler.log("poll_failed", error=f"{type(exc).__name__}: {exc}")
+            stop.wait(1.0)

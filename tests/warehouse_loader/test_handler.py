@@ -260,3 +260,24 @@ def test_the_lambda_package_loads_a_manifest_with_nothing_but_itself_and_boto3(l
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"batchItemFailures": []}
     assert fact_count(loader.dsn) == 1
+
+
+def test_the_runner_outlives_an_unreachable_queue_endpoint(capsys):
+    import boto3
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url="http://127.0.0.1:9",  # nothing listens on the discard port
+        region_name="eu-west-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto-style dummy, no request succeeds
+        config=__import__("botocore.config").config.Config(retries={"max_attempts": 1}),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(sqs, "http://127.0.0.1:9/q", stop))
+    thread.start()
+    wait_until(lambda: "poll_failed" in capsys.readouterr().out, what="a failed poll", timeout_s=10)
+    assert thread.is_alive()
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive()

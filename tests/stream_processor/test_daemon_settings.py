@@ -1,0 +1,35 @@
+"""The KCL properties the processor writes, from its configuration (no daemon needed)."""
+
+from __future__ import annotations
+
+from stream_processor import config
+from stream_processor.cli import daemon_settings
+
+ENV = {
+    "TOTESYS_CDC_BATCH_BUCKET": "b",
+    "TOTESYS_CDC_STATE_TABLE": "s",
+    "TOTESYS_CDC_STREAM_NAME": "changes",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:54566",
+}
+
+
+def properties(env: dict[str, str]) -> dict[str, str]:
+    text = daemon_settings(config.load(env)).render()
+    return dict(line.split(" = ", 1) for line in text.splitlines())
+
+
+def test_a_local_endpoint_serves_kinesis_and_dynamodb_alike():
+    props = properties(ENV)
+    assert props["kinesisEndpoint"] == props["dynamoDBEndpoint"] == "http://127.0.0.1:54566"
+    assert props["streamName"] == "changes" and props["retrievalMode"] == "POLLING"
+
+
+def test_kinesis_can_be_reached_through_its_own_endpoint():
+    props = properties({**ENV, "AWS_ENDPOINT_URL_KINESIS": "http://127.0.0.1:60001"})
+    assert props["kinesisEndpoint"] == "http://127.0.0.1:60001"
+    assert props["dynamoDBEndpoint"] == "http://127.0.0.1:54566"
+
+
+def test_in_aws_no_endpoint_is_written():
+    props = properties({k: v for k, v in ENV.items() if k != "AWS_ENDPOINT_URL"})
+    assert "kinesisEndpoint" not in props and "metricsLevel" not in props
