@@ -171,7 +171,8 @@ def load_manifest(
             result.updated[p.table] = written - inserted
         result.duration_ms = round((time.monotonic() - started) * 1000, 1)
         conn.execute(  # 3
-            "UPDATE cdc_load_ledger SET rows_loaded = %s, duration_ms = %s WHERE manifest_key = %s",
+            "UPDATE cdc_load_ledger SET rows_loaded = %s, duration_ms = %s, "
+            "loaded_at = clock_timestamp() WHERE manifest_key = %s",
             (json.dumps(result.to_log()), result.duration_ms, manifest_key),
         )
     return result

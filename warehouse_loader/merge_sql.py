@@ -181,7 +181,7 @@ def merge(p: TablePlan) -> sql.Composed:
     return sql.SQL(
         "INSERT INTO {t} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {s} ORDER BY {newest} "
         "ON CONFLICT ({key}) DO UPDATE SET {attrs}, {book}, "
-        "cdc_is_inferred = false, cdc_loaded_at = now() "
+        "cdc_is_inferred = false, cdc_loaded_at = clock_timestamp() "
         "WHERE {newer} OR {t}.cdc_is_inferred "
         "RETURNING (xmax = 0) AS inserted"
     ).format(
