@@ -21,10 +21,17 @@ class Figure:
     baseline: str
     baseline_value: float
     params: dict[str, Any] = field(default_factory=dict)
+    lower_is_better: bool = False  # latencies: the ratio is then baseline / value
 
     @property
     def ratio(self) -> float:
-        return round(self.value / self.baseline_value, 2) if self.baseline_value else float("inf")
+        """How many times better than the baseline."""
+        better, worse = (
+            (self.baseline_value, self.value)
+            if self.lower_is_better
+            else (self.value, self.baseline_value)
+        )
+        return round(better / worse, 2) if worse else float("inf")
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio}
@@ -34,6 +41,7 @@ def report(
     figures: list[Figure], path: Path = RESULTS_PATH, console: Console | None = None
 ) -> None:
     path.write_text(json.dumps([f.to_json() for f in figures], indent=2) + "\n")
+    path.with_suffix(".md").write_text(markdown(figures))
     table = Table(title=f"benchmarks ({path})", expand=True)
     for column in ("figure", "value", "baseline", "baseline value", "ratio", "params"):
         table.add_column(
@@ -49,3 +57,18 @@ def report(
             ", ".join(f"{k}={v}" for k, v in f.params.items()),
         )
     (console or Console()).print(table)
+
+
+def markdown(figures: list[Figure]) -> str:
+    """The same table as markdown (``bench/results.md``), for a README or a pull request."""
+    lines = [
+        "| figure | value | baseline (same run) | ratio | params |",
+        "|---|---:|---|---:|---|",
+    ]
+    for f in figures:
+        params = ", ".join(f"{k}={v}" for k, v in f.params.items())
+        lines.append(
+            f"| `{f.name}` | {f.value:,.3g} {f.unit} | {f.baseline}: {f.baseline_value:,.3g} "
+            f"{f.unit} | {f.ratio:g}x | {params} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -208,6 +208,27 @@ class Pipeline:
             os.killpg(self.procs[name].pid, signal.SIGKILL)
         self.procs[name].wait(timeout=10)
 
+    def stop_process(self, name: str) -> None:
+        """SIGTERM ``processor`` or ``loader`` and wait: the daemon flushes, checkpoints and
+        lets its leases go."""
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)
+
+    def replay_reset(self, *args: str) -> str:
+        """``stream-processor replay reset ARGS`` for this pipeline; returns what it printed."""
+        done = subprocess.run(
+            [sys.executable, "-m", "stream_processor.cli", "replay", "reset", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"replay reset failed: {done.stderr.strip()}")
+        return done.stdout
+
     def restart(self, name: str) -> None:
         if name == "capture":
             self.capture.start()

@@ -1,0 +1,191 @@
+"""The demo's live terminal dashboard: per stage (capture → Kinesis → processor → S3 → loader
+→ warehouse) what moved and how far behind it is, per warehouse table its rows and freshness,
+and the end-to-end latency percentiles so far. ``sample`` reads the running pipeline;
+``render`` is a pure function of one sample."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from rich.console import Group
+from rich.table import Table
+
+from cdc.simulator.traffic import TrafficStats
+from local_stack.pipeline import Pipeline, percentile
+from stream_processor.output_schema import TABLES as WAREHOUSE_TABLES
+
+
+class ProcessorLog:
+    """The processor's ``batch_flushed`` log lines, read incrementally."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+        self.records = self.rows = self.manifests = self.dead_letters = 0
+        self.behind_ms: dict[str, float] = {}
+
+    def read(self) -> None:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        end = chunk.rfind(b"\n") + 1  # a partly written last line waits for the next read
+        self.offset += end
+        for line in chunk[:end].splitlines():
+            if not line.startswith(b"{") or b'"batch_flushed"' not in line:
+                continue  # the daemon's own lines (and its copies of ours)
+            event = json.loads(line)
+            self.records += event["records"]
+            self.rows += sum(event["rows"].values())
+            self.manifests += 1
+            self.dead_letters += event["dead_letters"]
+            if event.get("millis_behind_latest") is not None:
+                self.behind_ms[event["shard"]] = event["millis_behind_latest"]
+
+
+@dataclass
+class Sample:
+    elapsed_s: float
+    duration_s: float
+    committed: int = 0
+    captured: int = 0
+    capture_lag_s: float = 0.0
+    capture_status: str = "-"
+    processed: int = 0
+    processor_behind_s: float = 0.0
+    rows_out: int = 0
+    manifests_written: int = 0
+    dead_letters: int = 0
+    queue_depth: int = 0
+    manifests_loaded: int = 0
+    tables: dict[str, tuple[int, float | None]] = field(default_factory=dict)  # rows, age s
+    latencies: list[float] = field(default_factory=list)
+
+
+def sample(
+    pipeline: Pipeline,
+    log: ProcessorLog,
+    stats: TrafficStats,
+    *,
+    elapsed_s: float,
+    duration_s: float,
+    since: datetime,
+) -> Sample:
+    log.read()
+    s = Sample(elapsed_s, duration_s, committed=stats.total_changes)
+    status = pipeline.capture.status()
+    if status is not None:
+        s.captured, s.capture_status = status.records_sent, status.status
+        s.capture_lag_s = status.cdc_latency_target_s
+    s.processed, s.rows_out = log.records, log.rows
+    s.manifests_written, s.dead_letters = log.manifests, log.dead_letters
+    s.processor_behind_s = max(log.behind_ms.values(), default=0) / 1000
+    s.queue_depth = pipeline.queue_depth()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with psycopg.connect(pipeline.warehouse_dsn) as conn:
+        s.manifests_loaded = conn.execute("SELECT count(*) FROM cdc_load_ledger").fetchone()[0]
+        for table in WAREHOUSE_TABLES:
+            newest = "NULL" if table == "dim_date" else "max(cdc_source_updated_at)"
+            rows, latest = conn.execute(
+                sql.SQL("SELECT count(*), {} FROM {}").format(
+                    sql.SQL(newest), sql.Identifier(table)
+                )
+            ).fetchone()
+            s.tables[table] = (rows, (now - latest).total_seconds() if latest else None)
+    s.latencies = [seconds for _, seconds in pipeline.latencies(since)]
+    return s
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def render(s: Sample, title: str = "ToteSys CDC, live") -> Group:
+    stages = Table(title=f"{title}: {s.elapsed_s:5.1f}s of {s.duration_s:.0f}s")
+    for column in ("stage", "moved", "behind"):
+        stages.add_column(column, justify="left" if column == "stage" else "right")
+    stages.add_row("ToteSys commits", f"{s.committed:,} row changes", "")
+    stages.add_row(
+        f"capture → Kinesis ({s.capture_status})",
+        f"{s.captured:,} records",
+        f"{s.capture_lag_s:.2f}s commit → ack",
+    )
+    stages.add_row(
+        "KCL processor",
+        f"{s.processed:,} records → {s.rows_out:,} rows",
+        f"{s.processor_behind_s:.1f}s behind the stream",
+    )
+    stages.add_row(
+        "S3 micro-batches",
+        f"{s.manifests_written:,} manifests, {s.dead_letters} dead letters",
+        "",
+    )
+    stages.add_row(
+        "SQS → loader", f"{s.manifests_loaded:,} manifests loaded", f"{s.queue_depth} queued"
+    )
+    tables = Table(title="warehouse")
+    for column in ("table", "rows", "freshness"):
+        tables.add_column(column, justify="left" if column == "table" else "right")
+    for name, (rows, age) in s.tables.items():
+        tables.add_row(name, f"{rows:,}", _age(age))
+    tables.caption = "freshness: age of the newest source change loaded"
+    latency = Table(title="commit → warehouse latency (facts)")
+    for column in ("changes", "p50", "p95", "p99", "max"):
+        latency.add_column(column, justify="right")
+    if s.latencies:
+        latency.add_row(
+            f"{len(s.latencies):,}",
+            *(f"{percentile(s.latencies, p):.2f}s" for p in (50, 95, 99)),
+            f"{max(s.latencies):.2f}s",
+        )
+    else:
+        latency.add_row("0", "-", "-", "-", "-")
+    return Group(stages, tables, latency)
+
+
+def html_report(
+    samples: list[tuple[datetime, float]], summary: str, path: Path, title: str
+) -> Path:
+    """A one-page HTML report: the latency-over-time plot (PNG, inline) and a summary."""
+    import base64
+    import html
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    if samples:
+        start = samples[0][0]
+        ax.scatter(
+            [(w - start).total_seconds() for w, _ in samples],
+            [v for _, v in samples],
+            s=3,
+            alpha=0.4,
+        )
+    ax.set_title("commit → warehouse latency of each fact change")
+    ax.set_xlabel("seconds into the traffic")
+    ax.set_ylabel("latency (s)")
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
+    plt.close(fig)
+    path.write_text(
+        "<!doctype html><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        "<body style='font-family: sans-serif; max-width: 60em; margin: 2em auto'>"
+        f"<h1>{html.escape(title)}</h1>"
+        f"<img alt='latency over time' src='data:image/png;base64,"
+        f"{base64.b64encode(png.getvalue()).decode()}'>"
+        f"<pre>{html.escape(summary)}</pre></body>\n"
+    )
+    return path

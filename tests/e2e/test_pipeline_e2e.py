@@ -1,0 +1,210 @@
+"""The whole pipeline, end to end, on the local stack: the capture engine, the real KCL daemon
+with the stream processor, the loader runner, as processes, against one ToteSys database and
+one warehouse. ``reconcile`` is the oracle.
+
+The tests run in order on one pipeline (module scope): live traffic; then bad input; then live
+traffic with faults injected; then a replay of the whole stream. Each ends quiet and
+reconciled, so each starts from a warehouse known to be right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from local_stack.pipeline import FACTS, Names, Pipeline
+from stream_processor.output_schema import TABLES as WAREHOUSE_TABLES
+
+pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(900)]
+
+SEED = int(os.environ.get("TOTESYS_CDC_E2E_SEED", "20261125"))
+RATE = 100  # row changes per second
+
+
+class Run:
+    """The pipeline and what was written to its source, cumulatively."""
+
+    def __init__(self, pipeline: Pipeline, loaded: dict[str, int]) -> None:
+        self.pipeline = pipeline
+        self.changes: Counter[tuple[str, str]] = Counter(
+            {(t, "load"): n for t, n in loaded.items()}
+        )
+        self.actions: Counter[str] = Counter()
+
+    def traffic(self, seconds: float, seed: int, stop: threading.Event | None = None) -> None:
+        stats = self.pipeline.traffic(
+            rate=RATE, duration_s=seconds, seed=seed, allow_deletes=True, stop=stop
+        )
+        self.changes += stats.changes
+        self.actions += stats.actions
+
+
+@pytest.fixture(scope="module")
+def run(stack_cfg) -> Iterator[Run]:
+    pipeline = Pipeline(stack_cfg, Names.unique("e2e"), kinesis_relay=True)
+    loaded = pipeline.create(seed=SEED)
+    pipeline.start()
+    yield Run(pipeline, loaded)
+    pipeline.stop()
+    pipeline.destroy()
+
+
+def assert_reconciled(pipeline: Pipeline) -> None:
+    report = pipeline.reconcile()
+    assert report.differences == 0, json.dumps(report.to_json(), indent=1)
+
+
+def assert_every_fact_version_once(run: Run) -> None:
+    """Every change committed to a fact's source table is one fact row: none lost, none twice."""
+    source_table = {"fact_sales_order": "sales_order", "fact_purchase_order": "purchase_order"}
+    counts = run.pipeline.counts()
+    for fact in FACTS:
+        table = source_table.get(fact, "payment")
+        written = sum(n for (t, _), n in run.changes.items() if t == table)
+        assert counts[fact] == written, (fact, counts[fact], written)
+
+
+def warehouse_fingerprint(pipeline: Pipeline) -> dict[str, tuple[int, str]]:
+    """Per table: row count and a digest of every row, every column (ledger aside)."""
+    out = {}
+    with psycopg.connect(pipeline.warehouse_dsn) as conn:
+        for table in WAREHOUSE_TABLES:
+            rows = conn.execute(
+                sql.SQL("SELECT t::text FROM {} t ORDER BY 1").format(sql.Identifier(table))
+            ).fetchall()
+            digest = hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest()
+            out[table] = (len(rows), digest)
+    return out
+
+
+def test_live_traffic_reaches_the_warehouse_exactly(run):
+    run.traffic(120, seed=SEED)
+    run.pipeline.quiesce()
+
+    assert_reconciled(run.pipeline)
+    assert_every_fact_version_once(run)
+    # The traffic had what the test is about.
+    for action in ("pay", "edit_department", "edit_address", "edit_staff", "edit_counterparty"):
+        assert run.actions[action] > 0, action
+    assert run.changes[("payment", "update")] > 50
+    assert run.changes[("sales_order", "delete")] + run.changes[("design", "delete")] > 0
+    with psycopg.connect(run.pipeline.warehouse_dsn) as conn:
+        updates, histories_not_unpaid_then_paid = conn.execute(
+            "SELECT count(*) FILTER (WHERE cdc_operation = 'update'), "
+            "(SELECT count(*) FROM (SELECT array_agg(paid ORDER BY cdc_version) AS h "
+            "   FROM fact_payment GROUP BY payment_id "
+            "   HAVING bool_or(cdc_operation = 'update')) x "
+            " WHERE x.h[1] OR NOT x.h[array_upper(x.h, 1)]) "
+            "FROM fact_payment"
+        ).fetchone()
+    # Every payment that became paid: its unpaid version, then its paid one.
+    assert updates == run.changes[("payment", "update")]
+    assert histories_not_unpaid_then_paid == 0
+
+
+def test_garbage_on_the_stream_is_dead_lettered_and_the_warehouse_is_unaffected(run):
+    before, counts = run.pipeline.dead_letters(), run.pipeline.counts()
+    junk = [
+        b"\x00\x01 not json at all",
+        b'{"data": {"payment_id": 1}, "metadata": {"table-name": "payment"',  # cut short
+        json.dumps({"data": {}, "metadata": {}}).encode(),  # no table, no operation
+        json.dumps(
+            {
+                "data": {"secret_id": 1},
+                "metadata": {
+                    "record-type": "data",
+                    "operation": "insert",
+                    "schema-name": "public",
+                    "table-name": "secrets",  # not a ToteSys table
+                    "timestamp": "2026-11-25T12:00:00.000000Z",
+                },
+            }
+        ).encode(),
+    ]
+    run.pipeline.inject(junk)
+    run.pipeline.quiesce()
+    assert run.pipeline.dead_letters() == before + len(junk)
+    assert run.pipeline.counts() == counts
+    assert_reconciled(run.pipeline)
+
+
+def test_faults_at_random_moments_lose_and_duplicate_nothing(run):
+    pipeline, rng = run.pipeline, random.Random(SEED)
+    stop = threading.Event()
+    stolen: list[str] = []
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            run.traffic(None, SEED + 1, stop)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            failures.append(exc)
+
+    writer = threading.Thread(target=write)
+    stealer = threading.Thread(
+        target=lambda: stolen.append(pipeline.steal_manifest_event(timeout_s=400))
+    )
+
+    def restart_after(name: str, pause: float) -> None:
+        pipeline.kill(name)
+        time.sleep(pause)
+        pipeline.restart(name)
+
+    faults = {
+        "SIGKILL capture engine": lambda: restart_after("capture", rng.uniform(0.5, 3)),
+        "SIGKILL KCL daemon and record processors": lambda: restart_after(
+            "processor", rng.uniform(0.5, 3)
+        ),
+        "SIGKILL loader runner": lambda: restart_after("loader", rng.uniform(0.5, 3)),
+        # The next manifest event is taken off the queue (whenever the processor writes one:
+        # it may be down) and deleted unseen, as if S3 had never sent it.
+        "lose a manifest event": lambda: stealer.start(),
+        "Kinesis unreachable for 4 s": lambda: pipeline.kinesis_outage(4),
+    }
+    order = list(faults)
+    rng.shuffle(order)
+    schedule = sorted((rng.uniform(5, 80), name) for name in order)
+    print(f"seed {SEED}; faults at: " + ", ".join(f"{t:.0f}s {n}" for t, n in schedule))
+    writer.start()
+    began = time.monotonic()
+    try:
+        for at, name in schedule:
+            time.sleep(max(0.0, at - (time.monotonic() - began)))
+            faults[name]()
+            assert all(pipeline.alive().values()), pipeline.alive()
+        time.sleep(max(0.0, 90 - (time.monotonic() - began)))
+    finally:
+        stop.set()
+        writer.join()
+    stealer.join(timeout=420)  # a SIGKILLed KCL leader's lock holds for 2 minutes
+    pipeline.quiesce(timeout_s=420)
+    assert not failures, failures
+    assert len(stolen) == 1
+    pipeline.redeliver(stolen[0])  # the lost notification, redelivered (an operator, S3's retry)
+    pipeline.quiesce()
+    assert_reconciled(pipeline)  # this includes: no (key, version) stored twice
+    assert_every_fact_version_once(run)
+
+
+def test_replaying_the_whole_stream_leaves_the_warehouse_unchanged(run):
+    pipeline = run.pipeline
+    before, ledger = warehouse_fingerprint(pipeline), pipeline.ledger()
+    pipeline.stop_process("processor")
+    reset = pipeline.replay_reset("--trim-horizon")
+    assert reset.count("->") == pipeline.cfg.stream_shards, reset
+    pipeline.restart("processor")
+    pipeline.quiesce(timeout_s=420)
+
+    assert pipeline.ledger() > ledger  # the stream really was processed again...
+    assert warehouse_fingerprint(pipeline) == before  # ...and changed nothing
+    assert_reconciled(pipeline)
