@@ -21,10 +21,11 @@ from stream_processor.output_schema import TABLES as WAREHOUSE_TABLES
 
 
 class ProcessorLog:
-    """The processor's ``batch_flushed`` log lines, read incrementally."""
+    """The processor's ``batch_flushed`` log lines, read incrementally from the log's size at
+    construction (the log file outlives runs)."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self.offset = path, 0
+        self.path, self.offset = path, path.stat().st_size if path.exists() else 0
         self.records = self.rows = self.manifests = self.dead_letters = 0
         self.behind_ms: dict[str, float] = {}
 
@@ -104,7 +105,10 @@ def sample(
 def _age(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    for limit, unit, size in ((120, "s", 1), (7200, " min", 60), (172800, " h", 3600)):
+        if seconds < limit:
+            return f"{seconds / size:.1f}{unit}" if size == 1 else f"{seconds / size:.0f}{unit}"
+    return f"{seconds / 86400:.0f} days"
 
 
 def render(s: Sample, title: str = "ToteSys CDC, live") -> Group:
@@ -114,7 +118,7 @@ def render(s: Sample, title: str = "ToteSys CDC, live") -> Group:
     stages.add_row("ToteSys commits", f"{s.committed:,} row changes", "")
     stages.add_row(
         f"capture → Kinesis ({s.capture_status})",
-        f"{s.captured:,} records",
+        f"{s.captured:,} records (with the full load)",
         f"{s.capture_lag_s:.2f}s commit → ack",
     )
     stages.add_row(

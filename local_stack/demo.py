@@ -107,16 +107,26 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
     console.rule("starting: KCL processor, loader runner, capture engine (full load)")
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log = dashboard.ProcessorLog(pipeline.log_path("processor"))
     try:
         pipeline.start()
         loaded = sum(t.full_load_rows for t in pipeline.capture.status().tables.values())
         console.print(f"full load: {loaded:,} rows on the stream as DMS 'load' records")
+        began = time.monotonic()
+        with console.status("the KCL takes its leases; the full load goes to the warehouse"):
+            pipeline.quiesce()
+        console.print(
+            f"full load in the warehouse {time.monotonic() - began:.0f}s later "
+            f"({pipeline.ledger()} manifests)"
+        )
         console.rule(f"live traffic: {rate:g} changes/s for {duration:g}s (Ctrl-C to stop early)")
-        stats, final = live(pipeline, rate=rate, duration=duration, seed=seed, stop=stop)
+        stats, final = live(pipeline, log, rate=rate, duration=duration, seed=seed, stop=stop)
+        console.print(dashboard.render(final, title="ToteSys CDC, caught up"))
         summary = report(pipeline, stats, final, interrupted=stop.is_set())
     finally:
         signal.signal(signal.SIGINT, previous)
         pipeline.stop()
+        pipeline.destroy(keep_data=True)  # the databases and the stream stay to look at
     console.print(summary)
     console.rule("next")
     latest = "SELECT * FROM payment ORDER BY last_updated DESC LIMIT 5"
@@ -137,7 +147,13 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
 
 
 def live(
-    pipeline: Pipeline, *, rate: float, duration: float, seed: int, stop: threading.Event
+    pipeline: Pipeline,
+    log: dashboard.ProcessorLog,
+    *,
+    rate: float,
+    duration: float,
+    seed: int,
+    stop: threading.Event,
 ) -> tuple[TrafficStats, dashboard.Sample]:
     """Traffic in a thread; the dashboard refreshed here until the warehouse has caught up."""
     latest = [TrafficStats()]  # the generator's own stats object, once it has committed
@@ -159,7 +175,6 @@ def live(
         except BaseException as exc:  # noqa: BLE001 - shown below, after the live view
             failures.append(exc)
 
-    log = dashboard.ProcessorLog(pipeline.log_path("processor"))
     began = time.monotonic()
     worker = threading.Thread(target=write, daemon=True)
     worker.start()

@@ -69,13 +69,13 @@ class Names:
     @classmethod
     def demo(cls) -> Names:
         """The demo's names: databases and stream a user can look at afterwards."""
-        fresh = cls.unique("demo")  # a fresh KCL application and join state for each run
+        fresh = cls.unique("demo")  # fresh batches, queue, KCL application, join state
         return cls(
             "totesys",
             "warehouse",
             "totesys-changes",
-            "totesys-batches",
-            "totesys-manifests",
+            fresh.bucket,
+            fresh.queue,
             fresh.app,
             fresh.state_table,
             "totesys-cdc-demo",
@@ -161,10 +161,9 @@ class Pipeline:
                 Bucket=self.names.bucket,
                 CreateBucketConfiguration={"LocationConstraint": self.cfg.region},
             )
-        self.queue_url = self.sqs.create_queue(
+        self.queue_url = self.sqs.create_queue(  # a failed load is retried after 15 s
             QueueName=self.names.queue, Attributes={"VisibilityTimeout": "15"}
         )["QueueUrl"]
-        self.sqs.purge_queue(QueueUrl=self.queue_url)
         loader_runner.wire_bucket_to_queue(self.s3, self.sqs, self.names.bucket, self.queue_url)
         self.env["TOTESYS_CDC_LOAD_QUEUE_URL"] = self.queue_url
         for suffix in ("state", "status"):
@@ -258,12 +257,22 @@ class Pipeline:
         if self.proxy is not None:
             self.proxy.stop()
 
-    def destroy(self) -> None:
-        """Drop the databases (and their slot), the stream and the KCL's tables."""
-        for db in (self.names.source_db, self.names.warehouse_db):
-            postgres.drop_database(self.cfg, db)
+    def destroy(self, *, keep_data: bool = False) -> None:
+        """Remove the bucket, the queue and the KCL's and join state's tables; unless
+        ``keep_data``, the databases (and their slot) and the stream too."""
+        if not keep_data:
+            for db in (self.names.source_db, self.names.warehouse_db):
+                postgres.drop_database(self.cfg, db)
+            with contextlib.suppress(Exception):
+                self.kinesis.delete_stream(StreamName=self.names.stream)
         with contextlib.suppress(Exception):
-            self.kinesis.delete_stream(StreamName=self.names.stream)
+            self.sqs.delete_queue(QueueUrl=self.queue_url)
+        with contextlib.suppress(Exception):
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.names.bucket):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:
+                    self.s3.delete_objects(Bucket=self.names.bucket, Delete={"Objects": keys})
+            self.s3.delete_bucket(Bucket=self.names.bucket)
         dynamodb = aws.client(self.cfg, "dynamodb")
         for table in (
             self.names.app,
