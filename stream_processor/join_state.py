@@ -94,3 +94,17 @@ class MemoryJoinState:
 
     def members(self, parent_table: str, parent_key: int) -> set[int]:
         return set(self.children.get((parent_table, parent_key), set()))
+
+    # --- bulk (join_batch) ----------------------------------------------------------------
+
+    def write_many(self, plan: Any) -> None:  # noqa: ANN401 - a join_batch.Plan
+        for (table, key), (version, image) in plan.puts.items():
+            self.put(table, key, version, image)
+        for (table, key), children in plan.members.items():
+            self.children.setdefault((table, key), set()).update(children)
+
+    def get_many(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:
+        return {k: self.rows[k] for k in keys if k in self.rows}
+
+    def members_many(self, parents: set[tuple[str, int]]) -> dict[tuple[str, int], set[int]]:
+        return {k: set(self.children[k]) for k in parents if k in self.children}

@@ -7,10 +7,12 @@ set of children referencing a parent (an atomic ADD). Reads are strongly consist
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stream_processor.join_batch import Plan, RowKey
 from stream_processor.join_state import Image, decode_image, encode_image
 
 
@@ -18,6 +20,7 @@ class DynamoJoinState:
     def __init__(self, client: Any, table_name: str) -> None:  # noqa: ANN401 - a boto3 DynamoDB client
         self.client = client
         self.table_name = table_name
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="join-state")
 
     def put(self, table: str, key: int, version: int, image: Image | None) -> None:
         try:
@@ -58,6 +61,62 @@ class DynamoJoinState:
             ConsistentRead=True,
         ).get("Item")
         return set() if item is None else {int(n) for n in item["children"]["NS"]}
+
+    # --- bulk, for join_batch: one round trip per batch, not per change ---------------------
+
+    def write_many(self, plan: Plan) -> None:
+        """Every put and member addition of a batch, one call per item, concurrently (each
+        item is written once, so their order does not matter)."""
+        calls = [
+            self._pool.submit(self.put, table, key, version, image)
+            for (table, key), (version, image) in plan.puts.items()
+        ] + [
+            self._pool.submit(self._add_members, table, key, children)
+            for (table, key), children in plan.members.items()
+        ]
+        for call in calls:
+            call.result()  # re-raises the first failure
+
+    def _add_members(self, parent_table: str, parent_key: int, children: set[int]) -> None:
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": f"members#{parent_table}#{parent_key}"}},
+            UpdateExpression="ADD children :c",
+            ExpressionAttributeValues={":c": {"NS": sorted(str(c) for c in children)}},
+        )
+
+    def _batch_get(self, pks: list[str]) -> dict[str, dict[str, Any]]:
+        """Strongly consistent BatchGetItem of ``pks`` (100 per call, unprocessed retried)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(pks), 100):
+            request = {
+                self.table_name: {
+                    "Keys": [{"pk": {"S": pk}} for pk in pks[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.table_name, []):
+                    found[item["pk"]["S"]] = item
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def get_many(self, keys: set[RowKey]) -> dict[RowKey, tuple[int, str]]:
+        items = self._batch_get([f"row#{table}#{key}" for table, key in sorted(keys)])
+        out = {}
+        for pk, item in items.items():
+            _, table, key = pk.split("#")
+            out[(table, int(key))] = (int(item["version"]["N"]), item["image"]["S"])
+        return out
+
+    def members_many(self, parents: set[RowKey]) -> dict[RowKey, set[int]]:
+        items = self._batch_get([f"members#{table}#{key}" for table, key in sorted(parents)])
+        out = {}
+        for pk, item in items.items():
+            _, table, key = pk.split("#")
+            out[(table, int(key))] = {int(n) for n in item["children"]["NS"]}
+        return out
 
 
 def ensure_table(client: Any, table_name: str) -> None:  # noqa: ANN401

@@ -70,8 +70,12 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
 
     def process_records(self, process_records_input: object) -> None:
         self.pipeline.metrics.millis_behind_latest = process_records_input.millis_behind_latest
-        for record in process_records_input.records:
-            self.pipeline.process(record.sequence_number, record.partition_key, record.binary_data)
+        self.pipeline.process_many(
+            [
+                (record.sequence_number, record.partition_key, record.binary_data)
+                for record in process_records_input.records
+            ]
+        )
         if self.pipeline.due():
             self._flush_and_checkpoint(process_records_input.checkpointer)
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from stream_processor.batch import Batch, FlushResult, dead_letter, flush
 from stream_processor.config import ProcessorConfig
-from stream_processor.decode import Control, DecodeError, decode
-from stream_processor.join_state import JoinState
+from stream_processor.decode import Change, Control, DecodeError, decode
+from stream_processor.join_batch import BulkJoinState, prepare
 from stream_processor.object_store import ObjectStore
 from stream_processor.transform import transform
 
@@ -44,7 +44,7 @@ class ShardPipeline:
     def __init__(
         self,
         shard_id: str,
-        state: JoinState,
+        state: BulkJoinState,
         store: ObjectStore,
         config: ProcessorConfig,
         publish: Callable[[str, dict[str, float]], None] | None = None,
@@ -59,38 +59,25 @@ class ShardPipeline:
         self.metrics = Metrics()
 
     def process(self, sequence_number: str, partition_key: str, data: bytes) -> None:
-        """One Kinesis record. A record that cannot be decoded or transformed goes to the
-        dead-letter prefix with its reason; the shard keeps moving."""
-        self.metrics.records_in += 1
-        try:
-            item = decode(data)
-            rows = [] if isinstance(item, Control) else transform(item, self.state)
-        except (DecodeError, ValueError, KeyError, TypeError) as exc:
-            reason = (
-                str(exc)
-                if isinstance(exc, DecodeError)
-                else f"transform failed: {type(exc).__name__}: {exc}"
-            )
-            key = dead_letter(
-                self.store,
-                self.config.dead_letter_prefix,
-                shard_id=self.shard_id,
-                sequence_number=sequence_number,
-                partition_key=partition_key,
-                raw=data,
-                reason=reason,
-            )
-            self.metrics.dead_letters += 1
-            self.batch.dead_letters += 1
-            log(
-                "dead_letter",
-                shard=self.shard_id,
-                sequence_number=sequence_number,
-                reason=reason,
-                key=key,
-            )
+        """One Kinesis record (see ``process_many``)."""
+        self.process_many([(sequence_number, partition_key, data)])
+
+    def process_many(self, records: Sequence[tuple[str, str, bytes]]) -> None:
+        """Kinesis records (sequence number, partition key, data), in shard order. A record
+        that cannot be decoded or transformed goes to the dead-letter prefix with its reason;
+        the shard keeps moving. A shared join state (DynamoDB) is read and written once for
+        the whole batch (``join_batch``)."""
+        decoded: list[tuple[str, str, bytes, Change | Control | str]] = []
+        for sequence_number, partition_key, data in records:
+            try:
+                item: Change | Control | str = decode(data)
+            except DecodeError as exc:
+                item = str(exc)
+            decoded.append((sequence_number, partition_key, data, item))
+        state = prepare(self.state, [i for *_, i in decoded if isinstance(i, Change)])
+        for sequence_number, partition_key, data, item in decoded:
+            self.metrics.records_in += 1
             rows = []
-        else:
             if isinstance(item, Control):
                 self.metrics.control_records += 1
                 log(
@@ -99,7 +86,37 @@ class ShardPipeline:
                     table=item.table,
                     operation=item.operation,
                 )
-        self.batch.add_record(sequence_number, rows)
+            elif isinstance(item, str):
+                self._dead_letter(sequence_number, partition_key, data, item)
+            else:
+                try:
+                    rows = transform(item, state)
+                except (ValueError, KeyError, TypeError) as exc:
+                    reason = f"transform failed: {type(exc).__name__}: {exc}"
+                    self._dead_letter(sequence_number, partition_key, data, reason)
+            self.batch.add_record(sequence_number, rows)
+
+    def _dead_letter(
+        self, sequence_number: str, partition_key: str, data: bytes, reason: str
+    ) -> None:
+        key = dead_letter(
+            self.store,
+            self.config.dead_letter_prefix,
+            shard_id=self.shard_id,
+            sequence_number=sequence_number,
+            partition_key=partition_key,
+            raw=data,
+            reason=reason,
+        )
+        self.metrics.dead_letters += 1
+        self.batch.dead_letters += 1
+        log(
+            "dead_letter",
+            shard=self.shard_id,
+            sequence_number=sequence_number,
+            reason=reason,
+            key=key,
+        )
 
     def due(self) -> bool:
         cfg = self.config

@@ -206,6 +206,7 @@ class Join:
 
 STAFF_JOIN = Join("staff", "department", "department_id", staff_row)
 COUNTERPARTY_JOIN = Join("counterparty", "address", "legal_address_id", counterparty_row)
+JOINS = (STAFF_JOIN, COUNTERPARTY_JOIN)
 
 
 def _child_changed(change: Change, state: JoinState, join: Join) -> list[OutRow]:

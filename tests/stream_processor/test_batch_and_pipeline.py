@@ -18,7 +18,7 @@ from stream_processor.output_schema import SCHEMAS
 from stream_processor.pipeline import ShardPipeline
 from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import DEPT, SALE, STAFF
+from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE, STAFF
 
 CONFIG = ProcessorConfig(bucket="b", state_table="s", max_batch_rows=1000, max_batch_age_s=3600)
 
@@ -172,3 +172,27 @@ def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client)
         m for m in metrics if [d["Name"] for d in m["Dimensions"]] == ["Application"]
     ]
     assert len(per_application) == 5 and len(metrics) == 10
+
+
+def test_bulk_writes_and_reads_match_item_by_item_ones_and_span_many_calls(state):
+    from stream_processor.join_batch import Plan
+
+    state.put("staff", 7, 50, STAFF)  # newer than what the batch brings: stays
+    plan = Plan(
+        puts={
+            ("staff", 7): (40, {**STAFF, "first_name": "Old"}),
+            ("staff", 8): (41, None),
+            **{("address", k): (60 + k, {**ADDRESS, "address_id": k}) for k in range(150)},
+        },
+        members={("department", 1): {7, 8}, ("address", 3): {20}},
+    )
+    state.write_many(plan)
+    keys = {("staff", 7), ("staff", 8), ("staff", 9)} | {("address", k) for k in range(150)}
+    found = state.get_many(keys)  # more than one BatchGetItem's 100 keys
+    assert len(found) == 152 and ("staff", 9) not in found
+    assert found[("staff", 7)][0] == 50 and found[("staff", 8)][0] == 41
+    assert {k: state.get(*k)[0] for k in found} == {k: v[0] for k, v in found.items()}
+    assert state.members_many({("department", 1), ("address", 3), ("address", 4)}) == {
+        ("department", 1): {7, 8},
+        ("address", 3): {20},
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import zip_longest
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -370,3 +371,52 @@ def shuffled(draw: st.DrawFn) -> tuple[list[bytes], list[bytes]]:
 def test_any_interleaving_and_duplication_gives_the_same_dimensions_and_fact_versions(histories):
     in_order, reordered = histories
     assert warehouse_after(run(*reordered)) == warehouse_after(run(*in_order))
+
+
+@st.composite
+def batched(draw: st.DrawFn) -> tuple[list[bytes], list[list[bytes]]]:
+    """A reordered, duplicated history cut into batches (one ``process_records`` call each)."""
+    in_order, reordered = draw(shuffled())
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(reordered) - 1)), max_size=8)))
+    bounds = [0, *cuts, len(reordered)]
+    return in_order, [reordered[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
+
+
+@settings(max_examples=150, deadline=None)
+@given(batched())
+def test_batched_join_state_gives_the_same_warehouse_as_change_by_change(histories):
+    """Batches of two workers race: both write, then both read (join_batch's protocol at its
+    tightest), then both transform against their snapshots."""
+    from stream_processor import join_batch
+
+    in_order, batches = histories
+    shared, rows = MemoryJoinState(), []
+    for first, second in zip_longest(batches[::2], batches[1::2], fillvalue=[]):
+        changes = [[decode(r) for r in batch] for batch in (first, second)]
+        plans = [join_batch.plan(c) for c in changes]
+        for p in plans:
+            join_batch.write(shared, p)
+        views = [join_batch.read(shared, p) for p in plans]
+        for batch_changes, view in zip(changes, views, strict=True):
+            rows += [row for change in batch_changes for row in transform(change, view)]
+    assert warehouse_after(rows) == warehouse_after(run(*in_order))
+
+
+def test_a_batch_plans_each_joined_row_once_at_its_newest_version():
+    from stream_processor.join_batch import plan
+
+    changes = [
+        decode(record("staff", {**STAFF, "department_id": 1}, "insert", commit=0x10)),
+        decode(record("staff", {**STAFF, "department_id": 2}, "update", commit=0x20)),
+        decode(record("department", {**DEPT, "department_id": 2}, "update", commit=0x30)),
+        decode(record("sales_order", SALE, "insert", commit=0x40)),
+    ]
+    p = plan(changes)
+    assert set(p.puts) == {("staff", STAFF["staff_id"]), ("department", 2)}
+    assert p.puts[("staff", STAFF["staff_id"])][1]["department_id"] == 2
+    assert p.members == {
+        ("department", 1): {STAFF["staff_id"]},
+        ("department", 2): {STAFF["staff_id"]},
+    }
+    assert p.row_reads == {("department", 1), ("department", 2)}
+    assert p.member_reads == {("department", 2)}
