@@ -17,7 +17,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
+
 from bench.results import RESULTS_PATH, Figure
+from local_stack import config as stack_config
+from local_stack import stack
 from local_stack.config import StackConfig
 from local_stack.pipeline import FACTS, Names, Pipeline, percentile
 
@@ -26,12 +30,15 @@ PLOT_PATH = RESULTS_PATH.with_name("e2e_latency.png")
 SOURCE_OF = {"fact_sales_order": "sales_order", "fact_purchase_order": "purchase_order"}
 
 
-def measure(cfg: StackConfig, rate: float, seconds: float) -> dict:
-    pipeline = Pipeline(cfg, Names.unique(f"bench-e2e-{int(rate)}"))
+def measure(
+    cfg: StackConfig, rate: float, seconds: float, settings: dict[str, str] | None = None
+) -> dict:
+    pipeline = Pipeline(cfg, Names.unique(f"bench-e2e-{int(rate)}"), settings=settings)
     try:
         loaded = pipeline.create()
         pipeline.start()
         pipeline.quiesce()  # the full load is in: from here on the pipeline is steady
+        manifests_before = pipeline.ledger()
         since = datetime.now(UTC).replace(tzinfo=None)
         stats = pipeline.traffic(rate=rate, duration_s=seconds, seed=int(rate))
         pipeline.quiesce()
@@ -44,6 +51,7 @@ def measure(cfg: StackConfig, rate: float, seconds: float) -> dict:
         }
         lost = sum(expected[f] - counts[f] for f in FACTS)
         differences = pipeline.reconcile().differences
+        manifests = pipeline.ledger() - manifests_before  # loaded during the traffic
     finally:
         pipeline.stop()
         pipeline.destroy()
@@ -55,6 +63,7 @@ def measure(cfg: StackConfig, rate: float, seconds: float) -> dict:
         "samples": samples,
         "lost": lost,
         "reconcile_differences": differences,
+        "manifests": manifests,
     }
 
 
@@ -118,3 +127,40 @@ def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:  # noqa: 
                 )
             )
     return figures
+
+
+KNOBS = [
+    {},
+    {"TOTESYS_CDC_MAX_BATCH_AGE_S": "0.25"},
+    {"TOTESYS_CDC_MAX_BATCH_AGE_S": "3"},
+    {"TOTESYS_CDC_KCL_IDLE_TIME_MS": "100"},
+    {"TOTESYS_CDC_KCL_IDLE_TIME_MS": "1000"},
+]
+
+
+@click.command()
+@click.option("--rate", default=200.0, show_default=True)
+@click.option("--seconds", default=30.0, show_default=True)
+def sweep(rate: float, seconds: float) -> None:
+    """``python -m bench.e2e``: latency under each knob setting (README, "Tuning latency")."""
+    cfg = stack_config.load()
+    started_here = not stack.is_up(cfg)
+    stack.up(cfg)
+    try:
+        for knobs in KNOBS:
+            r = measure(cfg, rate, seconds, knobs)
+            latencies = [v for _, v in r["samples"]]
+            manifests = r["manifests"]
+            print(
+                f"{', '.join(f'{k}={v}' for k, v in knobs.items()) or 'defaults'}: "
+                + ", ".join(f"p{p} {percentile(latencies, p):.2f}s" for p in (50, 95, 99))
+                + f"; {manifests} manifests; lost {r['lost']}",
+                flush=True,
+            )
+    finally:
+        if started_here:
+            stack.down(cfg)
+
+
+if __name__ == "__main__":
+    sweep()

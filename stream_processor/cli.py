@@ -26,6 +26,7 @@ def daemon_settings(cfg: processor_config.ProcessorConfig) -> daemon.DaemonSetti
         region=cfg.region,
         endpoint=cfg.endpoint_url,
         kinesis_endpoint=cfg.kinesis_endpoint_url,
+        idle_time_ms=cfg.kcl_idle_time_ms,
     )
 
 

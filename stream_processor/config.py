@@ -29,6 +29,8 @@ class ProcessorConfig:
     max_batch_rows: int = 20_000
     max_batch_bytes: int = 16 * 1024 * 1024
     max_batch_age_s: float = 1.0
+    # The KCL's pause between GetRecords calls on a shard (idleTimeBetweenReadsInMillis).
+    kcl_idle_time_ms: int = 250
     compression: str = "zstd"
     # Fault injection for crash tests only: "kill" SIGKILLs the daemon's whole process group
     # right after a manifest is written and before its checkpoint.
@@ -60,6 +62,7 @@ def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
             max_batch_rows=int(env.get(PREFIX + "MAX_BATCH_ROWS", defaults.max_batch_rows)),
             max_batch_bytes=int(env.get(PREFIX + "MAX_BATCH_BYTES", defaults.max_batch_bytes)),
             max_batch_age_s=float(env.get(PREFIX + "MAX_BATCH_AGE_S", defaults.max_batch_age_s)),
+            kcl_idle_time_ms=int(env.get(PREFIX + "KCL_IDLE_TIME_MS", defaults.kcl_idle_time_ms)),
         )
     except ValueError as exc:
         raise ConfigError(f"invalid processor setting: {exc}") from None

@@ -51,6 +51,7 @@ class DaemonSettings:
     endpoint: str | None = None  # None: the real AWS endpoints
     kinesis_endpoint: str | None = None  # when Kinesis is reached elsewhere than ``endpoint``
     initial_position: str = "TRIM_HORIZON"
+    idle_time_ms: int = 250  # between GetRecords calls on a shard: the polling latency floor
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def render(self) -> str:
@@ -63,7 +64,7 @@ class DaemonSettings:
             "initialPositionInStream": self.initial_position,
             "regionName": self.region,
             "retrievalMode": "POLLING",
-            "idleTimeBetweenReadsInMillis": "250",
+            "idleTimeBetweenReadsInMillis": str(self.idle_time_ms),
             "failoverTimeMillis": "2000",
             "leaseAssignmentIntervalMillis": "1000",
             "shardSyncIntervalMillis": "2000",

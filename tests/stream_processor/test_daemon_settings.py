@@ -30,6 +30,12 @@ def test_kinesis_can_be_reached_through_its_own_endpoint():
     assert props["dynamoDBEndpoint"] == "http://127.0.0.1:54566"
 
 
+def test_the_kcl_poll_interval_is_a_setting():
+    assert properties(ENV)["idleTimeBetweenReadsInMillis"] == "250"
+    props = properties({**ENV, "TOTESYS_CDC_KCL_IDLE_TIME_MS": "100"})
+    assert props["idleTimeBetweenReadsInMillis"] == "100"
+
+
 def test_in_aws_no_endpoint_is_written():
     props = properties({k: v for k, v in ENV.items() if k != "AWS_ENDPOINT_URL"})
     assert "kinesisEndpoint" not in props and "metricsLevel" not in props
