@@ -65,10 +65,13 @@ def markdown(figures: list[Figure]) -> str:
         "| figure | value | baseline (same run) | ratio | params |",
         "|---|---:|---|---:|---|",
     ]
+    def number(v: float) -> str:
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
     for f in figures:
         params = ", ".join(f"{k}={v}" for k, v in f.params.items())
         lines.append(
-            f"| `{f.name}` | {f.value:,.3g} {f.unit} | {f.baseline}: {f.baseline_value:,.3g} "
-            f"{f.unit} | {f.ratio:g}x | {params} |"
+            f"| `{f.name}` | {number(f.value)} {f.unit} | {f.baseline}: "
+            f"{number(f.baseline_value)} {f.unit} | {f.ratio:g}x | {params} |"
         )
     return "\n".join(lines) + "\n"
