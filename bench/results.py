@@ -65,6 +65,7 @@ def markdown(figures: list[Figure]) -> str:
         "| figure | value | baseline (same run) | ratio | params |",
         "|---|---:|---|---:|---|",
     ]
+
     def number(v: float) -> str:
         return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
