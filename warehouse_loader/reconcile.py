@@ -28,11 +28,11 @@ from stream_processor.transform import currency_name, date_row
 from warehouse_loader.merge_sql import KEYS
 
 # Each warehouse table's business columns, as a query over the ToteSys snapshot.
-_STAMPS = (
+_STAMPS = sql.SQL(
     "created_at::date AS created_date, created_at::time(3) AS created_time, "
     "last_updated::date AS last_updated_date, last_updated::time(3) AS last_updated_time"
 )
-EXPECTED_SQL = {
+_QUERIES = {
     "dim_staff": "SELECT s.staff_id, s.first_name, s.last_name, d.department_name, d.location, "
     "s.email_address FROM staff s LEFT JOIN department d USING (department_id)",
     "dim_location": "SELECT address_id AS location_id, address_line_1, address_line_2, district, "
@@ -49,15 +49,19 @@ EXPECTED_SQL = {
     "dim_payment_type": "SELECT payment_type_id, payment_type_name FROM payment_type",
     "dim_transaction": "SELECT transaction_id, transaction_type, sales_order_id, "
     'purchase_order_id FROM "transaction"',
-    "fact_sales_order": f"SELECT sales_order_id, {_STAMPS}, staff_id AS sales_staff_id, "
+    "fact_sales_order": "SELECT sales_order_id, {stamps}, staff_id AS sales_staff_id, "
     "counterparty_id, units_sold, unit_price, currency_id, design_id, "
     "agreed_payment_date::date, agreed_delivery_date::date, agreed_delivery_location_id "
     "FROM sales_order",
-    "fact_purchase_order": f"SELECT purchase_order_id, {_STAMPS}, staff_id, counterparty_id, "
+    "fact_purchase_order": "SELECT purchase_order_id, {stamps}, staff_id, counterparty_id, "
     "item_code, item_quantity, item_unit_price, currency_id, agreed_delivery_date::date, "
     "agreed_payment_date::date, agreed_delivery_location_id FROM purchase_order",
-    "fact_payment": f"SELECT payment_id, {_STAMPS}, transaction_id, counterparty_id, "
+    "fact_payment": "SELECT payment_id, {stamps}, transaction_id, counterparty_id, "
     "payment_amount, currency_id, payment_type_id, paid, payment_date::date FROM payment",
+}
+EXPECTED_SQL = {
+    table: sql.SQL(query).format(stamps=_STAMPS) if table.startswith("fact_") else sql.SQL(query)
+    for table, query in _QUERIES.items()
 }
 
 Rows = dict[Any, dict[str, Any]]  # key → column → value
