@@ -33,27 +33,17 @@ from cdc.simulator.traffic import TrafficStats
 from local_stack import config as stack_config
 from local_stack import dashboard, stack
 from local_stack.cli import print_status
-from local_stack.pipeline import Names, Pipeline, percentile
+from local_stack.pipeline import Names, Pipeline
 from local_stack.processes import StackError
 
 console = Console()
 
 
 def stream_counts(pipeline: Pipeline) -> Counter[tuple[str, str]]:
-    kinesis, stream = pipeline.kinesis, pipeline.names.stream
     counts: Counter[tuple[str, str]] = Counter()
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            for record in page["Records"]:
-                meta = json.loads(record["Data"])["metadata"]
-                counts[(meta["table-name"], meta["operation"])] += 1
-            if not page["Records"]:
-                break
-            iterator = page.get("NextShardIterator")
+    for _, record in pipeline.stream_records():
+        meta = json.loads(record["Data"])["metadata"]
+        counts[(meta["table-name"], meta["operation"])] += 1
     return counts
 
 
@@ -225,15 +215,15 @@ def report(
         ).fetchone()
     if history:
         lines.append(f"payment {history[0]} in fact_payment, version by version: {history[1]}")
-    if final.latencies:
+    if final.latency:
+        count, p50, p95, p99, _ = final.latency
         lines.append(
-            f"commit → warehouse latency of {len(final.latencies):,} fact changes: "
-            + ", ".join(f"p{p} {percentile(final.latencies, p):.2f}s" for p in (50, 95, 99))
+            f"commit → warehouse latency of {count:,} fact changes: "
+            f"p50 {p50:.2f}s, p95 {p95:.2f}s, p99 {p99:.2f}s"
         )
     lines.append(f"{final.manifests_loaded:,} manifests loaded, {final.dead_letters} dead letters")
-    samples = pipeline.latencies(datetime.min)
     path = dashboard.html_report(
-        [(w, v) for w, v in samples if v is not None],
+        pipeline.latencies(datetime.min),
         "\n".join(lines),
         pipeline.cfg.state_dir / "demo-report.html",
         "ToteSys CDC demo",

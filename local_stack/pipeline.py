@@ -12,13 +12,16 @@ relay that can be cut (``kinesis_outage``): the faults the end-to-end tests inje
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -35,7 +38,22 @@ from stream_processor.output_schema import TABLES as WAREHOUSE_TABLES
 from warehouse_loader import migrations, reconcile
 from warehouse_loader import runner as loader_runner
 
-FACTS = ("fact_sales_order", "fact_purchase_order", "fact_payment")
+# Each fact table and the ToteSys table whose every captured change is one of its rows.
+FACT_SOURCES = {
+    "fact_sales_order": "sales_order",
+    "fact_purchase_order": "purchase_order",
+    "fact_payment": "payment",
+}
+FACTS = tuple(FACT_SOURCES)
+
+
+def fact_versions_written(changes: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """Fact rows a run must end with: per fact, every change ((table, operation) → count, the
+    full load's rows as "load") committed to its source table."""
+    return {
+        fact: sum(n for (table, _), n in changes.items() if table == source)
+        for fact, source in FACT_SOURCES.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -94,7 +112,8 @@ class Pipeline:
     ) -> None:
         """``settings``: extra ``TOTESYS_CDC_*`` variables for every process (batch knobs).
         ``kinesis_relay``: reach Kinesis through a ``TcpProxy`` (for ``kinesis_outage``)."""
-        self.cfg, self.names = cfg, names
+        self.cfg = dataclasses.replace(cfg, stream_name=names.stream)  # app_env, ensure_stream
+        self.names = names
         self.source_dsn = cfg.pg_dsn(names.source_db)
         self.warehouse_dsn = cfg.pg_dsn(names.warehouse_db)
         self.proxy = TcpProxy(cfg.aws_port).start() if kinesis_relay else None
@@ -103,10 +122,9 @@ class Pipeline:
         self.queue_url = ""
         self.env = {
             **os.environ,
-            **stack_config.app_env(cfg),
+            **stack_config.app_env(self.cfg),
             "TOTESYS_CDC_SOURCE_DSN": self.source_dsn,
             "TOTESYS_CDC_WAREHOUSE_DSN": self.warehouse_dsn,
-            "TOTESYS_CDC_STREAM_NAME": names.stream,
             "TOTESYS_CDC_BATCH_BUCKET": names.bucket,
             "TOTESYS_CDC_STATE_TABLE": names.state_table,
             "TOTESYS_CDC_KCL_APPLICATION": names.app,
@@ -118,10 +136,10 @@ class Pipeline:
             self.env["AWS_ENDPOINT_URL_KINESIS"] = self.proxy.url
         self.capture = CaptureProcess(
             self.env, cfg.capture_state_dir, names.task_id, self.log_path("capture")
-        )
+        )  # capture needs nothing create() adds later
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def log_path(self, process: str) -> Any:  # noqa: ANN401 - a Path
+    def log_path(self, process: str) -> Path:
         return self.cfg.log_dir / f"{self.names.task_id}-{process}.log"
 
     # --- set-up ---------------------------------------------------------------------------
@@ -145,17 +163,7 @@ class Pipeline:
                 what="the old stream to go",
                 timeout_s=30,
             )
-        self.kinesis.create_stream(StreamName=self.names.stream, ShardCount=self.cfg.stream_shards)
-        wait_until(
-            lambda: (
-                self.kinesis.describe_stream_summary(StreamName=self.names.stream)[
-                    "StreamDescriptionSummary"
-                ]["StreamStatus"]
-                == "ACTIVE"
-            ),
-            what=f"stream {self.names.stream}",
-            timeout_s=30,
-        )
+        aws.ensure_stream(self.cfg)
         if self.names.bucket not in {b["Name"] for b in self.s3.list_buckets()["Buckets"]}:
             self.s3.create_bucket(
                 Bucket=self.names.bucket,
@@ -170,7 +178,6 @@ class Pipeline:
             (self.cfg.capture_state_dir / f"{self.names.task_id}.{suffix}.json").unlink(
                 missing_ok=True
             )
-        self.capture.env = self.env
         return written
 
     # --- processes ------------------------------------------------------------------------
@@ -321,9 +328,8 @@ class Pipeline:
 
     # --- observing ------------------------------------------------------------------------
 
-    def stream_ends(self) -> dict[str, str]:
-        """Each shard's last sequence number."""
-        last: dict[str, str] = {}
+    def stream_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(shard id, record) of every record on the stream, shard by shard, oldest first."""
         for shard in self.kinesis.list_shards(StreamName=self.names.stream)["Shards"]:
             iterator = self.kinesis.get_shard_iterator(
                 StreamName=self.names.stream,
@@ -334,9 +340,13 @@ class Pipeline:
                 page = self.kinesis.get_records(ShardIterator=iterator, Limit=10_000)
                 if not page["Records"]:
                     break
-                last[shard["ShardId"]] = page["Records"][-1]["SequenceNumber"]
+                for record in page["Records"]:
+                    yield shard["ShardId"], record
                 iterator = page.get("NextShardIterator")
-        return last
+
+    def stream_ends(self) -> dict[str, str]:
+        """Each shard's last sequence number."""
+        return {shard: r["SequenceNumber"] for shard, r in self.stream_records()}
 
     def checkpoints(self) -> dict[str, str | None]:
         dynamodb = aws.client(self.cfg, "dynamodb")
@@ -402,20 +412,34 @@ class Pipeline:
         )
         return sum(page.get("KeyCount", 0) for page in pages)
 
-    def latencies(self, since: datetime) -> list[tuple[datetime, float]]:
-        """(source change time, seconds until it was in the warehouse) of every fact version
-        written at the source since ``since`` (naive UTC), oldest first."""
-        query = sql.SQL(" UNION ALL ").join(
+    def _latency_rows(self) -> sql.Composable:
+        """(at, seconds): every fact version written at the source since %(since)s."""
+        return sql.SQL(" UNION ALL ").join(
             sql.SQL(
-                "SELECT cdc_source_updated_at, extract(epoch FROM cdc_loaded_at - "
-                "(cdc_source_updated_at AT TIME ZONE 'UTC'))::float8 FROM {} "
+                "SELECT cdc_source_updated_at AS at, extract(epoch FROM cdc_loaded_at - "
+                "(cdc_source_updated_at AT TIME ZONE 'UTC'))::float8 AS seconds FROM {} "
                 "WHERE cdc_operation <> 'load' AND cdc_source_updated_at >= %(since)s"
             ).format(sql.Identifier(t))
             for t in FACTS
         )
+
+    def latencies(self, since: datetime) -> list[tuple[datetime, float]]:
+        """(source change time, seconds until it was in the warehouse) of every fact version
+        written at the source since ``since`` (naive UTC), oldest first."""
         with psycopg.connect(self.warehouse_dsn) as conn:
-            rows = conn.execute(sql.SQL("{} ORDER BY 1").format(query), {"since": since})
-            return [(when, seconds) for when, seconds in rows]
+            query = sql.SQL("{} ORDER BY 1").format(self._latency_rows())
+            return [(at, seconds) for at, seconds in conn.execute(query, {"since": since})]
+
+    def latency_summary(self, since: datetime) -> tuple[int, float, float, float, float] | None:
+        """(changes, p50, p95, p99, max) of ``latencies(since)``, computed in the warehouse
+        (nearest rank, as ``percentile``); None before the first change lands."""
+        query = sql.SQL(
+            "SELECT count(*), percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP "
+            "(ORDER BY seconds), max(seconds) FROM ({}) AS l"
+        ).format(self._latency_rows())
+        with psycopg.connect(self.warehouse_dsn) as conn:
+            count, percentiles, most = conn.execute(query, {"since": since}).fetchone()
+        return None if count == 0 else (count, *percentiles, most)
 
 
 def percentile(values: list[float], p: float) -> float:
