@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 from rich.console import Group
 from rich.table import Table
 
 from cdc.simulator.traffic import TrafficStats
-from local_stack.pipeline import Pipeline, percentile
-from stream_processor.output_schema import TABLES as WAREHOUSE_TABLES
+from local_stack.pipeline import Pipeline
+from warehouse_loader.freshness import freshness
 
 
 class ProcessorLog:
@@ -65,7 +64,7 @@ class Sample:
     queue_depth: int = 0
     manifests_loaded: int = 0
     tables: dict[str, tuple[int, float | None]] = field(default_factory=dict)  # rows, age s
-    latencies: list[float] = field(default_factory=list)
+    latency: tuple[int, float, float, float, float] | None = None  # changes, p50/95/99, max
 
 
 def sample(
@@ -87,18 +86,13 @@ def sample(
     s.manifests_written, s.dead_letters = log.manifests, log.dead_letters
     s.processor_behind_s = max(log.behind_ms.values(), default=0) / 1000
     s.queue_depth = pipeline.queue_depth()
-    now = datetime.now(UTC).replace(tzinfo=None)
     with psycopg.connect(pipeline.warehouse_dsn) as conn:
         s.manifests_loaded = conn.execute("SELECT count(*) FROM cdc_load_ledger").fetchone()[0]
-        for table in WAREHOUSE_TABLES:
-            newest = "NULL" if table == "dim_date" else "max(cdc_source_updated_at)"
-            rows, latest = conn.execute(
-                sql.SQL("SELECT count(*), {} FROM {}").format(
-                    sql.SQL(newest), sql.Identifier(table)
-                )
-            ).fetchone()
-            s.tables[table] = (rows, (now - latest).total_seconds() if latest else None)
-    s.latencies = [seconds for _, seconds in pipeline.latencies(since)]
+        s.tables = {
+            table: (rows, age.total_seconds() if age is not None else None)
+            for table, (rows, _, age) in freshness(conn).items()
+        }
+    s.latency = pipeline.latency_summary(since)
     return s
 
 
@@ -143,12 +137,9 @@ def render(s: Sample, title: str = "ToteSys CDC, live") -> Group:
     latency = Table(title="commit → warehouse latency (facts)")
     for column in ("changes", "p50", "p95", "p99", "max"):
         latency.add_column(column, justify="right")
-    if s.latencies:
-        latency.add_row(
-            f"{len(s.latencies):,}",
-            *(f"{percentile(s.latencies, p):.2f}s" for p in (50, 95, 99)),
-            f"{max(s.latencies):.2f}s",
-        )
+    if s.latency:
+        count, *seconds = s.latency
+        latency.add_row(f"{count:,}", *(f"{v:.2f}s" for v in seconds))
     else:
         latency.add_row("0", "-", "-", "-", "-")
     return Group(stages, tables, latency)

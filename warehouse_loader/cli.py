@@ -10,13 +10,12 @@ import threading
 import boto3
 import click
 import psycopg
-from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
 from warehouse_loader import config, reconcile, runner
 from warehouse_loader.connection import Warehouse
-from warehouse_loader.merge_sql import KEYS
+from warehouse_loader.freshness import freshness
 
 
 def _warehouse() -> Warehouse:
@@ -58,16 +57,9 @@ def status() -> None:
     table = Table(title="freshness")
     for column in ("table", "rows", "newest source change", "age"):
         table.add_column(column)
-    for name in KEYS:
-        if name == "dim_date":
-            continue
-        rows, newest, age = conn.execute(
-            sql.SQL(
-                "SELECT count(*), max(cdc_source_updated_at), "
-                "now() AT TIME ZONE 'UTC' - max(cdc_source_updated_at) FROM {}"
-            ).format(sql.Identifier(name))
-        ).fetchone()
-        table.add_row(name, str(rows), str(newest or "-"), str(age or "-"))
+    for name, (rows, newest, age) in freshness(conn).items():
+        if name != "dim_date":
+            table.add_row(name, str(rows), str(newest or "-"), str(age or "-"))
     console.print(table)
 
 
