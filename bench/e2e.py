@@ -14,6 +14,7 @@ run, uniformly 0-900 s (its p-th percentile is 9 p seconds), before the run's ow
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,11 +24,10 @@ from bench.results import RESULTS_PATH, Figure
 from local_stack import config as stack_config
 from local_stack import stack
 from local_stack.config import StackConfig
-from local_stack.pipeline import FACTS, Names, Pipeline, percentile
+from local_stack.pipeline import Names, Pipeline, fact_versions_written, percentile
 
 BATCH_ETL_SCHEDULE_S = 900.0
 PLOT_PATH = RESULTS_PATH.with_name("e2e_latency.png")
-SOURCE_OF = {"fact_sales_order": "sales_order", "fact_purchase_order": "purchase_order"}
 
 
 def measure(
@@ -44,12 +44,10 @@ def measure(
         pipeline.quiesce()
         samples = pipeline.latencies(since)
         counts = pipeline.counts()
-        expected = {
-            fact: loaded[SOURCE_OF.get(fact, "payment")]
-            + sum(n for (t, _), n in stats.changes.items() if t == SOURCE_OF.get(fact, "payment"))
-            for fact in FACTS
-        }
-        lost = sum(expected[f] - counts[f] for f in FACTS)
+        written = fact_versions_written(
+            stats.changes + Counter({(t, "load"): n for t, n in loaded.items()})
+        )
+        lost = sum(n - counts[fact] for fact, n in written.items())
         differences = pipeline.reconcile().differences
         manifests = pipeline.ledger() - manifests_before  # loaded during the traffic
     finally:
