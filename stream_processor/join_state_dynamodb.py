@@ -47,12 +47,7 @@ class DynamoJoinState:
         return int(item["version"]["N"]), decode_image(table, item["image"]["S"])
 
     def add_member(self, parent_table: str, parent_key: int, child_key: int) -> None:
-        self.client.update_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": f"members#{parent_table}#{parent_key}"}},
-            UpdateExpression="ADD children :c",
-            ExpressionAttributeValues={":c": {"NS": [str(child_key)]}},
-        )
+        self._add_members(parent_table, parent_key, {child_key})
 
     def members(self, parent_table: str, parent_key: int) -> set[int]:
         item = self.client.get_item(

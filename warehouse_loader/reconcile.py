@@ -59,10 +59,7 @@ _QUERIES = {
     "fact_payment": "SELECT payment_id, {stamps}, transaction_id, counterparty_id, "
     "payment_amount, currency_id, payment_type_id, paid, payment_date::date FROM payment",
 }
-EXPECTED_SQL = {
-    table: sql.SQL(query).format(stamps=_STAMPS) if table.startswith("fact_") else sql.SQL(query)
-    for table, query in _QUERIES.items()
-}
+EXPECTED_SQL = {table: sql.SQL(q).format(stamps=_STAMPS) for table, q in _QUERIES.items()}
 
 Rows = dict[Any, dict[str, Any]]  # key → column → value
 

@@ -8,9 +8,18 @@ import os
 import subprocess
 import sys
 import threading
+import zipfile
 
+import boto3
+import botocore
+import dateutil
+import jmespath
 import psycopg
 import pytest
+import s3transfer
+import six
+import urllib3
+from botocore.config import Config
 
 from local_stack.processes import wait_until
 from stream_processor.config import ProcessorConfig
@@ -225,22 +234,13 @@ def test_the_lambda_package_loads_a_manifest_with_nothing_but_itself_and_boto3(l
         capture_output=True,
     )
     unpacked = tmp_path / "unpacked"
-    import zipfile
-
     zipfile.ZipFile(tmp_path / "l.zip").extractall(unpacked)
     assert not (unpacked / "boto3").exists() and (unpacked / "warehouse_loader/migrations").is_dir()
     runtime = tmp_path / "runtime"  # what the Lambda runtime adds: boto3 and its dependencies
     runtime.mkdir()
-    import boto3
-    import botocore
-    import dateutil
-    import jmespath
-    import s3transfer
-    import urllib3
-
     for module in (boto3, botocore, s3transfer, jmespath, dateutil, urllib3):
         (runtime / module.__name__).symlink_to(os.path.dirname(module.__file__))
-    (runtime / "six.py").symlink_to(__import__("six").__file__)
+    (runtime / "six.py").symlink_to(six.__file__)
     key = loader.manifest(record("sales_order", SALE, commit=0x10))
     done = subprocess.run(
         [
@@ -263,15 +263,13 @@ def test_the_lambda_package_loads_a_manifest_with_nothing_but_itself_and_boto3(l
 
 
 def test_the_runner_outlives_an_unreachable_queue_endpoint(capsys):
-    import boto3
-
     sqs = boto3.client(
         "sqs",
         endpoint_url="http://127.0.0.1:9",  # nothing listens on the discard port
         region_name="eu-west-2",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 - moto-style dummy, no request succeeds
-        config=__import__("botocore.config").config.Config(retries={"max_attempts": 1}),
+        config=Config(retries={"max_attempts": 1}),
     )
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(sqs, "http://127.0.0.1:9/q", stop))
