@@ -24,11 +24,11 @@ import sqlalchemy
 from psycopg import sql
 
 from bench.results import Figure
+from contracts.batches import MemoryStore
+from contracts.star_schema import schema_of
 from local_stack import postgres
 from local_stack.config import StackConfig
-from stream_processor.batch import Batch, flush
-from stream_processor.object_store import MemoryStore
-from stream_processor.output_schema import SCHEMAS
+from stream_processor.batch import Batch, write_files, write_manifest
 from stream_processor.transform import OutRow
 from warehouse_loader import migrations
 from warehouse_loader.load import load_manifest, to_csv
@@ -82,7 +82,7 @@ def manifest(store: MemoryStore, table: str, rows: list[dict[str, Any]]) -> str:
     batch = Batch(f"shardId-{uuid.uuid4().hex[:12]}")
     for i, row in enumerate(rows, start=1):
         batch.add_record(str(i), [OutRow(table, row)])
-    return flush(batch, store, batch_prefix="batches", manifest_prefix="manifests").manifest_key
+    return write_manifest(batch, write_files(batch, store), store)
 
 
 def _timed_load(dsn: str, store: MemoryStore, key: str) -> float:
@@ -97,7 +97,7 @@ def _empty_copy_of(conn: psycopg.Connection, table: str) -> str:
     conn.execute(
         sql.SQL("CREATE TABLE {} AS SELECT {} FROM {} WITH NO DATA").format(
             sql.Identifier(name),
-            sql.SQL(", ").join(map(sql.Identifier, SCHEMAS[table].names)),
+            sql.SQL(", ").join(map(sql.Identifier, schema_of(table).names)),
             sql.Identifier(table),
         )
     )
@@ -107,7 +107,7 @@ def _empty_copy_of(conn: psycopg.Connection, table: str) -> str:
 def plain_copy(dsn: str, table: str, rows: list[dict[str, Any]]) -> float:
     """The ceiling: the same rows, serialised the loader's way (CSV from Arrow), COPYed into an
     empty table with no keys, no staging and no merge."""
-    data = pa.Table.from_pylist(rows, schema=SCHEMAS[table])
+    data = pa.Table.from_pylist(rows, schema=schema_of(table))
     with psycopg.connect(dsn, autocommit=True) as conn:
         target = _empty_copy_of(conn, table)
         started = time.perf_counter()

@@ -20,14 +20,14 @@ from pathlib import Path
 import pandas as pd
 
 from bench.results import Figure
-from cdc.capture.records import TransactionPosition, data_record
+from cdc.capture.records import TransactionPosition, data_record, pg_text, table_def
 from cdc.simulator import dataset
+from contracts.batches import MemoryStore
+from contracts.change_records import SOURCE_TABLES
 from local_stack.config import StackConfig
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
-from stream_processor.object_store import MemoryStore
-from stream_processor.pipeline import ShardPipeline
-from stream_processor.source_tables import SOURCE_TABLES, pg_text, table_def
+from stream_processor.shard import ShardProcessor
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
@@ -79,15 +79,15 @@ def run_pipeline(batch: list[bytes]) -> float:
     cfg = ProcessorConfig(
         bucket="bench", state_table="bench", max_batch_rows=20_000, max_batch_age_s=3600
     )
-    pipeline = ShardPipeline("shardId-000000000000", MemoryJoinState(), MemoryStore(), cfg)
+    shard = ShardProcessor("shardId-000000000000", MemoryJoinState(), MemoryStore(), cfg)
     started = time.perf_counter()
     for i, raw in enumerate(batch, start=1):
-        pipeline.process(str(i), "k", raw)
-        if pipeline.due():
-            pipeline.flush()
-    pipeline.flush()
+        shard.process(str(i), "k", raw)
+        if shard.due():
+            shard.commit(lambda _seq: True)
+    shard.commit(lambda _seq: True)
     elapsed = time.perf_counter() - started
-    assert pipeline.metrics.dead_letters == 0
+    assert shard.metrics.dead_letters == 0
     return len(batch) / elapsed
 
 

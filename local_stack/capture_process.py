@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psycopg
 
-from cdc.capture.pgoutput import format_lsn, parse_lsn
 from cdc.capture.status import EngineStatus, read_status
+from contracts.change_records import format_lsn, parse_lsn
 from local_stack.processes import StackError, wait_until
 
 

@@ -29,22 +29,16 @@ from psycopg import sql
 
 from cdc import source_schema
 from cdc.simulator import dataset, traffic, writer
+from contracts.batches import DEAD_LETTER_PREFIX
+from contracts.star_schema import FACT_SOURCES, FACTS
+from contracts.star_schema import TABLES as WAREHOUSE_TABLES
 from local_stack import aws, postgres
 from local_stack import config as stack_config
 from local_stack.capture_process import CaptureProcess
 from local_stack.processes import wait_until
 from local_stack.tcp_proxy import TcpProxy
-from stream_processor.output_schema import TABLES as WAREHOUSE_TABLES
 from warehouse_loader import migrations, reconcile
 from warehouse_loader import runner as loader_runner
-
-# Each fact table and the ToteSys table whose every captured change is one of its rows.
-FACT_SOURCES = {
-    "fact_sales_order": "sales_order",
-    "fact_purchase_order": "purchase_order",
-    "fact_payment": "payment",
-}
-FACTS = tuple(FACT_SOURCES)
 
 
 def fact_versions_written(changes: Mapping[tuple[str, str], int]) -> dict[str, int]:
@@ -408,7 +402,7 @@ class Pipeline:
 
     def dead_letters(self) -> int:
         pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.names.bucket, Prefix="dead-letters/"
+            Bucket=self.names.bucket, Prefix=DEAD_LETTER_PREFIX + "/"
         )
         return sum(page.get("KeyCount", 0) for page in pages)
 

@@ -1,14 +1,6 @@
-"""Micro-batches: rows buffered per target table, flushed as parquet files plus a manifest.
-
-Contract C (DESIGN.md §5). The flush is one commit protocol, in order:
-
-1. one parquet file per table touched, with the table's explicit Arrow schema;
-2. the manifest, last, listing the files, their row counts, the shard and the sequence range;
-3. (the caller) the KCL checkpoint at the batch's last sequence number.
-
-Keys are deterministic from (shard, first sequence, last sequence), so writing the same batch
-twice overwrites the same objects, and the loader, triggered by manifests only, never sees
-half a batch.
+"""Micro-batches: rows buffered per target table, written as parquet files plus a manifest
+(Contract C, ``contracts.batches``). The order they are written in, and the checkpoint after
+them, is ``shard.ShardProcessor.commit``'s.
 """
 
 from __future__ import annotations
@@ -24,21 +16,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stream_processor.object_store import ObjectStore
-from stream_processor.output_schema import SCHEMA_VERSION, SCHEMAS
+from contracts.batches import (
+    BatchFile,
+    Manifest,
+    ObjectStore,
+    batch_file_key,
+    dead_letter_key,
+    manifest_key,
+)
+from contracts.star_schema import schema_of
 from stream_processor.transform import OutRow
-
-SEQ_WIDTH = 56  # Kinesis sequence numbers have up to 56 digits; padding keeps keys sortable
-
-
-def seq_key(sequence_number: str) -> str:
-    return sequence_number.zfill(SEQ_WIDTH)
 
 
 def to_parquet(table: str, rows: list[dict[str, Any]], compression: str = "zstd") -> bytes:
     """Rows as a parquet file with the table's explicit schema (never inferred)."""
-    schema = SCHEMAS[table]
-    arrow = pa.Table.from_pylist(rows, schema=schema)
+    arrow = pa.Table.from_pylist(rows, schema=schema_of(table))
     sink = io.BytesIO()
     pq.write_table(arrow, sink, compression=compression)
     return sink.getvalue()
@@ -57,19 +49,14 @@ class Batch:
     approx_bytes: int = 0
     started: float | None = None  # monotonic time of the oldest record
     dead_letters: int = 0
-    dates: set[Any] = field(default_factory=set)
 
-    def add_record(self, sequence_number: str, rows: list[OutRow]) -> None:
+    def add_record(self, sequence_number: str, rows: tuple[OutRow, ...] | list[OutRow]) -> None:
         if self.first_seq is None:
             self.first_seq = sequence_number
             self.started = time.monotonic()
         self.last_seq = sequence_number
         self.records += 1
         for row in rows:
-            if row.table == "dim_date":  # one row per date per batch: they never differ
-                if row.values["date_id"] in self.dates:
-                    continue
-                self.dates.add(row.values["date_id"])
             self.rows.setdefault(row.table, []).append(row.values)
             self.row_count += 1
             self.approx_bytes += 40 * len(row.values)
@@ -89,49 +76,35 @@ class Batch:
         )
 
 
-@dataclass(frozen=True)
-class FlushResult:
-    manifest_key: str | None
-    files: dict[str, int]
-    last_seq: str
-
-
-def flush(
-    batch: Batch,
-    store: ObjectStore,
-    *,
-    batch_prefix: str,
-    manifest_prefix: str,
-    compression: str = "zstd",
-) -> FlushResult:
-    """Steps 1 and 2 of the commit protocol; the caller checkpoints at ``last_seq`` after."""
+def write_files(batch: Batch, store: ObjectStore, compression: str = "zstd") -> list[BatchFile]:
+    """One parquet file per table touched, under keys from the batch's sequence range."""
     assert batch.first_seq is not None and batch.last_seq is not None
-    span = f"{seq_key(batch.first_seq)}-{seq_key(batch.last_seq)}"
     files = []
-    for table, rows in sorted(batch.rows.items()):  # 1
-        key = f"{batch_prefix}/{table}/{batch.shard_id}/{span}.parquet"
+    for table, rows in sorted(batch.rows.items()):
+        key = batch_file_key(table, batch.shard_id, batch.first_seq, batch.last_seq)
         store.put(key, to_parquet(table, rows, compression), "application/vnd.apache.parquet")
-        files.append({"table": table, "key": key, "rows": len(rows)})
-    if not files:
-        return FlushResult(None, {}, batch.last_seq)
-    manifest_key = f"{manifest_prefix}/{batch.shard_id}/{span}.json"
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "shard_id": batch.shard_id,
-        "first_sequence_number": batch.first_seq,
-        "last_sequence_number": batch.last_seq,
-        "records": batch.records,
-        "dead_letters": batch.dead_letters,
-        "files": files,
-        "written_at": datetime.now(UTC).isoformat(),
-    }
-    store.put(manifest_key, json.dumps(manifest, indent=1).encode(), "application/json")  # 2
-    return FlushResult(manifest_key, {f["table"]: f["rows"] for f in files}, batch.last_seq)
+        files.append(BatchFile(table, key, len(rows)))
+    return files
+
+
+def write_manifest(batch: Batch, files: list[BatchFile], store: ObjectStore) -> str:
+    """The manifest listing ``files``; returns its key."""
+    assert batch.first_seq is not None and batch.last_seq is not None
+    manifest = Manifest.now(
+        shard_id=batch.shard_id,
+        first_sequence_number=batch.first_seq,
+        last_sequence_number=batch.last_seq,
+        records=batch.records,
+        dead_letters=batch.dead_letters,
+        files=tuple(files),
+    )
+    key = manifest_key(batch.shard_id, batch.first_seq, batch.last_seq)
+    store.put(key, manifest.to_json(), "application/json")
+    return key
 
 
 def dead_letter(
     store: ObjectStore,
-    prefix: str,
     *,
     shard_id: str,
     sequence_number: str,
@@ -140,7 +113,7 @@ def dead_letter(
     reason: str,
 ) -> str:
     """Keep a record that cannot be decoded or transformed, with why and where it was."""
-    key = f"{prefix}/{shard_id}/{seq_key(sequence_number)}.json"
+    key = dead_letter_key(shard_id, sequence_number)
     body = {
         "reason": reason,
         "shard_id": shard_id,

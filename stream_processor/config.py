@@ -23,18 +23,12 @@ class ProcessorConfig:
     endpoint_url: str | None = None  # set for a local emulation; None in AWS
     # Kinesis's own endpoint when it differs (boto3's AWS_ENDPOINT_URL_KINESIS convention).
     kinesis_endpoint_url: str | None = None
-    batch_prefix: str = "batches"
-    manifest_prefix: str = "manifests"
-    dead_letter_prefix: str = "dead-letters"
     max_batch_rows: int = 20_000
     max_batch_bytes: int = 16 * 1024 * 1024
     max_batch_age_s: float = 1.0
     # The KCL's pause between GetRecords calls on a shard (idleTimeBetweenReadsInMillis).
     kcl_idle_time_ms: int = 250
     compression: str = "zstd"
-    # Fault injection for crash tests only: "kill" SIGKILLs the daemon's whole process group
-    # right after a manifest is written and before its checkpoint.
-    fault_after_flush: str | None = None
     publish_metrics: bool = False  # CloudWatch metrics per flush (on by default in AWS)
     metrics_namespace: str = "TotesysCDC/StreamProcessor"
 
@@ -54,7 +48,6 @@ def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
             region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", defaults.region)),
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             kinesis_endpoint_url=env.get("AWS_ENDPOINT_URL_KINESIS") or None,
-            fault_after_flush=env.get(PREFIX + "FAULT_AFTER_FLUSH") or None,
             publish_metrics=env.get(
                 PREFIX + "PUBLISH_METRICS", "0" if env.get("AWS_ENDPOINT_URL") else "1"
             )

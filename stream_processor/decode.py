@@ -1,4 +1,5 @@
-"""Decoding Contract A records (what DMS writes to Kinesis) into typed changes. Pure.
+"""Decoding Contract A records (``contracts.change_records``: what DMS writes to Kinesis) into
+typed changes. Pure.
 
 Anything malformed is rejected with ``DecodeError`` and a precise reason: not JSON, no
 ``metadata``, an unknown table or operation, a value of the wrong type, a missing primary key.
@@ -13,10 +14,19 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cdc.capture.records import version_of
-from stream_processor.source_tables import NULLABLE, SOURCE_TABLES, primary_key
-
-DATA_OPERATIONS = {"load", "insert", "update", "delete"}
+from contracts.change_records import (
+    BOOL,
+    DATA_OPERATIONS,
+    DATE_TEXT,
+    INT,
+    NULLABLE,
+    NUMERIC,
+    SOURCE_TABLES,
+    TEXT,
+    TIMESTAMP,
+    primary_key,
+    version_of,
+)
 
 
 class DecodeError(ValueError):
@@ -101,12 +111,12 @@ def _date(value: Any) -> date:  # noqa: ANN401
 
 
 CONVERTERS = {
-    "int": _int,
-    "text": _text,
-    "numeric": _numeric,
-    "bool": _bool,
-    "timestamp": parse_timestamp,
-    "date_text": _date,
+    INT: _int,
+    TEXT: _text,
+    NUMERIC: _numeric,
+    BOOL: _bool,
+    TIMESTAMP: parse_timestamp,
+    DATE_TEXT: _date,
 }
 # Per table: (column, converter, may be null) in order, resolved once.
 _PLAN = {

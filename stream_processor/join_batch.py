@@ -1,7 +1,7 @@
 """Join state for a whole batch of changes in three round trips instead of three per change.
 
-``transform`` talks to the join state change by change: write its own side, then read the
-other. Against DynamoDB that is a network round trip per call, and joined-dimension changes
+``transform`` needs the join state change by change: its own side written, then the other
+read. Against DynamoDB that is a network round trip per call, and joined-dimension changes
 then bound a shard's throughput (a few hundred changes per second locally). Here the same
 protocol is kept for a batch (one ``process_records`` call) as a whole:
 
@@ -10,8 +10,8 @@ protocol is kept for a batch (one ``process_records`` call) as a whole:
 2. then everything the batch's changes will read is fetched (strongly consistent batch
    reads): the parents their children reference, the members of changed parents, then those
    members' rows;
-3. ``transform`` runs change by change against that snapshot (``BatchView``), its own writes
-   applied to the snapshot too.
+3. ``transform`` runs change by change against that snapshot (``BatchView``), the writes it
+   returns applied to the snapshot too.
 
 Why this stays correct: the argument of ``join_state`` is "each worker writes its side before it
 reads the other"; here every write of a batch happens before every read of that batch, so
@@ -27,10 +27,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from stream_processor.decode import Change
-from stream_processor.join_state import Image, MemoryJoinState
-from stream_processor.transform import JOINS
-
-RowKey = tuple[str, int]  # (source table, key)
+from stream_processor.join_state import Image, MemoryJoinState, RowKey
+from stream_processor.transform import JOINS, AddMember, Put, Write, join_writes
 
 
 @dataclass
@@ -42,28 +40,28 @@ class Plan:
     row_reads: set[RowKey] = field(default_factory=set)
     member_reads: set[RowKey] = field(default_factory=set)
 
+    def writes(self) -> list[Write]:
+        """The plan's writes as the transform's own write values."""
+        return [Put(t, k, v, image) for (t, k), (v, image) in self.puts.items()] + [
+            AddMember(t, k, child) for (t, k), kids in self.members.items() for child in kids
+        ]
 
-def plan(changes: Sequence[Change]) -> Plan:
-    """Pure: the join-state writes and reads of ``changes`` (non-joined tables need none). A
-    change too malformed to plan is left out; ``transform`` dead-letters it."""
+
+def plan_batch(changes: Sequence[Change]) -> Plan:
+    """Pure: the join-state writes (``transform.join_writes``, the newest put per row) and
+    reads of ``changes``; non-joined tables need none."""
     out = Plan()
     for change in changes:
-        for join in JOINS:
-            if change.table not in (join.child, join.parent):
-                continue
-            image = None if change.operation == "delete" else change.image
-            current = out.puts.get((change.table, change.key))
-            if current is None or change.version > current[0]:
-                out.puts[(change.table, change.key)] = (change.version, image)
-            if image is None:
-                continue
-            if change.table == join.child:
-                parent_key = image.get(join.fk)
-                if isinstance(parent_key, int):
-                    out.members.setdefault((join.parent, parent_key), set()).add(change.key)
-                    out.row_reads.add((join.parent, parent_key))
+        for w in join_writes(change):
+            if isinstance(w, Put):
+                current = out.puts.get((w.table, w.key))
+                if current is None or w.version > current[0]:
+                    out.puts[(w.table, w.key)] = (w.version, w.image)
             else:
-                out.member_reads.add((join.parent, change.key))
+                out.members.setdefault((w.parent_table, w.parent_key), set()).add(w.child_key)
+                out.row_reads.add((w.parent_table, w.parent_key))
+        if change.operation != "delete":
+            out.member_reads |= {(j.parent, change.key) for j in JOINS if change.table == j.parent}
     return out
 
 
@@ -79,12 +77,12 @@ class BulkJoinState(Protocol):
 
 
 class BatchView(MemoryJoinState):
-    """The snapshot one batch's changes are transformed against (a ``JoinState``)."""
+    """The snapshot one batch's changes are transformed against (a ``transform.JoinView``)."""
 
 
 def prepare(store: BulkJoinState, changes: Sequence[Change]) -> BatchView:
     """Steps 1 and 2 above; returns the view for step 3."""
-    p = plan(changes)
+    p = plan_batch(changes)
     write(store, p)
     return read(store, p)
 

@@ -2,39 +2,27 @@
 
 dim_staff joins staff to department, dim_counterparty joins counterparty to its legal
 address; either side may arrive first, on any shard, at any worker. The store keeps, per
-row, its newest image (``put`` only ever moves a row forward in version; a delete is kept as
-a tombstone) and, per parent, the children that reference it (``add_member``).
+row, its newest image (a ``Put`` only ever moves a row forward in version; a delete is kept as
+a tombstone) and, per parent, the children that reference it (``AddMember``).
 
 Why two workers racing on the two sides of a join cannot both miss each other: each writes
-its own side *before* reading the other (``transform`` does so), and the store is
-linearizable (DynamoDB strongly consistent reads; a dict here). Whichever write lands second,
-its writer reads the first.
+its own side *before* reading the other (``join_batch`` writes a whole batch first), and the
+store is linearizable (DynamoDB strongly consistent reads; a dict here). Whichever write lands
+second, its writer reads the first.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from stream_processor.source_tables import SOURCE_TABLES
+from contracts.change_records import DATE_TEXT, NUMERIC, SOURCE_TABLES, TIMESTAMP
+from stream_processor.transform import AddMember, Image, Put, Versioned, Write
 
-Image = dict[str, Any]
-
-
-class JoinState(Protocol):
-    def put(self, table: str, key: int, version: int, image: Image | None) -> None:
-        """Record ``image`` (None: deleted) unless a newer or equal version is stored."""
-
-    def get(self, table: str, key: int) -> tuple[int, Image | None] | None:
-        """(version, image or None when deleted), or None when the row was never seen."""
-
-    def add_member(self, parent_table: str, parent_key: int, child_key: int) -> None:
-        """Note that ``child_key`` references ``parent_key`` (never removed: readers re-check)."""
-
-    def members(self, parent_table: str, parent_key: int) -> set[int]:
-        """Children that have referenced ``parent_key``."""
+RowKey = tuple[str, int]  # (source table, key)
 
 
 def encode_image(image: Image | None) -> str:
@@ -62,11 +50,11 @@ def decode_image(table: str, text: str) -> Image | None:
         kind = kinds.get(column)
         if value is None or kind is None:
             out[column] = value
-        elif kind == "timestamp":
+        elif kind == TIMESTAMP:
             out[column] = datetime.fromisoformat(value)
-        elif kind == "date_text":
+        elif kind == DATE_TEXT:
             out[column] = date.fromisoformat(value)
-        elif kind == "numeric":
+        elif kind == NUMERIC:
             out[column] = Decimal(value)
         else:
             out[column] = value
@@ -74,37 +62,39 @@ def decode_image(table: str, text: str) -> Image | None:
 
 
 class MemoryJoinState:
-    """In one process, for unit tests and single-worker runs."""
+    """In one process: unit tests, and the snapshot a batch is transformed against
+    (``join_batch.BatchView``). A ``transform.JoinView``."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, int], tuple[int, str]] = {}
-        self.children: dict[tuple[str, int], set[int]] = {}
+        self.rows: dict[RowKey, tuple[int, str]] = {}
+        self.children: dict[RowKey, set[int]] = {}
 
-    def put(self, table: str, key: int, version: int, image: Image | None) -> None:
-        current = self.rows.get((table, key))
-        if current is None or version > current[0]:
-            self.rows[(table, key)] = (version, encode_image(image))
-
-    def get(self, table: str, key: int) -> tuple[int, Image | None] | None:
+    def get(self, table: str, key: int) -> Versioned | None:
         found = self.rows.get((table, key))
         return None if found is None else (found[0], decode_image(table, found[1]))
-
-    def add_member(self, parent_table: str, parent_key: int, child_key: int) -> None:
-        self.children.setdefault((parent_table, parent_key), set()).add(child_key)
 
     def members(self, parent_table: str, parent_key: int) -> set[int]:
         return set(self.children.get((parent_table, parent_key), set()))
 
-    # --- bulk (join_batch) ----------------------------------------------------------------
+    def apply(self, writes: Iterable[Write]) -> None:
+        """Apply a transform's writes (a put only moves a row forward in version)."""
+        for w in writes:
+            if isinstance(w, Put):
+                current = self.rows.get((w.table, w.key))
+                if current is None or w.version > current[0]:
+                    self.rows[(w.table, w.key)] = (w.version, encode_image(w.image))
+            elif isinstance(w, AddMember):
+                self.children.setdefault((w.parent_table, w.parent_key), set()).add(w.child_key)
+            else:
+                raise TypeError(f"not a join-state write: {w!r}")
+
+    # --- bulk (join_batch.BulkJoinState) --------------------------------------------------
 
     def write_many(self, plan: Any) -> None:  # noqa: ANN401 - a join_batch.Plan
-        for (table, key), (version, image) in plan.puts.items():
-            self.put(table, key, version, image)
-        for (table, key), children in plan.members.items():
-            self.children.setdefault((table, key), set()).update(children)
+        self.apply(plan.writes())
 
-    def get_many(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str]]:
+    def get_many(self, keys: set[RowKey]) -> dict[RowKey, tuple[int, str]]:
         return {k: self.rows[k] for k in keys if k in self.rows}
 
-    def members_many(self, parents: set[tuple[str, int]]) -> dict[tuple[str, int], set[int]]:
+    def members_many(self, parents: set[RowKey]) -> dict[RowKey, set[int]]:
         return {k: set(self.children[k]) for k in parents if k in self.children}

@@ -12,8 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stream_processor.join_batch import Plan, RowKey
-from stream_processor.join_state import Image, decode_image, encode_image
+from stream_processor.join_batch import Plan
+from stream_processor.join_state import RowKey, encode_image
+from stream_processor.transform import Image
 
 
 class DynamoJoinState:
@@ -22,7 +23,7 @@ class DynamoJoinState:
         self.table_name = table_name
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="join-state")
 
-    def put(self, table: str, key: int, version: int, image: Image | None) -> None:
+    def _put(self, table: str, key: int, version: int, image: Image | None) -> None:
         try:
             self.client.update_item(
                 TableName=self.table_name,
@@ -38,32 +39,13 @@ class DynamoJoinState:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def get(self, table: str, key: int) -> tuple[int, Image | None] | None:
-        item = self.client.get_item(
-            TableName=self.table_name, Key={"pk": {"S": f"row#{table}#{key}"}}, ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            return None
-        return int(item["version"]["N"]), decode_image(table, item["image"]["S"])
-
-    def add_member(self, parent_table: str, parent_key: int, child_key: int) -> None:
-        self._add_members(parent_table, parent_key, {child_key})
-
-    def members(self, parent_table: str, parent_key: int) -> set[int]:
-        item = self.client.get_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": f"members#{parent_table}#{parent_key}"}},
-            ConsistentRead=True,
-        ).get("Item")
-        return set() if item is None else {int(n) for n in item["children"]["NS"]}
-
     # --- bulk, for join_batch: one round trip per batch, not per change ---------------------
 
     def write_many(self, plan: Plan) -> None:
         """Every put and member addition of a batch, one call per item, concurrently (each
         item is written once, so their order does not matter)."""
         calls = [
-            self._pool.submit(self.put, table, key, version, image)
+            self._pool.submit(self._put, table, key, version, image)
             for (table, key), (version, image) in plan.puts.items()
         ] + [
             self._pool.submit(self._add_members, table, key, children)

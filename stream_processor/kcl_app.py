@@ -3,26 +3,29 @@
 
 Lifecycle (amazon_kclpy v3): ``initialize`` → ``process_records``* → one of ``lease_lost``
 (drop the buffer, do not checkpoint: another worker owns the shard now), ``shard_ended``
-(flush, checkpoint the end), ``shutdown_requested`` (flush, checkpoint). A checkpoint is only
+(commit, checkpoint SHARD_END), ``shutdown_requested`` (commit). ``ShardProcessor.commit``
+is the commit protocol: files → manifest → checkpoint → metrics. A checkpoint is only
 ever taken after the manifest covering every record up to it is in S3.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import boto3
 from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor
+from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.batches import ObjectStore, S3Store
+from contracts.events import error, log, warning
 from stream_processor import config as processor_config
+from stream_processor.join_batch import BulkJoinState
 from stream_processor.join_state_dynamodb import DynamoJoinState
-from stream_processor.object_store import S3Store
-from stream_processor.pipeline import ShardPipeline, log
+from stream_processor.shard import MetricsUnavailable, Publish, ShardProcessor
 
 CHECKPOINT_RETRIES = 5
 CHECKPOINT_BACKOFF_S = 1.0
@@ -38,12 +41,12 @@ def checkpoint(checkpointer: kcl.Checkpointer, sequence_number: str | None, shar
             return True
         except kcl.CheckpointError as exc:
             if exc.value == "ShutdownException":
-                log("checkpoint_skipped", shard=shard_id, reason="shutdown: the lease is gone")
+                warning("checkpoint_skipped", shard=shard_id, reason="shutdown: the lease is gone")
                 return False
             if exc.value == "ThrottlingException" and attempt < CHECKPOINT_RETRIES - 1:
                 time.sleep(CHECKPOINT_BACKOFF_S * 2**attempt)
                 continue
-            log(
+            error(
                 "checkpoint_failed",
                 shard=shard_id,
                 error=exc.value,
@@ -54,61 +57,79 @@ def checkpoint(checkpointer: kcl.Checkpointer, sequence_number: str | None, shar
 
 
 class StarSchemaProcessor(processor.RecordProcessorBase):
-    def __init__(self, make_pipeline: Callable[[str], ShardPipeline]) -> None:
-        self.make_pipeline = make_pipeline
-        self.pipeline: ShardPipeline | None = None
+    def __init__(self, make_shard: Callable[[str], ShardProcessor]) -> None:
+        self.make_shard = make_shard
+        self.shard: ShardProcessor | None = None
         self.shard_id = "?"
 
-    def initialize(self, initialize_input: object) -> None:
+    def initialize(self, initialize_input: Any) -> None:  # noqa: ANN401 - kclpy's input
         self.shard_id = initialize_input.shard_id
-        self.pipeline = self.make_pipeline(self.shard_id)
+        self.shard = self.make_shard(self.shard_id)
         log(
             "shard_initialized",
             shard=self.shard_id,
             sequence_number=initialize_input.sequence_number,
         )
 
-    def process_records(self, process_records_input: object) -> None:
-        self.pipeline.metrics.millis_behind_latest = process_records_input.millis_behind_latest
-        self.pipeline.process_many(
+    def _checkpointer(self, checkpointer: kcl.Checkpointer) -> Callable[[str | None], bool]:
+        return lambda sequence_number: checkpoint(checkpointer, sequence_number, self.shard_id)
+
+    def process_records(self, process_records_input: Any) -> None:  # noqa: ANN401
+        self.shard.metrics.millis_behind_latest = process_records_input.millis_behind_latest
+        self.shard.process_many(
             [
                 (record.sequence_number, record.partition_key, record.binary_data)
                 for record in process_records_input.records
             ]
         )
-        if self.pipeline.due():
-            self._flush_and_checkpoint(process_records_input.checkpointer)
+        if self.shard.due():
+            self.shard.commit(self._checkpointer(process_records_input.checkpointer))
 
-    def _flush_and_checkpoint(self, checkpointer: kcl.Checkpointer) -> None:
-        result = self.pipeline.flush()
-        if result is None:
-            return
-        if result.manifest_key and self.pipeline.config.fault_after_flush == "kill":
-            log("fault_injected", shard=self.shard_id, manifest=result.manifest_key)
-            os.killpg(os.getpgid(0), signal.SIGKILL)
-        checkpoint(checkpointer, result.last_seq, self.shard_id)
-
-    def lease_lost(self, lease_lost_input: object) -> None:
+    def lease_lost(self, lease_lost_input: Any) -> None:  # noqa: ANN401
         log(
             "lease_lost",
             shard=self.shard_id,
-            dropped_records=self.pipeline.batch.records if self.pipeline else 0,
+            dropped_records=self.shard.batch.records if self.shard else 0,
         )
-        if self.pipeline is not None:
-            self.pipeline.drop()
+        if self.shard is not None:
+            self.shard.drop()
 
-    def shard_ended(self, shard_ended_input: object) -> None:
-        result = self.pipeline.flush()
+    def shard_ended(self, shard_ended_input: Any) -> None:  # noqa: ANN401
+        result = self.shard.commit(
+            self._checkpointer(shard_ended_input.checkpointer), shard_end=True
+        )
         log(
             "shard_ended",
             shard=self.shard_id,
             last_sequence_number=result.last_seq if result else None,
         )
-        checkpoint(shard_ended_input.checkpointer, None, self.shard_id)
 
-    def shutdown_requested(self, shutdown_requested_input: object) -> None:
-        self._flush_and_checkpoint(shutdown_requested_input.checkpointer)
-        log("shutdown_requested", shard=self.shard_id, metrics=vars(self.pipeline.metrics))
+    def shutdown_requested(self, shutdown_requested_input: Any) -> None:  # noqa: ANN401
+        self.shard.commit(self._checkpointer(shutdown_requested_input.checkpointer))
+        log("shutdown_requested", shard=self.shard_id, metrics=vars(self.shard.metrics))
+
+
+def components(
+    cfg: processor_config.ProcessorConfig,
+) -> tuple[BulkJoinState, ObjectStore, Publish | None]:
+    """The join state, object store and metrics publisher the record processors use in AWS
+    and on the local stack."""
+    state = DynamoJoinState(boto3.client("dynamodb"), cfg.state_table)
+    store = S3Store(boto3.client("s3"), cfg.bucket)
+    publish = cloudwatch_publisher(boto3.client("cloudwatch"), cfg) if cfg.publish_metrics else None
+    return state, store, publish
+
+
+def serve(
+    cfg: processor_config.ProcessorConfig,
+    state: BulkJoinState,
+    store: ObjectStore,
+    publish: Publish | None,
+) -> None:
+    """Speak the KCL's MultiLangDaemon protocol on stdin/stdout until the daemon ends it."""
+    kcl.KCLProcess(
+        StarSchemaProcessor(lambda shard: ShardProcessor(shard, state, store, cfg, publish))
+    ).run()
 
 
 def main() -> int:
@@ -117,39 +138,37 @@ def main() -> int:
     except processor_config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    state = DynamoJoinState(boto3.client("dynamodb"), cfg.state_table)
-    store = S3Store(boto3.client("s3"), cfg.bucket)
-    publish = cloudwatch_publisher(boto3.client("cloudwatch"), cfg) if cfg.publish_metrics else None
-    kcl.KCLProcess(
-        StarSchemaProcessor(lambda shard: ShardPipeline(shard, state, store, cfg, publish))
-    ).run()
+    serve(cfg, *components(cfg))
     return 0
 
 
-def cloudwatch_publisher(cloudwatch: object, cfg: processor_config.ProcessorConfig) -> Callable:
-    """Each flush's figures as CloudWatch metrics, twice: per (application, shard), to look
+def cloudwatch_publisher(cloudwatch: Any, cfg: processor_config.ProcessorConfig) -> Publish:  # noqa: ANN401
+    """Each batch's figures as CloudWatch metrics, twice: per (application, shard), to look
     into one shard, and per application alone, which is what alarms watch (an alarm cannot
-    sum over a dimension it does not name)."""
+    sum over a dimension it does not name). A failed call raises ``MetricsUnavailable``."""
 
     def publish(shard_id: str, figures: dict[str, float]) -> None:
         application = {"Name": "Application", "Value": cfg.application_name}
         units = {"FlushLatencyMs": "Milliseconds", "MillisBehindLatest": "Milliseconds"}
-        cloudwatch.put_metric_data(
-            Namespace=cfg.metrics_namespace,
-            MetricData=[
-                {
-                    "MetricName": name,
-                    "Dimensions": dimensions,
-                    "Value": float(value),
-                    "Unit": units.get(name, "Count"),
-                }
-                for name, value in figures.items()
-                for dimensions in (
-                    [application, {"Name": "ShardId", "Value": shard_id}],
-                    [application],
-                )
-            ],
-        )
+        try:
+            cloudwatch.put_metric_data(
+                Namespace=cfg.metrics_namespace,
+                MetricData=[
+                    {
+                        "MetricName": name,
+                        "Dimensions": dimensions,
+                        "Value": float(value),
+                        "Unit": units.get(name, "Count"),
+                    }
+                    for name, value in figures.items()
+                    for dimensions in (
+                        [application, {"Name": "ShardId", "Value": shard_id}],
+                        [application],
+                    )
+                ],
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise MetricsUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     return publish
 

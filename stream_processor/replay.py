@@ -39,7 +39,7 @@ class Lease:
 
 
 @dataclass(frozen=True)
-class Change:
+class CheckpointMove:
     shard_id: str
     before: str | None
     after: str
@@ -145,7 +145,7 @@ def reset(
     force: bool = False,
     liveness_wait_s: float = 6.0,
     sleep: Callable[[float], None] = time.sleep,
-) -> list[Change]:
+) -> list[CheckpointMove]:
     """Set each shard in ``targets`` (shard → checkpoint) to its new checkpoint."""
     current = {lease.shard_id: lease for lease in leases(dynamodb, lease_table)}
     unknown = sorted(set(targets) - set(current))
@@ -197,6 +197,6 @@ def reset(
                 ) from None
             raise
         changes.append(
-            Change(shard_id, lease.checkpoint, checkpoint, lease.owner if force else None)
+            CheckpointMove(shard_id, lease.checkpoint, checkpoint, lease.owner if force else None)
         )
     return changes

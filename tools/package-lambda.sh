@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the loader Lambda's zip (dist/warehouse-loader.zip) for the python3.12 x86_64 runtime
-# (Amazon Linux 2023, whose glibc 2.34 pyarrow's manylinux_2_28 wheels need): warehouse_loader,
-# the three stream_processor modules it reads batches with, and the manylinux wheels of psycopg
-# (binary) and pyarrow at the versions constraints.txt pins. boto3 is left out: the Lambda
-# runtime provides it.
+# (Amazon Linux 2023, whose glibc 2.34 pyarrow's manylinux_2_28 wheels need): warehouse_loader
+# without its operator commands (cli.py, reconcile.py: click, rich and pycountry are not in the
+# zip), contracts, and the manylinux wheels of psycopg (binary) and pyarrow at the versions
+# constraints.txt pins. boto3 is left out: the Lambda runtime provides it.
 #
 # Usage: tools/package-lambda.sh <python> [output.zip] [build-dir]
 # LAMBDA_PYTHON_VERSION (default 3.12, the runtime terraform/lambda.tf deploys) picks the wheels;
@@ -17,13 +17,13 @@ build=${3:-$root/build/lambda}
 version=${LAMBDA_PYTHON_VERSION:-3.12}
 
 rm -rf "$build"
-mkdir -p "$build/stream_processor" "$(dirname "$out")"
+mkdir -p "$build" "$(dirname "$out")"
 "$python" -m pip install --quiet --disable-pip-version-check --target "$build" \
   --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
   --implementation cp --python-version "$version" --only-binary=:all: \
   -c "$root/constraints.txt" "psycopg[binary]" pyarrow
-cp -r "$root/warehouse_loader" "$build/"
-cp "$root"/stream_processor/{__init__,object_store,output_schema}.py "$build/stream_processor/"
+cp -r "$root/warehouse_loader" "$root/contracts" "$build/"
+rm "$build"/warehouse_loader/{cli,reconcile}.py
 find "$build" -name __pycache__ -type d -prune -exec rm -rf {} +
 # C++ headers, Cython sources and pyarrow's own tests: not needed to run, ~15 MB.
 rm -rf "$build/pyarrow/include" "$build/pyarrow/src" "$build/pyarrow/tests"

@@ -19,7 +19,6 @@ class LoaderConfig:
 
     warehouse_dsn: str | None = None
     warehouse_secret_arn: str | None = None
-    manifest_prefix: str = "manifests/"
     queue_url: str | None = None  # the local runner's SQS queue
 
 

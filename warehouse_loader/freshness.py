@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from stream_processor.output_schema import TABLES
+from contracts.star_schema import TABLES
 
 
 def freshness(

@@ -11,27 +11,20 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
 import psycopg
 
-from stream_processor.object_store import S3Store
+from contracts.batches import S3Store, is_manifest_key
+from contracts.events import error, log
 from warehouse_loader import config as loader_config
 from warehouse_loader.connection import Warehouse
 from warehouse_loader.load import BadBatch, load_manifest
 
 _WAREHOUSE: Warehouse | None = None  # cached across warm invocations
 _S3: Any = None
-
-
-def log(event: str, **fields: Any) -> None:  # noqa: ANN401
-    print(
-        json.dumps({"ts": datetime.now(UTC).isoformat(), "event": event, **fields}, default=str),
-        flush=True,
-    )
 
 
 def _warehouse() -> Warehouse:
@@ -79,15 +72,14 @@ def load_one(warehouse: Warehouse, s3: Any, bucket: str, key: str, etag: str | N
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:  # noqa: ANN401, ARG001
     warehouse = _warehouse()
-    prefix = warehouse.config.manifest_prefix
     failures: list[str] = []
     for message_id, objects in messages(event):
         try:
             for bucket, key, etag in objects:
-                if key.startswith(prefix):
+                if is_manifest_key(key):
                     load_one(warehouse, _S3, bucket, key, etag)
         except (BadBatch, psycopg.Error) as exc:
-            log(
+            error(
                 "manifest_failed",
                 message_id=message_id,
                 error=f"{type(exc).__name__}: {exc}",

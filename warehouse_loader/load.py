@@ -1,7 +1,8 @@
 """Loading one manifest: one PostgreSQL transaction, in order:
 
 1. claim the manifest in the load ledger (a manifest already there is skipped: redelivery);
-2. per file: COPY into a staging table, then merge (``merge_sql``), dimensions before facts;
+2. per file: COPY into a staging table, then merge (``merge_sql``), dimensions before facts
+   (dim_date rows and inferred members for what the facts reference, then the facts);
 3. record what was loaded in the ledger row, and commit.
 
 Anything wrong with the manifest or a file (missing, corrupt, schema mismatch) raises
@@ -22,8 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from stream_processor.object_store import ObjectStore
-from stream_processor.output_schema import FACT_DATE_COLUMNS, SCHEMA_VERSION, SCHEMAS
+from contracts.batches import Manifest, ManifestError, ObjectStore
+from contracts.star_schema import PUBLISHED, schema_of
 from warehouse_loader import merge_sql
 
 
@@ -56,31 +57,29 @@ class LoadResult:
 
 
 def _order(table: str) -> tuple[int, str]:
-    """dim_date, then dimensions, then facts."""
-    return (0 if table == "dim_date" else 1 if table.startswith("dim_") else 2, table)
+    """Dimensions, then facts."""
+    return (1 if table.startswith("dim_") else 2, table)
 
 
-def read_manifest(store: ObjectStore, key: str) -> dict[str, Any]:
+def read_manifest(store: ObjectStore, key: str) -> Manifest:
     try:
-        manifest = json.loads(store.get(key))
-    except Exception as exc:  # any failure to fetch or parse is this manifest's problem alone
+        body = store.get(key)
+    except Exception as exc:  # any failure to fetch is this manifest's problem alone
         raise BadBatch(f"cannot read manifest {key}: {type(exc).__name__}: {exc}") from None
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise BadBatch(
-            f"manifest {key} has schema version {manifest.get('schema_version')}, "
-            f"expected {SCHEMA_VERSION}"
-        )
-    return manifest
+    try:
+        return Manifest.from_json(body)
+    except ManifestError as exc:
+        raise BadBatch(f"manifest {key}: {exc}") from None
 
 
 def read_file(store: ObjectStore, table: str, key: str) -> pa.Table:
-    if table not in SCHEMAS:
+    if table not in PUBLISHED:
         raise BadBatch(f"unknown table {table!r} in a manifest")
     try:
         data = pq.read_table(io.BytesIO(store.get(key)))
     except Exception as exc:  # missing object, corrupt parquet: this manifest's problem alone
         raise BadBatch(f"cannot read {key}: {type(exc).__name__}: {exc}") from None
-    if not data.schema.equals(SCHEMAS[table], check_metadata=False):
+    if not data.schema.equals(schema_of(table), check_metadata=False):
         raise BadBatch(f"{key} does not have the published {table} schema")
     return data
 
@@ -117,7 +116,7 @@ def _ensure_referenced_rows(
     conn: psycopg.Connection, p: merge_sql.TablePlan, data: pa.Table
 ) -> None:
     """dim_date rows and inferred dimension members for every value the facts reference."""
-    dates = _distinct(data, FACT_DATE_COLUMNS[p.table])
+    dates = _distinct(data, p.date_columns)
     if dates:
         conn.execute(merge_sql.ensure_dates(), (dates,))
     for column, statement in merge_sql.inferred_members(p).items():
@@ -141,23 +140,23 @@ def load_manifest(
 ) -> LoadResult:
     started = time.monotonic()
     manifest = read_manifest(store, manifest_key)
-    files = sorted(manifest["files"], key=lambda f: _order(f["table"]))
-    tables = {f["table"]: read_file(store, f["table"], f["key"]) for f in files}
+    files = sorted(manifest.files, key=lambda f: _order(f.table))
+    tables = {f.table: read_file(store, f.table, f.key) for f in files}
     result = LoadResult(manifest_key, skipped=False)
     with conn.transaction():
         claimed = conn.execute(  # 1
             "INSERT INTO cdc_load_ledger (manifest_key, etag, shard_id, records, rows_loaded) "
             "VALUES (%s, %s, %s, %s, '{}') ON CONFLICT (manifest_key) DO NOTHING "
             "RETURNING manifest_key",
-            (manifest_key, etag, manifest.get("shard_id"), manifest.get("records", 0)),
+            (manifest_key, etag, manifest.shard_id, manifest.records),
         ).fetchone()
         if claimed is None:
             result.skipped = True
             return result
         _skip_row_by_row_fk_checks(conn)
         for f in files:  # 2
-            p = merge_sql.plan(f["table"])
-            data = tables[f["table"]]
+            p = merge_sql.table_plan(f.table)
+            data = tables[f.table]
             conn.execute(merge_sql.create_stage(p))
             with conn.cursor().copy(merge_sql.copy_into_stage(p)) as copy:
                 copy.write(to_csv(data.select(list(p.columns))))

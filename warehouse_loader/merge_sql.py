@@ -14,7 +14,6 @@ Per table touched by a manifest, inside the manifest's transaction:
      batch, passed as array parameters), then each (key, version) inserted once: a plain
      ``INSERT`` in a savepoint first, ``ON CONFLICT DO NOTHING`` when that meets a version
      already loaded (a replay, an overlapping batch, a concurrent loader);
-   - ``dim_date``: inserted where missing.
 """
 
 from __future__ import annotations
@@ -23,61 +22,53 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from stream_processor.output_schema import SCHEMAS
-
-KEYS = {
-    "dim_date": "date_id",
-    "dim_staff": "staff_id",
-    "dim_location": "location_id",
-    "dim_currency": "currency_id",
-    "dim_design": "design_id",
-    "dim_counterparty": "counterparty_id",
-    "dim_payment_type": "payment_type_id",
-    "dim_transaction": "transaction_id",
-    "fact_sales_order": "sales_order_id",
-    "fact_purchase_order": "purchase_order_id",
-    "fact_payment": "payment_id",
-}
-JOINED = {"dim_staff", "dim_counterparty"}
-# Fact column → the dimension (table, key) it references.
-FACT_REFERENCES = {
-    "fact_sales_order": {
-        "sales_staff_id": "dim_staff",
-        "counterparty_id": "dim_counterparty",
-        "currency_id": "dim_currency",
-        "design_id": "dim_design",
-        "agreed_delivery_location_id": "dim_location",
-    },
-    "fact_purchase_order": {
-        "staff_id": "dim_staff",
-        "counterparty_id": "dim_counterparty",
-        "currency_id": "dim_currency",
-        "agreed_delivery_location_id": "dim_location",
-    },
-    "fact_payment": {
-        "transaction_id": "dim_transaction",
-        "counterparty_id": "dim_counterparty",
-        "currency_id": "dim_currency",
-        "payment_type_id": "dim_payment_type",
-    },
-}
+from contracts.star_schema import (
+    KEYS,
+    PUBLISHED,
+    Kind,
+    TableSpec,
+    date_columns,
+    dimension_references,
+    spec,
+)
 
 
 @dataclass(frozen=True)
 class TablePlan:
-    table: str
-    stage: str
-    columns: tuple[str, ...]
+    """How one published table is loaded, from its spec (``contracts.star_schema``)."""
+
+    spec: TableSpec
+
+    @property
+    def table(self) -> str:
+        return self.spec.name
+
+    @property
+    def stage(self) -> str:
+        return f"stage_{self.spec.name}"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.spec.published)
 
     @property
     def is_fact(self) -> bool:
-        return self.table.startswith("fact_")
+        return self.spec.is_fact
+
+    @property
+    def date_columns(self) -> tuple[str, ...]:
+        return date_columns(self.spec)
 
 
-def plan(table: str) -> TablePlan:
-    if table not in SCHEMAS:
-        raise ValueError(f"no table {table!r} in the published schema")
-    return TablePlan(table, f"stage_{table}", tuple(SCHEMAS[table].names))
+def table_plan(table: str | TableSpec) -> TablePlan:
+    """The plan of a published table, by name or from a spec (a spec need not be one of
+    ``STAR_SCHEMA``'s: the merge SQL follows from whatever spec it is given)."""
+    found = table if isinstance(table, TableSpec) else None
+    if found is None:
+        if table not in PUBLISHED:
+            raise ValueError(f"no table {table!r} among the published tables")
+        found = spec(table)
+    return TablePlan(found)
 
 
 def _cols(names: tuple[str, ...] | list[str]) -> sql.Composable:
@@ -121,7 +112,7 @@ def inferred_members(p: TablePlan) -> dict[str, sql.Composed]:
             "SELECT k, 0, true FROM unnest(%s::integer[]) AS k "
             "ON CONFLICT ({key}) DO NOTHING"
         ).format(dim=sql.Identifier(dim), key=sql.Identifier(KEYS[dim]))
-        for column, dim in FACT_REFERENCES[p.table].items()
+        for column, dim in dimension_references(p.spec).items()
     }
 
 
@@ -143,20 +134,15 @@ def merge(p: TablePlan) -> sql.Composed:
     table, stage, key = (
         sql.Identifier(p.table),
         sql.Identifier(p.stage),
-        sql.Identifier(KEYS[p.table]),
+        sql.Identifier(p.spec.key),
     )
     cols = _cols(p.columns)
-    if p.table == "dim_date":
-        return sql.SQL(
-            "INSERT INTO {t} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {s} "
-            "ON CONFLICT ({key}) DO NOTHING RETURNING true AS inserted"
-        ).format(t=table, cols=cols, key=key, s=stage)
     if p.is_fact:
         return sql.SQL(
             "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
             "ON CONFLICT ({key}, cdc_version) DO NOTHING RETURNING true AS inserted"
         ).format(t=table, cols=cols, key=key, s=stage)
-    attributes = [c for c in p.columns if c != KEYS[p.table] and not c.startswith("cdc_")]
+    attributes = [c for c in p.columns if c != p.spec.key and not c.startswith("cdc_")]
     keep_on_delete = sql.SQL(", ").join(
         sql.SQL(
             "{c} = CASE WHEN EXCLUDED.cdc_is_deleted THEN {t}.{c} ELSE EXCLUDED.{c} END"
@@ -167,7 +153,7 @@ def merge(p: TablePlan) -> sql.Composed:
     set_bookkeeping = sql.SQL(", ").join(
         sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in bookkeeping
     )
-    if p.table in JOINED:
+    if p.spec.kind is Kind.JOINED:
         newest = sql.SQL("{key}, cdc_version DESC, cdc_joined_version DESC NULLS LAST").format(
             key=key
         )

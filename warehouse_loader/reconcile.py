@@ -9,6 +9,9 @@ with the stream processor's code, so a fault in the pipeline cannot hide itself)
   row is gone ends in a deleted version; no (key, version) twice;
 - ``dim_date``: a correct row for every date a fact references.
 
+Currency names and calendar rows are computed here too, independently of the processor and
+of the loader's SQL that make them (pycountry and Python's calendar, not the same code).
+
 ``compare`` is pure (rows in, differences out); ``reconcile`` reads both databases.
 """
 
@@ -20,12 +23,11 @@ from datetime import date
 from typing import Any
 
 import psycopg
+import pycountry
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from stream_processor.output_schema import FACT_DATE_COLUMNS, SCHEMAS
-from stream_processor.transform import currency_name, date_row
-from warehouse_loader.merge_sql import KEYS
+from contracts.star_schema import KEYS, STAR_SCHEMA, date_columns
 
 # Each warehouse table's business columns, as a query over the ToteSys snapshot.
 _STAMPS = sql.SQL(
@@ -65,7 +67,28 @@ Rows = dict[Any, dict[str, Any]]  # key → column → value
 
 
 def business_columns(table: str) -> list[str]:
-    return [c for c in SCHEMAS[table].names if not c.startswith("cdc_")]
+    """The columns DESIGN.md §4 lists: no bookkeeping, no surrogate record id."""
+    spec = STAR_SCHEMA[table]
+    return [c.name for c in spec.columns if not c.is_bookkeeping and c.name != spec.record_id]
+
+
+def expected_date(day: date) -> dict[str, Any]:
+    """dim_date's row for ``day``: ISO weekday (Monday = 1), English names."""
+    return {
+        "date_id": day,
+        "year": day.year,
+        "month": day.month,
+        "day": day.day,
+        "day_of_week": day.isoweekday(),
+        "day_name": day.strftime("%A"),
+        "month_name": day.strftime("%B"),
+        "quarter": (day.month - 1) // 3 + 1,
+    }
+
+
+def iso4217_name(code: str | None) -> str | None:
+    found = pycountry.currencies.get(alpha_3=code.upper()) if code else None
+    return None if found is None else found.name
 
 
 @dataclass
@@ -164,7 +187,7 @@ def compare_dates(referenced: set[date], stored: Rows) -> TableDiff:
     for day in sorted(referenced):
         if day not in stored:
             diff.add("missing", day)
-        elif stored[day] != date_row(day).values:
+        elif stored[day] != expected_date(day):
             diff.add("different", day)
     return diff
 
@@ -181,7 +204,7 @@ def expected_rows(source: psycopg.Connection) -> dict[str, Rows]:
         for table, query in EXPECTED_SQL.items():
             rows = source.cursor(row_factory=dict_row).execute(query).fetchall()  # type: ignore[arg-type]
             if table == "dim_currency":
-                rows = [{**r, "currency_name": currency_name(r["currency_code"])} for r in rows]
+                rows = [{**r, "currency_name": iso4217_name(r["currency_code"])} for r in rows]
             out[table] = _keyed(rows, KEYS[table])
     return out
 
@@ -221,7 +244,7 @@ def reconcile(source: psycopg.Connection, warehouse: psycopg.Connection) -> Repo
         versions = cur.execute(
             sql.SQL("SELECT count(*) AS n FROM {t}").format(t=sql.Identifier(table))
         ).fetchone()["n"]
-        for column in FACT_DATE_COLUMNS[table]:
+        for column in date_columns(STAR_SCHEMA[table]):
             referenced |= {
                 r["d"]
                 for r in cur.execute(

@@ -8,12 +8,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.batches import MANIFEST_PREFIX
+from contracts.events import warning
 from warehouse_loader import handler as lambda_handler
 
 
-def wire_bucket_to_queue(
-    s3: Any, sqs: Any, bucket: str, queue_url: str, prefix: str = "manifests/"
-) -> None:  # noqa: ANN401
+def wire_bucket_to_queue(s3: Any, sqs: Any, bucket: str, queue_url: str) -> None:  # noqa: ANN401
     """S3 → SQS notifications for new manifests, as terraform configures them in AWS."""
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
@@ -25,7 +25,9 @@ def wire_bucket_to_queue(
                 {
                     "QueueArn": arn,
                     "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": MANIFEST_PREFIX + "/"}]}
+                    },
                 }
             ]
         },
@@ -69,5 +71,5 @@ def run(sqs: Any, queue_url: str, stop: threading.Event) -> None:  # noqa: ANN40
         try:
             poll_once(sqs, queue_url)
         except (BotoCoreError, ClientError) as exc:
-            lambda_handler.log("poll_failed", error=f"{type(exc).__name__}: {exc}")
+            warning("poll_failed", error=f"{type(exc).__name__}: {exc}")
             stop.wait(1.0)

@@ -50,6 +50,7 @@ from cdc.capture.status import (
 )
 from cdc.config import CaptureConfig
 from cdc.source_schema import TABLES
+from contracts.change_records import format_lsn
 
 SEND_CHUNK = 1000  # records handed to the sink at a time while streaming a transaction
 
@@ -134,7 +135,7 @@ class CaptureEngine:
                     log(
                         "slot_created",
                         slot=cfg.slot_name,
-                        consistent_point=pgoutput.format_lsn(lsn),
+                        consistent_point=format_lsn(lsn),
                     )
                     self._state = {"full_load_completed": False, "columns": {}}
                     self._save_state()
@@ -229,7 +230,7 @@ class CaptureEngine:
             self.status.cdc_latency_source_s = self.status.cdc_latency_target_s = 0.0
         info = source.slot_info(conn, cfg.slot_name)
         if info is not None:
-            self.status.confirmed_lsn = pgoutput.format_lsn(info.confirmed_flush_lsn)
+            self.status.confirmed_lsn = format_lsn(info.confirmed_flush_lsn)
             self.status.retained_wal_bytes = info.retained_wal_bytes
         if sent:
             log(

@@ -191,14 +191,3 @@ def parse(data: bytes) -> Message:
     if kind in (b"O", b"Y", b"M"):
         return Ignored(kind.decode())
     raise ProtocolError(f"unknown pgoutput message type {kind!r}")
-
-
-def format_lsn(lsn: int) -> str:
-    """An LSN the way DMS writes it in ``stream-position``: ``00000002/7C007178``."""
-    return f"{lsn >> 32:08X}/{lsn & 0xFFFFFFFF:08X}"
-
-
-def parse_lsn(text: str) -> int:
-    """``'0/16B3748'`` (PostgreSQL) or ``'00000002/7C007178'`` (DMS) → integer."""
-    high, _, low = text.partition("/")
-    return (int(high, 16) << 32) | int(low, 16)

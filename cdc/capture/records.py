@@ -32,11 +32,7 @@ where the DMS documentation is silent are marked *):
 | text, varchar, enum | string | ``"SALES_RECEIPT"`` |
 | NULL | null | ``null`` |
 
-Versions: ``stream-position`` is ``<commit LSN>.<transaction-record-id>.<change LSN>`` with
-LSNs as ``%08X/%08X``. A row's changes are totally ordered by (commit LSN,
-transaction-record-id) — see ``version_of``. ``load`` records carry no position (as in DMS)
-and rank below every CDC change: each change committed after the full load's snapshot is also
-delivered as a CDC record, so the newest version is always right.
+Versions: ``contracts.change_records.version_of``.
 """
 
 from __future__ import annotations
@@ -47,7 +43,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cdc.capture.pgoutput import format_lsn, parse_lsn
+from contracts.change_records import (
+    BOOL,
+    DATE_TEXT,
+    INT,
+    NULLABLE,
+    NUMERIC,
+    SOURCE_TABLES,
+    TEXT,
+    TIMESTAMP,
+    format_lsn,
+    primary_key,
+)
 
 # PostgreSQL type OIDs (pg_type.oid), stable across versions.
 INT_OIDS = {20: "INT64", 21: "INT16", 23: "INT32"}
@@ -214,13 +221,33 @@ def control_record(table: TableDef, operation: str, *, task_id: str, now: dateti
     return OutRecord(task_id, _serialise(record), table.table, operation)
 
 
-def version_of(metadata: Mapping[str, Any]) -> int:
-    """The version that orders the changes of one source row: ``commit LSN << 32 |
-    transaction-record-id`` from a CDC record, 0 for a ``load`` record."""
-    if metadata.get("operation") == "load":
-        return 0
-    position = metadata.get("stream-position")
-    if not isinstance(position, str) or "." not in position:
-        raise ValueError(f"a {metadata.get('operation')} record without a stream-position")
-    commit_lsn = parse_lsn(position.split(".", 1)[0])
-    return (commit_lsn << 32) | int(metadata.get("transaction-record-id", 0))
+# The PostgreSQL type of each Contract A column kind in ToteSys (pg_type OIDs), for building
+# records from plain rows with this encoder (tests, benchmarks).
+KIND_OIDS = {
+    INT: 23,
+    TEXT: 25,
+    NUMERIC: NUMERIC_OID,
+    BOOL: BOOL_OID,
+    TIMESTAMP: TIMESTAMP_OID,
+    DATE_TEXT: 25,
+}
+
+
+def table_def(table: str) -> TableDef:
+    """A ToteSys table as Contract A describes it, for ``data_record``."""
+    columns = tuple(
+        ColumnDef(c, KIND_OIDS[k], c in NULLABLE.get(table, ()))
+        for c, k in SOURCE_TABLES[table].items()
+    )
+    return TableDef("public", table, columns, (primary_key(table),))
+
+
+def pg_text(value: object) -> str | None:
+    """A Python value as PostgreSQL prints it (what logical decoding hands the engine)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)

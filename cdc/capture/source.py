@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from cdc.capture.pgoutput import parse_lsn
 from cdc.capture.records import ColumnDef, TableDef
+from contracts.change_records import parse_lsn
 
 
 class SourceError(RuntimeError):

@@ -22,8 +22,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from contracts.star_schema import TABLES as WAREHOUSE_TABLES
 from local_stack.pipeline import Names, Pipeline, fact_versions_written
-from stream_processor.output_schema import TABLES as WAREHOUSE_TABLES
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(900)]
 

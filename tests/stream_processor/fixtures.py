@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from cdc.capture.records import TransactionPosition, data_record
-from stream_processor.source_tables import pg_text, table_def
+from cdc.capture.records import TransactionPosition, data_record, pg_text, table_def
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -68,7 +68,7 @@ def test_a_saved_name_gives_back_the_checkpoints_of_the_moment_it_was_saved(tabl
 def test_reset_sets_the_checkpoint_and_clears_the_pending_one_as_the_kcl_expects(tables):
     ddb, leases_table, _ = tables
     [change] = replay.reset(ddb, leases_table, {"shardId-000000000000": "TRIM_HORIZON"})
-    assert change == replay.Change("shardId-000000000000", "42", "TRIM_HORIZON", None)
+    assert change == replay.CheckpointMove("shardId-000000000000", "42", "TRIM_HORIZON", None)
     lease = item(ddb, leases_table, "shardId-000000000000")
     assert (
         lease["checkpoint"]["S"] == "TRIM_HORIZON"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from stream_processor.decode import decode
 from stream_processor.join_state import MemoryJoinState
-from stream_processor.transform import OutRow, currency_name, date_row, transform
+from stream_processor.transform import AddMember, OutRow, Put, currency_name, transform
 from tests.stream_processor.fixtures import record
 
 T0 = datetime(2026, 3, 2, 9, 30, 15, 123000)  # a Monday
@@ -70,15 +70,21 @@ SALE = {
 
 
 def run(*changes: bytes, state: MemoryJoinState | None = None) -> list[OutRow]:
+    """Transform change by change, applying each change's join-state writes before the next."""
     state = state or MemoryJoinState()
-    return [row for raw in changes for row in transform(decode(raw), state)]
+    rows: list[OutRow] = []
+    for raw in changes:
+        out = transform(decode(raw), state)
+        state.apply(out.writes)
+        rows += out.rows
+    return rows
 
 
 def rows_of(rows: list[OutRow], table: str) -> list[dict]:
     return [r.values for r in rows if r.table == table]
 
 
-def test_a_sales_order_becomes_a_fact_version_with_split_timestamps_and_its_dates():
+def test_a_sales_order_becomes_a_fact_version_with_split_timestamps_and_typed_dates():
     rows = run(record("sales_order", SALE, "insert", commit=0x50))
     [fact] = rows_of(rows, "fact_sales_order")
     assert (
@@ -96,24 +102,17 @@ def test_a_sales_order_becomes_a_fact_version_with_split_timestamps_and_its_date
         date(2026, 3, 5),
     )
     assert fact["cdc_version"] == (0x50 << 32) | 1 and fact["cdc_operation"] == "insert"
-    assert {d["date_id"] for d in rows_of(rows, "dim_date")} == {
-        date(2026, 3, d) for d in (2, 3, 4, 5)
-    }
+    assert rows_of(rows, "dim_date") == [], "dim_date is the loader's to derive"
 
 
-def test_dim_date_rows_follow_iso_weekdays_and_quarters():
-    assert date_row(date(2026, 3, 2)).values == {
-        "date_id": date(2026, 3, 2),
-        "year": 2026,
-        "month": 3,
-        "day": 2,
-        "day_of_week": 1,
-        "day_name": "Monday",
-        "month_name": "March",
-        "quarter": 1,
-    }
-    assert date_row(date(2026, 11, 29)).values["day_of_week"] == 7
-    assert date_row(date(2026, 11, 29)).values["quarter"] == 4
+def test_the_transform_returns_its_join_state_writes_instead_of_making_them():
+    state = MemoryJoinState()
+    out = transform(decode(record("staff", STAFF, commit=0x10)), state)
+    assert out.rows == () and state.rows == {} and state.children == {}
+    [put, member] = out.writes
+    assert put == Put("staff", 10, (0x10 << 32) | 1, decode(record("staff", STAFF)).image)
+    assert member == AddMember("department", 1, 10)
+    assert transform(decode(record("sales_order", SALE, commit=0x20)), state).writes == ()
 
 
 def test_currency_names_come_from_iso_4217():
@@ -393,17 +392,20 @@ def test_batched_join_state_gives_the_same_warehouse_as_change_by_change(histori
     shared, rows = MemoryJoinState(), []
     for first, second in zip_longest(batches[::2], batches[1::2], fillvalue=[]):
         changes = [[decode(r) for r in batch] for batch in (first, second)]
-        plans = [join_batch.plan(c) for c in changes]
+        plans = [join_batch.plan_batch(c) for c in changes]
         for p in plans:
             join_batch.write(shared, p)
         views = [join_batch.read(shared, p) for p in plans]
         for batch_changes, view in zip(changes, views, strict=True):
-            rows += [row for change in batch_changes for row in transform(change, view)]
+            for change in batch_changes:
+                out = transform(change, view)
+                view.apply(out.writes)
+                rows += out.rows
     assert warehouse_after(rows) == warehouse_after(run(*in_order))
 
 
 def test_a_batch_plans_each_joined_row_once_at_its_newest_version():
-    from stream_processor.join_batch import plan
+    from stream_processor.join_batch import plan_batch
 
     changes = [
         decode(record("staff", {**STAFF, "department_id": 1}, "insert", commit=0x10)),
@@ -411,7 +413,7 @@ def test_a_batch_plans_each_joined_row_once_at_its_newest_version():
         decode(record("department", {**DEPT, "department_id": 2}, "update", commit=0x30)),
         decode(record("sales_order", SALE, "insert", commit=0x40)),
     ]
-    p = plan(changes)
+    p = plan_batch(changes)
     assert set(p.puts) == {("staff", STAFF["staff_id"]), ("department", 2)}
     assert p.puts[("staff", STAFF["staff_id"])][1]["department_id"] == 2
     assert p.members == {

@@ -21,11 +21,11 @@ import six
 import urllib3
 from botocore.config import Config
 
+from contracts.batches import S3Store
 from local_stack.processes import wait_until
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
-from stream_processor.object_store import S3Store
-from stream_processor.pipeline import ShardPipeline
+from stream_processor.shard import ShardProcessor
 from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import SALE
@@ -49,7 +49,7 @@ def loader(stack_cfg, fresh_database, aws_client, monkeypatch):
     monkeypatch.delenv("TOTESYS_CDC_WAREHOUSE_SECRET_ARN", raising=False)
     monkeypatch.setattr(lambda_handler, "_WAREHOUSE", None)
     store = S3Store(s3, bucket)
-    pipeline = ShardPipeline(
+    pipeline = ShardProcessor(
         "shardId-000000000000",
         MemoryJoinState(),
         store,
@@ -60,7 +60,7 @@ def loader(stack_cfg, fresh_database, aws_client, monkeypatch):
     def manifest(*raws: bytes) -> str:
         for raw in raws:
             pipeline.process(str(next(counter)), "k", raw)
-        return pipeline.flush().manifest_key
+        return pipeline.commit(lambda _seq: True).manifest_key
 
     return type(
         "Loader", (), {"dsn": dsn, "bucket": bucket, "s3": s3, "manifest": staticmethod(manifest)}
@@ -213,8 +213,12 @@ def test_status_reports_the_ledger_and_freshness(loader):
 
 
 PACKAGED_RUN = """
-import json, sys
+import importlib, json, pkgutil, sys
 sys.path[:0] = [sys.argv[1], sys.argv[3]]  # -I -S: no site-packages, no PYTHONPATH
+import contracts, warehouse_loader
+for package in (contracts, warehouse_loader):  # every module shipped imports there
+    for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
 from warehouse_loader import handler
 import psycopg, pyarrow
 assert all(m.__file__.startswith(sys.argv[1]) for m in (handler, psycopg, pyarrow))
@@ -236,6 +240,7 @@ def test_the_lambda_package_loads_a_manifest_with_nothing_but_itself_and_boto3(l
     unpacked = tmp_path / "unpacked"
     zipfile.ZipFile(tmp_path / "l.zip").extractall(unpacked)
     assert not (unpacked / "boto3").exists() and (unpacked / "warehouse_loader/migrations").is_dir()
+    assert not (unpacked / "stream_processor").exists() and (unpacked / "contracts").is_dir()
     runtime = tmp_path / "runtime"  # what the Lambda runtime adds: boto3 and its dependencies
     runtime.mkdir()
     for module in (boto3, botocore, s3transfer, jmespath, dateutil, urllib3):
@@ -274,7 +279,7 @@ def test_the_runner_outlives_an_unreachable_queue_endpoint(capsys):
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(sqs, "http://127.0.0.1:9/q", stop))
     thread.start()
-    wait_until(lambda: "poll_failed" in capsys.readouterr().out, what="a failed poll", timeout_s=10)
+    wait_until(lambda: "poll_failed" in capsys.readouterr().err, what="a failed poll", timeout_s=10)
     assert thread.is_alive()
     stop.set()
     thread.join(timeout=5)

@@ -8,10 +8,10 @@ import itertools
 import psycopg
 import pytest
 
+from contracts.batches import MemoryStore
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
-from stream_processor.object_store import MemoryStore
-from stream_processor.pipeline import ShardPipeline
+from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
 from warehouse_loader import migrations
@@ -43,7 +43,7 @@ def store():
 
 def manifest(store: MemoryStore, *raws: bytes, state: MemoryJoinState | None = None) -> str:
     """A manifest (and its files) from these records, as the processor writes it."""
-    p = ShardPipeline(
+    p = ShardProcessor(
         "shardId-000000000000",
         state or MemoryJoinState(),
         store,
@@ -51,7 +51,7 @@ def manifest(store: MemoryStore, *raws: bytes, state: MemoryJoinState | None = N
     )
     for raw in raws:
         p.process(str(next(_seq)), "k", raw)
-    return p.flush().manifest_key
+    return p.commit(lambda _seq: True).manifest_key
 
 
 def one(conn, query, *args):
@@ -234,8 +234,7 @@ def test_sql_injection_attempts_in_values_land_as_data(warehouse, store):
 def test_every_fact_reference_resolves_after_loads_that_skip_row_by_row_checks(warehouse, store):
     from psycopg import sql
 
-    from stream_processor.output_schema import FACT_DATE_COLUMNS
-    from warehouse_loader.merge_sql import FACT_REFERENCES, KEYS
+    from contracts.star_schema import FACTS, KEYS, spec
 
     purchase = {
         **SALE,
@@ -253,10 +252,9 @@ def test_every_fact_reference_resolves_after_loads_that_skip_row_by_row_checks(w
             record("purchase_order", purchase, commit=0x51),
         ),
     )
-    for fact, references in FACT_REFERENCES.items():
-        checks = [(c, d, KEYS[d]) for c, d in references.items()] + [
-            (c, "dim_date", "date_id") for c in FACT_DATE_COLUMNS[fact]
-        ]
+    for fact in FACTS:
+        checks = [(c, d, KEYS[d]) for c, d in spec(fact).references.items()]
+        assert len(checks) >= 7, "every dimension and date reference"
         for column, dim, key in checks:
             orphans = warehouse.execute(
                 sql.SQL(

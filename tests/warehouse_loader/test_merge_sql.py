@@ -12,13 +12,13 @@ def text(composed) -> str:
 
 
 def test_a_fact_version_is_inserted_once_per_key_and_version():
-    sql = text(merge_sql.merge(merge_sql.plan("fact_sales_order")))
+    sql = text(merge_sql.merge(merge_sql.table_plan("fact_sales_order")))
     assert 'ON CONFLICT ("sales_order_id", cdc_version) DO NOTHING' in sql
     assert sql.startswith('INSERT INTO "fact_sales_order"')
 
 
 def test_a_joined_dimension_compares_version_then_joined_version_and_replaces_inferred_members():
-    sql = text(merge_sql.merge(merge_sql.plan("dim_staff")))
+    sql = text(merge_sql.merge(merge_sql.table_plan("dim_staff")))
     assert '("dim_staff".cdc_version, coalesce("dim_staff".cdc_joined_version, -1)) <' in sql
     assert 'OR "dim_staff".cdc_is_inferred' in sql
     assert 'ORDER BY "staff_id", cdc_version DESC, cdc_joined_version DESC NULLS LAST' in sql
@@ -26,12 +26,12 @@ def test_a_joined_dimension_compares_version_then_joined_version_and_replaces_in
 
 
 def test_a_plain_dimension_takes_only_strictly_newer_versions():
-    sql = text(merge_sql.merge(merge_sql.plan("dim_currency")))
+    sql = text(merge_sql.merge(merge_sql.table_plan("dim_currency")))
     assert '"dim_currency".cdc_version < EXCLUDED.cdc_version' in sql
 
 
 def test_facts_get_inferred_members_for_every_dimension_they_reference():
-    statements = merge_sql.inferred_members(merge_sql.plan("fact_payment"))
+    statements = merge_sql.inferred_members(merge_sql.table_plan("fact_payment"))
     assert {column: text(s).split()[2] for column, s in statements.items()} == {
         "transaction_id": '"dim_transaction"',
         "counterparty_id": '"dim_counterparty"',
@@ -45,11 +45,16 @@ def test_facts_get_inferred_members_for_every_dimension_they_reference():
 
 
 def test_the_fast_fact_insert_has_no_conflict_clause_and_exists_only_for_facts():
-    assert "ON CONFLICT" not in text(merge_sql.insert_all(merge_sql.plan("fact_payment")))
+    assert "ON CONFLICT" not in text(merge_sql.insert_all(merge_sql.table_plan("fact_payment")))
     with pytest.raises(ValueError, match="not a fact table"):
-        merge_sql.insert_all(merge_sql.plan("dim_staff"))
+        merge_sql.insert_all(merge_sql.table_plan("dim_staff"))
 
 
 def test_an_unknown_table_is_refused():
-    with pytest.raises(ValueError, match="no table 'dim_secret'"):
-        merge_sql.plan("dim_secret")
+    with pytest.raises(ValueError, match="no table .dim_secret. among the published"):
+        merge_sql.table_plan("dim_secret")
+
+
+def test_dim_date_is_not_published_the_loader_derives_it():
+    with pytest.raises(ValueError, match="no table 'dim_date' among the published"):
+        merge_sql.table_plan("dim_date")

@@ -12,10 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from cdc import source_schema
-from stream_processor.transform import date_row
 from warehouse_loader import migrations
 from warehouse_loader.cli import main
-from warehouse_loader.reconcile import compare_dates, compare_dimension, compare_fact
+from warehouse_loader.reconcile import compare_dates, compare_dimension, compare_fact, expected_date
 
 CURRENCY = {"currency_id": 1, "currency_code": "GBP", "currency_name": "Pound Sterling"}
 LIVE, DELETED, INFERRED = (False, False), (True, False), (False, True)
@@ -71,8 +70,8 @@ def test_facts_are_checked_on_their_latest_version_and_for_duplicated_versions()
 def test_every_referenced_date_needs_a_correct_dim_date_row():
     monday, tuesday, wednesday = date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)
     stored = {
-        monday: date_row(monday).values,
-        tuesday: {**date_row(tuesday).values, "day_name": "Monday"},
+        monday: expected_date(monday),
+        tuesday: {**expected_date(tuesday), "day_name": "Monday"},
     }
     diff = compare_dates({monday, tuesday, wednesday}, stored)
     assert diff.problems == {"different": [tuesday], "missing": [wednesday]}
@@ -120,3 +119,28 @@ def test_the_command_reads_both_databases_and_exits_non_zero_on_drift(fresh_data
 
     unreachable = CliRunner().invoke(main, ["reconcile", "--source-dsn", "not a dsn"])
     assert unreachable.exit_code == 2 and "error: cannot connect" in unreachable.output
+
+
+def test_its_calendar_and_currency_names_are_its_own_and_follow_iso():
+    from warehouse_loader.reconcile import iso4217_name
+
+    assert expected_date(date(2026, 3, 2)) == {
+        "date_id": date(2026, 3, 2),
+        "year": 2026,
+        "month": 3,
+        "day": 2,
+        "day_of_week": 1,
+        "day_name": "Monday",
+        "month_name": "March",
+        "quarter": 1,
+    }
+    assert (
+        expected_date(date(2026, 11, 29))["day_of_week"],
+        expected_date(date(2026, 11, 29))["quarter"],
+    ) == (7, 4)
+    assert [iso4217_name(c) for c in ("GBP", "USD", "EUR", None)] == [
+        "Pound Sterling",
+        "US Dollar",
+        "Euro",
+        None,
+    ]

@@ -21,9 +21,8 @@ import pytest
 from psycopg import sql
 
 from cdc import source_schema
-from cdc.capture.pgoutput import parse_lsn
-from cdc.capture.records import version_of
 from cdc.simulator import dataset, traffic, writer
+from contracts.change_records import parse_lsn, version_of
 from tests.fixtures import read_stream
 
 pytestmark = pytest.mark.stack

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cdc.capture import pgoutput
+from contracts.change_records import format_lsn, parse_lsn
 
 
 def s(text: str) -> bytes:
@@ -76,6 +77,6 @@ def test_malformed_messages_are_refused_with_a_protocol_error(raw):
 
 
 def test_lsns_round_trip_between_postgres_and_dms_spellings():
-    assert pgoutput.parse_lsn("0/16B3748") == 0x16B3748
-    assert pgoutput.format_lsn(0x2_7C007178) == "00000002/7C007178"
-    assert pgoutput.parse_lsn(pgoutput.format_lsn(2**40 + 5)) == 2**40 + 5
+    assert parse_lsn("0/16B3748") == 0x16B3748
+    assert format_lsn(0x2_7C007178) == "00000002/7C007178"
+    assert parse_lsn(format_lsn(2**40 + 5)) == 2**40 + 5

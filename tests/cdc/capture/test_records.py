@@ -9,6 +9,7 @@ import pytest
 
 from cdc.capture import records
 from cdc.capture.records import ColumnDef, TableDef, TransactionPosition
+from contracts.change_records import version_of
 
 PAYMENT = TableDef(
     "public",
@@ -82,7 +83,7 @@ def test_a_cdc_record_has_dms_metadata_and_one_line_of_json():
         "commit-timestamp": "2026-11-25T12:00:00.123456Z",
         "stream-position": "00000002/7C007328.2.00000002/7C007300",
     }
-    assert records.version_of(body["metadata"]) == (0x2_7C007328 << 32) | 2
+    assert version_of(body["metadata"]) == (0x2_7C007328 << 32) | 2
 
 
 def test_a_load_record_has_no_transaction_details_and_the_lowest_version():
@@ -92,7 +93,7 @@ def test_a_load_record_has_no_transaction_details_and_the_lowest_version():
         ).data
     )
     assert "stream-position" not in body["metadata"] and "transaction-id" not in body["metadata"]
-    assert records.version_of(body["metadata"]) == 0
+    assert version_of(body["metadata"]) == 0
 
 
 def test_versions_order_changes_by_commit_position_then_place_in_the_transaction():
@@ -104,13 +105,9 @@ def test_versions_order_changes_by_commit_position_then_place_in_the_transaction
             "transaction-record-id": record_id,
         }
 
-    assert (
-        records.version_of(meta(0x100, 1))
-        < records.version_of(meta(0x100, 2))
-        < records.version_of(meta(0x200, 1))
-    )
+    assert version_of(meta(0x100, 1)) < version_of(meta(0x100, 2)) < version_of(meta(0x200, 1))
     with pytest.raises(ValueError, match="without a stream-position"):
-        records.version_of({"operation": "update"})
+        version_of({"operation": "update"})
 
 
 def test_a_control_record_describes_the_table_and_is_partitioned_by_task():

@@ -1,33 +1,30 @@
-"""One shard's processing: decode → transform → micro-batch → flush, and dead letters.
+"""One shard's processing: decode → transform → micro-batch, dead letters, and the commit
+protocol that ends each batch (``ShardProcessor.commit``).
 
-Everything here but the injected state and object store is pure; the KCL record processor
-(``kcl_app``) is the shell around it.
+Everything here but the injected join state, object store, checkpoint and metrics publisher is
+pure; the KCL record processor (``kcl_app``) is the shell around it.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
-from stream_processor.batch import Batch, FlushResult, dead_letter, flush
+from contracts.batches import ObjectStore
+from contracts.events import log, warning
+from stream_processor.batch import Batch, dead_letter, write_files, write_manifest
 from stream_processor.config import ProcessorConfig
 from stream_processor.decode import Change, Control, DecodeError, decode
 from stream_processor.join_batch import BulkJoinState, prepare
-from stream_processor.object_store import ObjectStore
-from stream_processor.transform import transform
+from stream_processor.transform import OutRow, transform
+
+Checkpoint = Callable[[str | None], bool]  # sequence number (None: SHARD_END) → taken?
+Publish = Callable[[str, dict[str, float]], None]  # shard, figures
 
 
-def log(event: str, **fields: Any) -> None:  # noqa: ANN401
-    """One JSON object per line on stderr (stdout belongs to the KCL protocol)."""
-    print(
-        json.dumps({"ts": datetime.now(UTC).isoformat(), "event": event, **fields}, default=str),
-        file=sys.stderr,
-        flush=True,
-    )
+class MetricsUnavailable(RuntimeError):
+    """A metrics publisher could not deliver (throttled, unreachable): never fatal."""
 
 
 @dataclass
@@ -40,21 +37,29 @@ class Metrics:
     millis_behind_latest: int | None = None
 
 
-class ShardPipeline:
+@dataclass(frozen=True)
+class CommitResult:
+    manifest_key: str | None  # None: the batch's records produced no rows
+    files: dict[str, int]  # table → rows
+    last_seq: str
+    checkpointed: bool
+
+
+class ShardProcessor:
     def __init__(
         self,
         shard_id: str,
         state: BulkJoinState,
         store: ObjectStore,
         config: ProcessorConfig,
-        publish: Callable[[str, dict[str, float]], None] | None = None,
+        publish: Publish | None = None,
     ) -> None:
-        """``publish`` receives each flush's figures (CloudWatch in AWS; None: logs only)."""
-        self.publish = publish
+        """``publish`` receives each batch's figures (CloudWatch in AWS; None: logs only)."""
         self.shard_id = shard_id
         self.state = state
         self.store = store
         self.config = config
+        self.publish = publish
         self.batch = Batch(shard_id)
         self.metrics = Metrics()
 
@@ -74,10 +79,10 @@ class ShardPipeline:
             except DecodeError as exc:
                 item = str(exc)
             decoded.append((sequence_number, partition_key, data, item))
-        state = prepare(self.state, [i for *_, i in decoded if isinstance(i, Change)])
+        view = prepare(self.state, [i for *_, i in decoded if isinstance(i, Change)])
         for sequence_number, partition_key, data, item in decoded:
             self.metrics.records_in += 1
-            rows = []
+            rows: tuple[OutRow, ...] = ()
             if isinstance(item, Control):
                 self.metrics.control_records += 1
                 log(
@@ -90,10 +95,13 @@ class ShardPipeline:
                 self._dead_letter(sequence_number, partition_key, data, item)
             else:
                 try:
-                    rows = transform(item, state)
+                    out = transform(item, view)
                 except (ValueError, KeyError, TypeError) as exc:
                     reason = f"transform failed: {type(exc).__name__}: {exc}"
                     self._dead_letter(sequence_number, partition_key, data, reason)
+                else:
+                    view.apply(out.writes)
+                    rows = out.rows
             self.batch.add_record(sequence_number, rows)
 
     def _dead_letter(
@@ -101,7 +109,6 @@ class ShardPipeline:
     ) -> None:
         key = dead_letter(
             self.store,
-            self.config.dead_letter_prefix,
             shard_id=self.shard_id,
             sequence_number=sequence_number,
             partition_key=partition_key,
@@ -110,7 +117,7 @@ class ShardPipeline:
         )
         self.metrics.dead_letters += 1
         self.batch.dead_letters += 1
-        log(
+        warning(
             "dead_letter",
             shard=self.shard_id,
             sequence_number=sequence_number,
@@ -126,46 +133,63 @@ class ShardPipeline:
             max_age_s=cfg.max_batch_age_s,
         )
 
-    def flush(self) -> FlushResult | None:
-        """Write the batch (files, then manifest); None when there was nothing buffered."""
+    def commit(self, checkpoint: Checkpoint, *, shard_end: bool = False) -> CommitResult | None:
+        """End the buffered batch. The commit protocol, in order:
+
+        1. one parquet file per table touched, with the table's explicit Arrow schema;
+        2. the manifest, last: the loader is triggered by manifests only, so it never sees
+           half a batch;
+        3. the checkpoint at the batch's last sequence number (at ``shard_end``: SHARD_END,
+           taken even when nothing was buffered), only after 1 and 2 are in the store;
+        4. metrics, best effort: a publisher that cannot deliver never undoes or blocks 1-3.
+
+        If 1 or 2 fails, nothing is checkpointed and the records are read again. Returns None
+        when nothing was buffered."""
         if self.batch.empty:
+            if shard_end:
+                checkpoint(None)
             return None
         batch, self.batch = self.batch, Batch(self.shard_id)
-        started = datetime.now(UTC)
-        result = flush(
-            batch,
-            self.store,
-            batch_prefix=self.config.batch_prefix,
-            manifest_prefix=self.config.manifest_prefix,
-            compression=self.config.compression,
-        )
+        started = time.monotonic()
+        files = write_files(batch, self.store, self.config.compression)  # 1
+        key = write_manifest(batch, files, self.store) if files else None  # 2
+        flush_ms = round((time.monotonic() - started) * 1000, 1)
+        assert batch.last_seq is not None
+        checkpointed = checkpoint(None if shard_end else batch.last_seq)  # 3
+        result = CommitResult(key, {f.table: f.rows for f in files}, batch.last_seq, checkpointed)
         self.metrics.batches_flushed += 1
-        for table, n in result.files.items():
-            self.metrics.rows_out[table] = self.metrics.rows_out.get(table, 0) + n
-        flush_ms = round((datetime.now(UTC) - started).total_seconds() * 1000, 1)
+        for f in files:
+            self.metrics.rows_out[f.table] = self.metrics.rows_out.get(f.table, 0) + f.rows
         log(
-            "batch_flushed",
+            "batch_committed",
             shard=self.shard_id,
-            manifest=result.manifest_key,
+            manifest=key,
             records=batch.records,
             rows=result.files,
             dead_letters=batch.dead_letters,
-            last_sequence_number=result.last_seq,
+            last_sequence_number=batch.last_seq,
+            checkpointed=checkpointed,
             flush_ms=flush_ms,
             millis_behind_latest=self.metrics.millis_behind_latest,
         )
-        if self.publish is not None:
-            self.publish(
-                self.shard_id,
-                {
-                    "RecordsIn": batch.records,
-                    "RowsOut": sum(result.files.values()),
-                    "DeadLetters": batch.dead_letters,
-                    "FlushLatencyMs": flush_ms,
-                    "MillisBehindLatest": self.metrics.millis_behind_latest or 0,
-                },
-            )
+        self._publish(  # 4
+            {
+                "RecordsIn": batch.records,
+                "RowsOut": sum(result.files.values()),
+                "DeadLetters": batch.dead_letters,
+                "FlushLatencyMs": flush_ms,
+                "MillisBehindLatest": self.metrics.millis_behind_latest or 0,
+            }
+        )
         return result
+
+    def _publish(self, figures: dict[str, float]) -> None:
+        if self.publish is None:
+            return
+        try:
+            self.publish(self.shard_id, figures)
+        except MetricsUnavailable as exc:
+            warning("metrics_not_published", shard=self.shard_id, error=str(exc))
 
     def drop(self) -> None:
         """The lease is gone: forget the buffer; the next owner reprocesses from the checkpoint."""

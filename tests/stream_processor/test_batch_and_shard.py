@@ -1,5 +1,5 @@
-"""Micro-batches, manifests and dead letters (in-memory object store), and the join-state
-contract run against both stores (memory and DynamoDB)."""
+"""Micro-batches, manifests, dead letters and the commit protocol (in-memory object store),
+and the join-state contract run against both stores (memory and DynamoDB)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from contracts.batches import Manifest, MemoryStore
+from contracts.star_schema import schema_of
 from stream_processor.config import ProcessorConfig
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_batch import Plan
+from stream_processor.join_state import MemoryJoinState, decode_image
 from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
-from stream_processor.object_store import MemoryStore
-from stream_processor.output_schema import SCHEMAS
-from stream_processor.pipeline import ShardPipeline
+from stream_processor.shard import MetricsUnavailable, ShardProcessor
 from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE, STAFF
@@ -23,17 +24,17 @@ from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE, STAFF
 CONFIG = ProcessorConfig(bucket="b", state_table="s", max_batch_rows=1000, max_batch_age_s=3600)
 
 
-def pipeline(**overrides) -> tuple[ShardPipeline, MemoryStore]:
+def pipeline(**overrides) -> tuple[ShardProcessor, MemoryStore]:
     store = MemoryStore()
     cfg = ProcessorConfig(**{**CONFIG.__dict__, **overrides})
-    return ShardPipeline("shardId-000000000001", MemoryJoinState(), store, cfg), store
+    return ShardProcessor("shardId-000000000001", MemoryJoinState(), store, cfg), store
 
 
 def test_a_flush_writes_one_file_per_table_then_a_manifest_under_keys_from_the_sequence_range():
     p, store = pipeline()
     p.process("101", "k", record("sales_order", SALE, commit=0x10))
     p.process("102", "k", record("sales_order", {**SALE, "units_sold": 5}, "update", commit=0x20))
-    result = p.flush()
+    result = p.commit(lambda _seq: True)
     span = f"{'101'.zfill(56)}-{'102'.zfill(56)}"
     assert result.manifest_key == f"manifests/shardId-000000000001/{span}.json"
     manifest = json.loads(store.get(result.manifest_key))
@@ -48,18 +49,18 @@ def test_a_flush_writes_one_file_per_table_then_a_manifest_under_keys_from_the_s
         == f"batches/fact_sales_order/shardId-000000000001/{span}.parquet"
     )
     facts = pq.read_table(io.BytesIO(store.get(files["fact_sales_order"]["key"])))
-    assert facts.schema.equals(SCHEMAS["fact_sales_order"]) and facts.num_rows == 2
-    dates = pq.read_table(io.BytesIO(store.get(files["dim_date"]["key"])))
-    assert dates.num_rows == files["dim_date"]["rows"] == 4, "one dim_date row per date per batch"
+    assert facts.schema.equals(schema_of("fact_sales_order")) and facts.num_rows == 2
+    assert set(files) == {"fact_sales_order"}, "no dim_date file: the loader derives dim_date"
+    assert Manifest.from_json(store.get(result.manifest_key)).records == 2
     assert p.batch.empty
 
 
 def test_writing_the_same_batch_twice_overwrites_the_same_objects():
     first, store = pipeline()
-    second = ShardPipeline("shardId-000000000001", MemoryJoinState(), store, CONFIG)
+    second = ShardProcessor("shardId-000000000001", MemoryJoinState(), store, CONFIG)
     for p in (first, second):
         p.process("7", "k", record("sales_order", SALE, commit=0x10))
-        p.flush()
+        p.commit(lambda _seq: True)
     assert len(store.keys("manifests/")) == 1 and len(store.keys("batches/fact_sales_order/")) == 1
 
 
@@ -77,7 +78,7 @@ def test_poison_records_are_dead_lettered_with_reason_and_position_and_the_shard
             }
         ).encode(),
     )
-    result = p.flush()
+    result = p.commit(lambda _seq: True)
     [bad_json, unknown] = [json.loads(store.get(k)) for k in store.keys("dead-letters/")]
     assert (
         bad_json["reason"].startswith("not JSON")
@@ -95,14 +96,15 @@ def test_poison_records_are_dead_lettered_with_reason_and_position_and_the_shard
 
 def test_batches_are_due_by_rows_or_age_and_a_lost_lease_drops_the_buffer():
     p, _ = pipeline(max_batch_rows=3)
-    p.process("1", "k", record("sales_order", SALE, commit=0x10))
-    assert p.due(), "one sales order gives a fact and its dim_date rows"
+    for seq in ("1", "2", "3"):
+        p.process(seq, "k", record("sales_order", SALE, commit=0x10 + int(seq)))
+    assert p.due(), "three sales orders give three fact rows"
     aged, _ = pipeline(max_batch_age_s=0.0)
     assert not aged.due()
     aged.process("1", "k", record("department", DEPT, commit=0x10))
     assert aged.due()
     aged.drop()
-    assert aged.batch.empty and aged.flush() is None
+    assert aged.batch.empty and aged.commit(lambda _seq: True) is None
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -115,28 +117,33 @@ def state(request):
     return DynamoJoinState(ddb, name)
 
 
+def version_of_row(state, table: str, key: int) -> tuple[int, dict | None] | None:
+    found = state.get_many({(table, key)}).get((table, key))
+    return None if found is None else (found[0], decode_image(table, found[1]))
+
+
 def test_join_state_only_moves_forward_and_keeps_tombstones(state):
-    state.put("staff", 10, 5, STAFF)
-    state.put("staff", 10, 3, {**STAFF, "first_name": "Old"})
-    assert state.get("staff", 10) == (5, STAFF)
-    state.put("staff", 10, 9, None)
-    assert state.get("staff", 10) == (9, None)
-    assert state.get("staff", 99) is None
+    state.write_many(Plan(puts={("staff", 10): (5, STAFF)}))
+    state.write_many(Plan(puts={("staff", 10): (3, {**STAFF, "first_name": "Old"})}))
+    assert version_of_row(state, "staff", 10) == (5, STAFF)
+    state.write_many(Plan(puts={("staff", 10): (9, None)}))
+    assert version_of_row(state, "staff", 10) == (9, None)
+    assert version_of_row(state, "staff", 99) is None
 
 
 def test_join_state_remembers_every_child_of_a_parent(state):
-    state.add_member("department", 1, 10)
-    state.add_member("department", 1, 11)
-    state.add_member("department", 1, 10)
-    assert state.members("department", 1) == {10, 11}
-    assert state.members("department", 2) == set()
+    state.write_many(Plan(members={("department", 1): {10, 11}}))
+    state.write_many(Plan(members={("department", 1): {10}}))
+    assert state.members_many({("department", 1), ("department", 2)}) == {
+        ("department", 1): {10, 11}
+    }
 
 
 def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client):
     from stream_processor.kcl_app import cloudwatch_publisher
 
     reported: list[tuple[str, dict]] = []
-    p = ShardPipeline(
+    p = ShardProcessor(
         "shardId-000000000003",
         MemoryJoinState(),
         MemoryStore(),
@@ -146,7 +153,7 @@ def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client)
     p.metrics.millis_behind_latest = 1500
     p.process("1", "k", record("sales_order", SALE, commit=0x10))
     p.process("2", "k", b"junk")
-    p.flush()
+    p.commit(lambda _seq: True)
     [(shard, figures)] = reported
     assert shard == "shardId-000000000003"
     assert (
@@ -154,7 +161,7 @@ def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client)
         figures["RowsOut"],
         figures["DeadLetters"],
         figures["MillisBehindLatest"],
-    ) == (2, 5, 1, 1500)
+    ) == (2, 1, 1, 1500)
 
     cloudwatch = aws_client("cloudwatch")
     namespace = unique_name("Totesys")
@@ -174,10 +181,8 @@ def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client)
     assert len(per_application) == 5 and len(metrics) == 10
 
 
-def test_bulk_writes_and_reads_match_item_by_item_ones_and_span_many_calls(state):
-    from stream_processor.join_batch import Plan
-
-    state.put("staff", 7, 50, STAFF)  # newer than what the batch brings: stays
+def test_bulk_writes_and_reads_span_many_calls_and_never_move_a_row_back(state):
+    state.write_many(Plan(puts={("staff", 7): (50, STAFF)}))  # newer than the batch's: stays
     plan = Plan(
         puts={
             ("staff", 7): (40, {**STAFF, "first_name": "Old"}),
@@ -191,8 +196,78 @@ def test_bulk_writes_and_reads_match_item_by_item_ones_and_span_many_calls(state
     found = state.get_many(keys)  # more than one BatchGetItem's 100 keys
     assert len(found) == 152 and ("staff", 9) not in found
     assert found[("staff", 7)][0] == 50 and found[("staff", 8)][0] == 41
-    assert {k: state.get(*k)[0] for k in found} == {k: v[0] for k, v in found.items()}
     assert state.members_many({("department", 1), ("address", 3), ("address", 4)}) == {
         ("department", 1): {7, 8},
         ("address", 3): {20},
     }
+
+
+class RecordingStore(MemoryStore):
+    """A store that notes the order of its writes (a wrapper, as the tests inject faults)."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        super().put(key, body, content_type)
+        self.events.append(key.split("/")[0])
+
+
+def test_the_commit_writes_files_then_the_manifest_then_checkpoints_then_publishes():
+    events: list[str] = []
+
+    def checkpoint(seq):
+        events.append(f"checkpoint {seq}")
+        return True
+
+    p = ShardProcessor(
+        "shardId-000000000001",
+        MemoryJoinState(),
+        RecordingStore(events),
+        CONFIG,
+        publish=lambda shard, figures: events.append("metrics"),
+    )
+    p.process("5", "k", record("sales_order", SALE, commit=0x10))
+    p.process("6", "k", record("address", ADDRESS, commit=0x11))
+    result = p.commit(checkpoint)
+    assert events == ["batches", "batches", "manifests", "checkpoint 6", "metrics"]
+    assert result.checkpointed and result.last_seq == "6"
+
+
+def test_metrics_that_cannot_be_published_never_block_the_checkpoint():
+    checkpoints: list[str] = []
+
+    def unavailable(shard, figures):
+        raise MetricsUnavailable("ThrottlingException: rate exceeded")
+
+    p = ShardProcessor(
+        "shardId-000000000001", MemoryJoinState(), MemoryStore(), CONFIG, publish=unavailable
+    )
+    p.process("9", "k", record("sales_order", SALE, commit=0x10))
+    result = p.commit(lambda seq: checkpoints.append(seq) or True)
+    assert checkpoints == ["9"] and result.manifest_key is not None
+
+
+def test_a_store_that_fails_before_the_manifest_means_no_checkpoint():
+    class FailingStore(MemoryStore):
+        def put(self, key: str, body: bytes, content_type: str) -> None:
+            if key.startswith("manifests/"):
+                raise ConnectionError("S3 unreachable")
+            super().put(key, body, content_type)
+
+    checkpoints: list[str] = []
+    p = ShardProcessor("shardId-000000000001", MemoryJoinState(), FailingStore(), CONFIG)
+    p.process("9", "k", record("sales_order", SALE, commit=0x10))
+    with pytest.raises(ConnectionError):
+        p.commit(lambda seq: checkpoints.append(seq) or True)
+    assert checkpoints == []
+
+
+def test_the_end_of_a_shard_is_checkpointed_even_with_nothing_buffered():
+    checkpoints: list = []
+    p, _ = pipeline()
+    assert p.commit(lambda seq: checkpoints.append(seq) or True, shard_end=True) is None
+    p.process("4", "k", record("sales_order", SALE, commit=0x10))
+    p.commit(lambda seq: checkpoints.append(seq) or True, shard_end=True)
+    assert checkpoints == [None, None]

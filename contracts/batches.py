@@ -1,0 +1,195 @@
+"""Contract C: micro-batches in S3 (DESIGN.md §5).
+
+A flush writes one parquet file per table touched (the table's explicit Arrow schema from
+``star_schema``), then a manifest listing them; the loader is triggered by manifests only. Keys
+are deterministic from (shard, first sequence, last sequence), so writing the same batch twice
+overwrites the same objects. Dead letters live under their own prefix.
+
+``Manifest`` is the one typed form of a manifest: the processor builds it and writes
+``to_json()``; the loader reads it with ``Manifest.from_json`` (``ManifestError`` when it is not
+one). ``FORMAT_VERSION`` changes whenever its shape or meaning does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from contracts.star_schema import PUBLISHED
+
+# Format 2: dim_date files are no longer written (the loader derives dim_date from the facts).
+# Format 1 manifests are still read; their dim_date files are ignored for that reason.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+
+# Every S3 prefix of the batches bucket, defined once (terraform's notification filter and
+# lifecycle rules use the same names; tests/terraform checks them).
+BATCH_PREFIX = "batches"
+MANIFEST_PREFIX = "manifests"
+DEAD_LETTER_PREFIX = "dead-letters"
+
+SEQ_WIDTH = 56  # Kinesis sequence numbers have up to 56 digits; padding keeps keys sortable
+
+
+def seq_key(sequence_number: str) -> str:
+    return sequence_number.zfill(SEQ_WIDTH)
+
+
+def span(first_seq: str, last_seq: str) -> str:
+    return f"{seq_key(first_seq)}-{seq_key(last_seq)}"
+
+
+def batch_file_key(table: str, shard_id: str, first_seq: str, last_seq: str) -> str:
+    return f"{BATCH_PREFIX}/{table}/{shard_id}/{span(first_seq, last_seq)}.parquet"
+
+
+def manifest_key(shard_id: str, first_seq: str, last_seq: str) -> str:
+    return f"{MANIFEST_PREFIX}/{shard_id}/{span(first_seq, last_seq)}.json"
+
+
+def dead_letter_key(shard_id: str, sequence_number: str) -> str:
+    return f"{DEAD_LETTER_PREFIX}/{shard_id}/{seq_key(sequence_number)}.json"
+
+
+def is_manifest_key(key: str) -> bool:
+    return key.startswith(MANIFEST_PREFIX + "/") and key.endswith(".json")
+
+
+class ManifestError(ValueError):
+    """Bytes that are not a manifest this code can read; ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class BatchFile:
+    table: str
+    key: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    shard_id: str
+    first_sequence_number: str
+    last_sequence_number: str
+    records: int
+    dead_letters: int
+    files: tuple[BatchFile, ...]
+    written_at: datetime
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "format_version": self.format_version,
+                "shard_id": self.shard_id,
+                "first_sequence_number": self.first_sequence_number,
+                "last_sequence_number": self.last_sequence_number,
+                "records": self.records,
+                "dead_letters": self.dead_letters,
+                "files": [{"table": f.table, "key": f.key, "rows": f.rows} for f in self.files],
+                "written_at": self.written_at.isoformat(),
+            },
+            indent=1,
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        """Parse and validate; raises ``ManifestError`` naming the first thing wrong."""
+        try:
+            raw = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ManifestError(f"not JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ManifestError("not a JSON object")
+        # format 1 called it schema_version
+        version = raw.get("format_version", raw.get("schema_version"))
+        if version not in READABLE_FORMATS:
+            raise ManifestError(
+                f"format version {version!r}; this loader reads {list(READABLE_FORMATS)}"
+            )
+        try:
+            files = tuple(_file(f) for f in _field(raw, "files", list))
+            if version == 1:  # see FORMAT_VERSION
+                files = tuple(f for f in files if f.table != "dim_date")
+            return cls(
+                shard_id=_field(raw, "shard_id", str),
+                first_sequence_number=_field(raw, "first_sequence_number", str),
+                last_sequence_number=_field(raw, "last_sequence_number", str),
+                records=_field(raw, "records", int),
+                dead_letters=int(raw.get("dead_letters", 0)),
+                files=files,
+                written_at=datetime.fromisoformat(_field(raw, "written_at", str)),
+                format_version=version,
+            )
+        except (TypeError, ValueError) as exc:
+            raise ManifestError(str(exc)) from None
+
+    @classmethod
+    def now(cls, **fields: Any) -> Manifest:  # noqa: ANN401
+        return cls(written_at=datetime.now(UTC), **fields)
+
+
+def _field(raw: dict[str, Any], name: str, kind: type) -> Any:  # noqa: ANN401
+    value = raw.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ManifestError(f"'{name}' is missing or not a {kind.__name__}")
+    return value
+
+
+def _file(raw: Any) -> BatchFile:  # noqa: ANN401
+    if not isinstance(raw, dict):
+        raise ManifestError("a 'files' entry is not an object")
+    table = _field(raw, "table", str)
+    if table not in PUBLISHED and table != "dim_date":
+        raise ManifestError(f"unknown table {table!r} in 'files'")
+    return BatchFile(table, _field(raw, "key", str), _field(raw, "rows", int))
+
+
+class ObjectStore(Protocol):
+    """Where batches, manifests and dead letters are kept: S3 in AWS and on the local stack,
+    a dict in unit tests."""
+
+    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def keys(self, prefix: str) -> list[str]: ...
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self.objects[key] = body
+
+    def get(self, key: str) -> bytes:
+        return self.objects[key]
+
+    def keys(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+class S3Store:
+    """``ObjectStore`` over a boto3 S3 client the caller makes (this package imports no boto3):
+    the one adapter both the processor and the loader use."""
+
+    def __init__(self, client: Any, bucket: str) -> None:  # noqa: ANN401 - a boto3 S3 client
+        self.client = client
+        self.bucket = bucket
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def keys(self, prefix: str) -> list[str]:
+        found: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            found += [o["Key"] for o in page.get("Contents", [])]
+        return sorted(found)

@@ -1,0 +1,53 @@
+"""Contract A against the ToteSys source DDL: every table, column (in order), kind and
+nullability the processor decodes is what ToteSys has. No services."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from contracts.change_records import NULLABLE, SOURCE_TABLES, primary_key, version_of
+from tests.contracts.ddl import parse
+
+KIND_TYPES = {
+    "int": {"integer", "serial"},
+    "text": {"text"} | {f"varchar({n})" for n in range(1, 256)},
+    "numeric": {"numeric(10,2)"},
+    "bool": {"boolean"},
+    "timestamp": {"timestamp(3)"},
+    "date_text": {"text"},
+}
+
+
+def source_ddl():
+    text = resources.files("cdc").joinpath("sql/totesys_source.sql").read_text()
+    return parse(text)
+
+
+@pytest.mark.parametrize("table", sorted(SOURCE_TABLES))
+def test_each_source_table_matches_the_totesys_ddl(table):
+    ddl = source_ddl()[table]
+    assert [c.name for c in ddl.columns] == list(SOURCE_TABLES[table])
+    assert ddl.primary_key == (primary_key(table),)
+    for column in ddl.columns:
+        kind = SOURCE_TABLES[table][column.name]
+        enum = column.type.startswith('"') or column.type[0].isupper()
+        assert enum or column.type in KIND_TYPES[kind], (table, column.name, column.type)
+        assert column.nullable == (column.name in NULLABLE.get(table, ())), (table, column.name)
+
+
+def test_every_totesys_table_is_in_the_contract():
+    assert set(source_ddl()) == set(SOURCE_TABLES)
+
+
+def test_versions_order_by_commit_position_then_record_and_load_ranks_first():
+    def meta(commit: int, record: int) -> dict:
+        return {
+            "operation": "update",
+            "stream-position": f"{commit >> 32:08X}/{commit & 0xFFFFFFFF:08X}.{record}.0/0",
+            "transaction-record-id": record,
+        }
+
+    assert version_of({"operation": "load"}) == 0
+    assert 0 < version_of(meta(0x100, 1)) < version_of(meta(0x100, 2)) < version_of(meta(0x200, 1))

@@ -1,0 +1,64 @@
+"""Contract B: what is derived from the specs alone (no services)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from contracts.star_schema import (
+    FACT_SOURCES,
+    PUBLISHED,
+    Column,
+    From,
+    arrow_schema,
+    dimension_references,
+    schema_of,
+    spec,
+)
+from warehouse_loader import merge_sql
+
+
+def sql_text(composed) -> str:
+    return composed.as_string(None)
+
+
+def test_a_column_added_to_a_copy_of_a_dimension_spec_reaches_the_arrow_schema_and_merge_sql():
+    design = spec("dim_design")
+    wider = design.with_column(
+        Column("file_size", pa.int32(), source=From("file_size")), after="file_name"
+    )
+    schema = arrow_schema(wider)
+    assert schema.names[: schema.names.index("file_size") + 1][-2:] == ["file_name", "file_size"]
+    assert schema.field("file_size").type == pa.int32() and schema.field("file_size").nullable
+    assert "file_size" not in schema_of("dim_design").names, "the real spec is untouched"
+
+    plan = merge_sql.table_plan(wider)
+    merge = sql_text(merge_sql.merge(plan))
+    assert '"file_name", "file_size", "cdc_version"' in merge
+    assert '"file_size" = CASE WHEN EXCLUDED.cdc_is_deleted THEN "dim_design"."file_size"' in merge
+    assert '"file_size"' in sql_text(merge_sql.copy_into_stage(plan))
+    assert '"file_size"' in sql_text(merge_sql.create_stage(plan))
+
+
+def test_batches_carry_every_published_column_but_the_warehouse_own_ones():
+    payment = schema_of("fact_payment")
+    assert "payment_record_id" not in payment.names and "cdc_loaded_at" not in payment.names
+    assert "cdc_is_inferred" not in schema_of("dim_staff").names
+    assert str(payment.field("payment_amount").type) == "decimal128(10, 2)"
+    assert str(schema_of("dim_staff").field("cdc_version").type) == "decimal128(38, 0)"
+    assert str(schema_of("fact_sales_order").field("created_time").type) == "time32[ms]"
+    assert "dim_date" not in PUBLISHED and len(PUBLISHED) == 10
+
+
+def test_references_and_the_fact_to_source_map_come_from_the_specs():
+    assert dimension_references(spec("fact_sales_order")) == {
+        "sales_staff_id": "dim_staff",
+        "counterparty_id": "dim_counterparty",
+        "currency_id": "dim_currency",
+        "design_id": "dim_design",
+        "agreed_delivery_location_id": "dim_location",
+    }
+    assert FACT_SOURCES == {
+        "fact_sales_order": "sales_order",
+        "fact_purchase_order": "purchase_order",
+        "fact_payment": "payment",
+    }

@@ -1,0 +1,112 @@
+"""Contract B against the warehouse's DDL: the migrations and the spec agree on every table's
+columns (names, order, types, nullability), keys and references. No services."""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+
+import pyarrow as pa
+import pytest
+
+from contracts.star_schema import SPECS, Column, TableSpec, check
+from tests.contracts.ddl import DdlTable, parse
+
+
+def pg_type(arrow: pa.DataType) -> set[str]:
+    """The PostgreSQL types (as ``ddl`` normalises them) an Arrow type may be stored as."""
+    if pa.types.is_decimal(arrow):
+        return {f"numeric({arrow.precision},{arrow.scale})"}
+    if pa.types.is_string(arrow):
+        return {"text"} | {f"varchar({n})" for n in range(1, 256)}
+    if pa.types.is_timestamp(arrow):
+        return {"timestamptz"} if arrow.tz else {"timestamp(3)"}
+    return {
+        pa.int32(): {"integer"},
+        pa.int64(): {"bigint"},
+        pa.bool_(): {"boolean"},
+        pa.date32(): {"date"},
+        pa.time32("ms"): {"time(3)"},
+    }[arrow]
+
+
+def differences(spec: TableSpec, table: DdlTable) -> list[str]:
+    """Every way ``spec`` and the DDL's ``table`` disagree."""
+    out = []
+    names = [c.name for c in spec.columns]
+    if names != [c.name for c in table.columns]:
+        out.append(f"{spec.name}: columns {names} != DDL {[c.name for c in table.columns]}")
+        return out
+    for mine, theirs in zip(spec.columns, table.columns, strict=True):
+        if theirs.type not in pg_type(mine.type):
+            out.append(f"{spec.name}.{mine.name}: {mine.type} but DDL {theirs.type}")
+        if mine.nullable != theirs.nullable:
+            out.append(f"{spec.name}.{mine.name}: nullable {mine.nullable} but DDL differs")
+        if mine.references != theirs.references:
+            out.append(
+                f"{spec.name}.{mine.name}: references {mine.references}, DDL {theirs.references}"
+            )
+    if spec.is_fact:
+        if table.primary_key != (spec.record_id,):
+            out.append(f"{spec.name}: primary key {table.primary_key}, spec {spec.record_id}")
+        if (spec.key, "cdc_version") not in table.unique:
+            out.append(f"{spec.name}: no UNIQUE ({spec.key}, cdc_version)")
+    elif table.primary_key != (spec.key,):
+        out.append(f"{spec.name}: primary key {table.primary_key}, spec {spec.key}")
+    return out
+
+
+def migrations_ddl() -> dict[str, DdlTable]:
+    folder = resources.files("warehouse_loader").joinpath("migrations")
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return parse(*(f.read_text() for f in files))
+
+
+def test_the_specs_are_sound():
+    assert check() == []
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_the_migrations_create_exactly_the_table_the_spec_declares(spec):
+    assert differences(spec, migrations_ddl()[spec.name]) == []
+
+
+def test_the_migrations_create_no_star_schema_table_the_spec_lacks():
+    tables = {t for t in migrations_ddl() if t.startswith(("dim_", "fact_"))}
+    assert tables == {s.name for s in SPECS}
+
+
+def test_a_disagreement_in_name_order_type_nullability_reference_or_key_is_found():
+    ddl = migrations_ddl()
+    staff = next(s for s in SPECS if s.name == "dim_staff")
+    payment = next(s for s in SPECS if s.name == "fact_payment")
+
+    def with_column(spec: TableSpec, name: str, **change) -> TableSpec:
+        columns = tuple(
+            dataclasses.replace(c, **change) if c.name == name else c for c in spec.columns
+        )
+        return dataclasses.replace(spec, columns=columns)
+
+    swapped = dataclasses.replace(
+        staff, columns=(staff.columns[0], staff.columns[2], staff.columns[1], *staff.columns[3:])
+    )
+    cases = {
+        "order": (swapped, "columns"),
+        "type": (with_column(staff, "first_name", type=pa.int32()), "but DDL text"),
+        "nullability": (with_column(staff, "email_address", nullable=False), "nullable False"),
+        "reference": (with_column(payment, "currency_id", references=None), "references None"),
+        "key": (dataclasses.replace(staff, key="first_name"), "primary key"),
+        "fact key": (dataclasses.replace(payment, key="transaction_id"), "no UNIQUE"),
+        "extra column": (
+            staff.with_column(Column("nickname", pa.string(), source=None), after="last_name"),
+            "columns",
+        ),
+    }
+    for what, (spec, expected) in cases.items():
+        found = differences(spec, ddl[spec.name])
+        assert any(expected in d for d in found), (what, found)
+
+
+def test_a_migration_statement_the_reader_does_not_understand_fails_loudly():
+    with pytest.raises(ValueError, match="not understood"):
+        parse("ALTER TABLE dim_staff DROP COLUMN email_address;")
