@@ -13,11 +13,10 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY tools/install-kclpy.sh tools/
 RUN python -m venv /opt/venv \
     && tools/install-kclpy.sh /opt/venv/bin/python "${KCLPY_VERSION}"
-COPY cdc cdc
+# Only what the processor runs: contracts and stream_processor, and the base dependencies
+# (no psycopg, pandas or the local stack's packages).
+COPY contracts contracts
 COPY stream_processor stream_processor
-COPY warehouse_loader warehouse_loader
-COPY local_stack local_stack
-COPY bench bench
 RUN /opt/venv/bin/pip install --no-cache-dir -c constraints.txt .
 
 # --- run: a Java runtime, the virtualenv, an unprivileged user ---

@@ -25,7 +25,7 @@ prereqs:  ## check Python 3.11+, Java, Maven and the PostgreSQL server binaries 
 $(INSTALLED): pyproject.toml constraints.txt tools/install-kclpy.sh | prereqs
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	tools/install-kclpy.sh $(PY) $(KCLPY_VERSION)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[local,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[postgres,local,dev]'
 	@touch $@
 
 install: $(INSTALLED)  ## create .venv and install the project, its tools and the KCL jars
@@ -68,7 +68,7 @@ format: $(INSTALLED)  ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 
 lock: $(INSTALLED)  ## rewrite constraints.txt from the virtualenv
-	{ echo "# Pinned versions for reproducible installs: pip install -c constraints.txt -e '.[local,dev]'"; \
+	{ echo "# Pinned versions for reproducible installs: pip install -c constraints.txt -e '.[postgres,local,dev]'"; \
 	  echo "# Regenerate with: make lock"; \
 	  $(PY) -m pip freeze --exclude-editable \
 	    | sed 's|^amazon_kclpy @ file://.*|amazon_kclpy==$(KCLPY_VERSION)|'; } > constraints.txt

@@ -11,7 +11,6 @@ PutRecords call (``TOTESYS_CDC_CAPTURE_BATCH_RECORDS=1``), as a naive per-record
 from __future__ import annotations
 
 import json
-import os
 import random
 import uuid
 from pathlib import Path
@@ -23,7 +22,7 @@ from cdc import source_schema
 from cdc.simulator import dataset, traffic, writer
 from local_stack import aws, postgres
 from local_stack.capture_process import CaptureProcess
-from local_stack.config import StackConfig, app_env
+from local_stack.config import StackConfig, app_env, process_env
 
 
 def _fresh_source(cfg: StackConfig, name: str) -> str:
@@ -59,16 +58,17 @@ def _measure(
     kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2})
     dsn = _fresh_source(cfg, name)
     state_dir = work / name
-    env = {
-        **os.environ,
-        **app_env(cfg),
-        "TOTESYS_CDC_SOURCE_DSN": dsn,
-        "TOTESYS_CDC_STREAM_NAME": stream,
-        "TOTESYS_CDC_CAPTURE_STATE_DIR": str(state_dir),
-        "TOTESYS_CDC_CAPTURE_TASK_ID": name,
-        "TOTESYS_CDC_CAPTURE_SLOT": name,
-        "TOTESYS_CDC_CAPTURE_BATCH_RECORDS": str(batch_records),
-    }
+    env = process_env(
+        {
+            **app_env(cfg),
+            "TOTESYS_CDC_SOURCE_DSN": dsn,
+            "TOTESYS_CDC_STREAM_NAME": stream,
+            "TOTESYS_CDC_CAPTURE_STATE_DIR": str(state_dir),
+            "TOTESYS_CDC_CAPTURE_TASK_ID": name,
+            "TOTESYS_CDC_CAPTURE_SLOT": name,
+            "TOTESYS_CDC_CAPTURE_BATCH_RECORDS": str(batch_records),
+        }
+    )
     engine = CaptureProcess(env, state_dir, name, state_dir / "engine.log")
     try:
         engine.start()  # full load, then stop: the backlog is CDC only

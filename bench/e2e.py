@@ -21,10 +21,12 @@ from pathlib import Path
 import click
 
 from bench.results import RESULTS_PATH, Figure
+from bench.stats import percentile
 from local_stack import config as stack_config
 from local_stack import stack
 from local_stack.config import StackConfig
-from local_stack.pipeline import Names, Pipeline, fact_versions_written, percentile
+from local_stack.observe import fact_versions_written
+from local_stack.pipeline import Names, Pipeline
 
 BATCH_ETL_SCHEDULE_S = 900.0
 PLOT_PATH = RESULTS_PATH.with_name("e2e_latency.png")
@@ -38,18 +40,18 @@ def measure(
         loaded = pipeline.create()
         pipeline.start()
         pipeline.quiesce()  # the full load is in: from here on the pipeline is steady
-        manifests_before = pipeline.ledger()
+        manifests_before = pipeline.observe.ledger()
         since = datetime.now(UTC).replace(tzinfo=None)
         stats = pipeline.traffic(rate=rate, duration_s=seconds, seed=int(rate))
         pipeline.quiesce()
-        samples = pipeline.latencies(since)
-        counts = pipeline.counts()
+        samples = pipeline.observe.latencies(since)
+        counts = pipeline.observe.counts()
         written = fact_versions_written(
             stats.changes + Counter({(t, "load"): n for t, n in loaded.items()})
         )
         lost = sum(n - counts[fact] for fact, n in written.items())
-        differences = pipeline.reconcile().differences
-        manifests = pipeline.ledger() - manifests_before  # loaded during the traffic
+        differences = pipeline.observe.reconcile().differences
+        manifests = pipeline.observe.ledger() - manifests_before  # loaded during the traffic
     finally:
         pipeline.stop()
         pipeline.destroy()

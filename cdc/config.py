@@ -48,6 +48,23 @@ class CaptureConfig:
     batch_records: int = 500  # records per PutRecords call (1..500)
 
 
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Where ``cdc monitor --source local`` reads the capture engine's status."""
+
+    state_dir: Path
+    task_id: str
+
+
+def load_monitor(env: Mapping[str, str] | None = None) -> MonitorConfig:
+    env = os.environ if env is None else env
+    defaults = CaptureConfig(source_dsn="", stream_name="")
+    return MonitorConfig(
+        state_dir=Path(env.get(PREFIX + "CAPTURE_STATE_DIR", str(defaults.state_dir))).resolve(),
+        task_id=env.get(PREFIX + "CAPTURE_TASK_ID", defaults.task_id),
+    )
+
+
 def load_capture(env: Mapping[str, str] | None = None) -> CaptureConfig:
     env = os.environ if env is None else env
     source = load(env)

@@ -1,8 +1,10 @@
 """Structured log events: one JSON object per line, with a level and a named event.
 
 Every component logs through ``log`` (CloudWatch Logs reads one object per line in AWS). The
-processor's stdout belongs to the KCL's protocol, so events go to stderr by default; the
-Lambda runtime captures both. Field values must never be secrets: connection strings, passwords
+processor's stdout belongs to the KCL's protocol, so events go to stderr by default; Lambda
+sends a function's stdout and stderr alike to its log stream ("you can use any logging library
+that writes to stdout or stderr", AWS Lambda Developer Guide, "Log and monitor Python Lambda
+functions"), and ECS's awslogs driver forwards the container's stderr. Field values must never be secrets: connection strings, passwords
 and secret values are not logged anywhere in the project.
 """
 

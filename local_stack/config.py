@@ -27,6 +27,7 @@ class StackConfig:
     stream_shards: int = 2
     pg_superuser: str = "totesys_admin"
     host: str = "127.0.0.1"
+    pg_bin: Path | None = None  # where initdb and pg_ctl are, when not found by themselves
 
     @property
     def pg_dir(self) -> Path:
@@ -79,6 +80,12 @@ def app_env(config: StackConfig) -> dict[str, str]:
     }
 
 
+def process_env(settings: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a process this project starts (the KCL daemon, the capture engine,
+    the loader runner): this process's own environment plus ``settings``."""
+    return {**os.environ, **settings}
+
+
 def load(env: Mapping[str, str] | None = None) -> StackConfig:
     """Build the stack configuration from the environment (``os.environ`` by default)."""
     env = os.environ if env is None else env
@@ -93,4 +100,5 @@ def load(env: Mapping[str, str] | None = None) -> StackConfig:
         region=get("REGION", "eu-west-2"),
         stream_name=get("STREAM_NAME", "totesys-changes"),
         stream_shards=int(get("STREAM_SHARDS", "2")),
+        pg_bin=Path(env[PREFIX + "PG_BIN"]) if env.get(PREFIX + "PG_BIN") else None,
     )

@@ -1,11 +1,12 @@
 """The demo's live terminal dashboard: per stage (capture → Kinesis → processor → S3 → loader
 → warehouse) what moved and how far behind it is, per warehouse table its rows and freshness,
-and the end-to-end latency percentiles so far. ``sample`` reads the running pipeline;
+and the end-to-end latency percentiles so far. ``sample`` reads the running pipeline
+through ``local_stack.observe`` (the stream, the batches bucket, the processor's CloudWatch
+metrics, the queue and the warehouse's ledger and tables; never a log line);
 ``render`` is a pure function of one sample."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,35 +18,6 @@ from rich.table import Table
 from cdc.simulator.traffic import TrafficStats
 from local_stack.pipeline import Pipeline
 from warehouse_loader.freshness import freshness
-
-
-class ProcessorLog:
-    """The processor's ``batch_flushed`` log lines, read incrementally from the log's size at
-    construction (the log file outlives runs)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.offset = path, path.stat().st_size if path.exists() else 0
-        self.records = self.rows = self.manifests = self.dead_letters = 0
-        self.behind_ms: dict[str, float] = {}
-
-    def read(self) -> None:
-        if not self.path.exists():
-            return
-        with self.path.open("rb") as f:
-            f.seek(self.offset)
-            chunk = f.read()
-        end = chunk.rfind(b"\n") + 1  # a partly written last line waits for the next read
-        self.offset += end
-        for line in chunk[:end].splitlines():
-            if not line.startswith(b"{") or b'"batch_flushed"' not in line:
-                continue  # the daemon's own lines (and its copies of ours)
-            event = json.loads(line)
-            self.records += event["records"]
-            self.rows += sum(event["rows"].values())
-            self.manifests += 1
-            self.dead_letters += event["dead_letters"]
-            if event.get("millis_behind_latest") is not None:
-                self.behind_ms[event["shard"]] = event["millis_behind_latest"]
 
 
 @dataclass
@@ -69,30 +41,32 @@ class Sample:
 
 def sample(
     pipeline: Pipeline,
-    log: ProcessorLog,
     stats: TrafficStats,
     *,
     elapsed_s: float,
     duration_s: float,
     since: datetime,
 ) -> Sample:
-    log.read()
     s = Sample(elapsed_s, duration_s, committed=stats.total_changes)
+    observe = pipeline.observe
     status = pipeline.capture.status()
     if status is not None:
         s.captured, s.capture_status = status.records_sent, status.status
         s.capture_lag_s = status.cdc_latency_target_s
-    s.processed, s.rows_out = log.records, log.rows
-    s.manifests_written, s.dead_letters = log.manifests, log.dead_letters
-    s.processor_behind_s = max(log.behind_ms.values(), default=0) / 1000
-    s.queue_depth = pipeline.queue_depth()
+    manifests = observe.manifests()
+    s.processed = sum(m.records for m in manifests)
+    s.rows_out = sum(f.rows for m in manifests for f in m.files)
+    s.manifests_written, s.dead_letters = len(manifests), observe.dead_letters()
+    behind_ms = observe.millis_behind_latest(pipeline.metrics_namespace, pipeline.names.app)
+    s.processor_behind_s = (behind_ms or 0) / 1000
+    s.queue_depth = observe.queue_depth()
     with psycopg.connect(pipeline.warehouse_dsn) as conn:
         s.manifests_loaded = conn.execute("SELECT count(*) FROM cdc_load_ledger").fetchone()[0]
         s.tables = {
             table: (rows, age.total_seconds() if age is not None else None)
             for table, (rows, _, age) in freshness(conn).items()
         }
-    s.latency = pipeline.latency_summary(since)
+    s.latency = observe.latency_summary(since)
     return s
 
 

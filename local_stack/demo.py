@@ -41,7 +41,7 @@ console = Console()
 
 def stream_counts(pipeline: Pipeline) -> Counter[tuple[str, str]]:
     counts: Counter[tuple[str, str]] = Counter()
-    for _, record in pipeline.stream_records():
+    for _, record in pipeline.observe.stream_records():
         meta = json.loads(record["Data"])["metadata"]
         counts[(meta["table-name"], meta["operation"])] += 1
     return counts
@@ -97,7 +97,6 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
     console.rule("starting: KCL processor, loader runner, capture engine (full load)")
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    log = dashboard.ProcessorLog(pipeline.log_path("processor"))
     try:
         pipeline.start()
         loaded = sum(t.full_load_rows for t in pipeline.capture.status().tables.values())
@@ -107,10 +106,10 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
             pipeline.quiesce()
         console.print(
             f"full load in the warehouse {time.monotonic() - began:.0f}s later "
-            f"({pipeline.ledger()} manifests)"
+            f"({pipeline.observe.ledger()} manifests)"
         )
         console.rule(f"live traffic: {rate:g} changes/s for {duration:g}s (Ctrl-C to stop early)")
-        stats, final = live(pipeline, log, rate=rate, duration=duration, seed=seed, stop=stop)
+        stats, final = live(pipeline, rate=rate, duration=duration, seed=seed, stop=stop)
         console.print(dashboard.render(final, title="ToteSys CDC, caught up"))
         summary = report(pipeline, stats, final, interrupted=stop.is_set())
     finally:
@@ -138,7 +137,6 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
 
 def live(
     pipeline: Pipeline,
-    log: dashboard.ProcessorLog,
     *,
     rate: float,
     duration: float,
@@ -173,7 +171,6 @@ def live(
             worker.join(timeout=0.5)
             current = dashboard.sample(
                 pipeline,
-                log,
                 latest[0],
                 elapsed_s=time.monotonic() - began,
                 duration_s=duration,
@@ -202,7 +199,7 @@ def report(
             "interrupted: the traffic stopped early; the warehouse may still be catching up"
         )
     else:
-        differences = pipeline.reconcile().differences
+        differences = pipeline.observe.reconcile().differences
         lines.append(
             f"reconcile: {'no differences' if not differences else f'{differences} DIFFERENCES'}"
             " between the warehouse and ToteSys"
@@ -223,7 +220,7 @@ def report(
         )
     lines.append(f"{final.manifests_loaded:,} manifests loaded, {final.dead_letters} dead letters")
     path = dashboard.html_report(
-        pipeline.latencies(datetime.min),
+        pipeline.observe.latencies(datetime.min),
         "\n".join(lines),
         pipeline.cfg.state_dir / "demo-report.html",
         "ToteSys CDC demo",

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-from local_stack.config import StackConfig
+from local_stack.config import StackConfig, process_env
 from local_stack.processes import StackError, pid_alive, wait_until
 from stream_processor import daemon
 from stream_processor.daemon import DaemonSettings
@@ -41,7 +41,7 @@ class Daemon:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         local = replace(self.settings, endpoint=self.config.aws_endpoint, region=self.config.region)
         self.properties_path.write_text(local.render())
-        env = {**os.environ, **self.config.aws_env()}
+        env = process_env(self.config.aws_env())
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 self.command(),

@@ -47,10 +47,9 @@ SERVER_SETTINGS = {
 }
 
 
-def find_bin_dir() -> Path:
-    """The directory holding ``initdb``/``pg_ctl``: TOTESYS_CDC_PG_BIN, PATH, then Debian's
-    versioned directories (newest first)."""
-    explicit = os.environ.get("TOTESYS_CDC_PG_BIN")
+def find_bin_dir(explicit: Path | None = None) -> Path:
+    """The directory holding ``initdb``/``pg_ctl``: ``explicit`` (TOTESYS_CDC_PG_BIN, read by
+    ``local_stack.config``), PATH, then Debian's versioned directories (newest first)."""
     candidates = [Path(explicit)] if explicit else []
     on_path = shutil.which("initdb")
     if on_path:
@@ -242,7 +241,10 @@ def cluster(config: StackConfig) -> Cluster:
     reach them (see ``_base_dir``)."""
     run_as = server_user()
     return Cluster(
-        config=config, bin_dir=find_bin_dir(), run_as=run_as, base_dir=_base_dir(config, run_as)
+        config=config,
+        bin_dir=find_bin_dir(config.pg_bin),
+        run_as=run_as,
+        base_dir=_base_dir(config, run_as),
     )
 
 

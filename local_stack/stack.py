@@ -18,9 +18,9 @@ class ServiceStatus:
     detail: str
 
 
-def check_prerequisites() -> None:
+def check_prerequisites(config: StackConfig) -> None:
     """Fail early with one clear message per missing tool, before anything is started."""
-    postgres.find_bin_dir()
+    postgres.find_bin_dir(config.pg_bin)
     require_executable("java", "install Java 17+ (apt install openjdk-17-jre-headless)")
     if postgres.server_user() is not None:
         require_executable("runuser", "install util-linux (it runs PostgreSQL as a non-root user)")
@@ -28,7 +28,7 @@ def check_prerequisites() -> None:
 
 def up(config: StackConfig) -> list[ServiceStatus]:
     """Start every service that is not running (idempotent) and wait until each is healthy."""
-    check_prerequisites()
+    check_prerequisites(config)
     config.log_dir.mkdir(parents=True, exist_ok=True)
     _check_port_free_or_ours(config)
     pg = postgres.cluster(config)

@@ -52,6 +52,7 @@ def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
                 PREFIX + "PUBLISH_METRICS", "0" if env.get("AWS_ENDPOINT_URL") else "1"
             )
             == "1",
+            metrics_namespace=env.get(PREFIX + "METRICS_NAMESPACE", defaults.metrics_namespace),
             max_batch_rows=int(env.get(PREFIX + "MAX_BATCH_ROWS", defaults.max_batch_rows)),
             max_batch_bytes=int(env.get(PREFIX + "MAX_BATCH_BYTES", defaults.max_batch_bytes)),
             max_batch_age_s=float(env.get(PREFIX + "MAX_BATCH_AGE_S", defaults.max_batch_age_s)),

@@ -19,7 +19,6 @@ class LoaderConfig:
 
     warehouse_dsn: str | None = None
     warehouse_secret_arn: str | None = None
-    queue_url: str | None = None  # the local runner's SQS queue
 
 
 def load(env: Mapping[str, str] | None = None) -> LoaderConfig:
@@ -34,5 +33,4 @@ def load(env: Mapping[str, str] | None = None) -> LoaderConfig:
     return LoaderConfig(
         warehouse_dsn=dsn,
         warehouse_secret_arn=secret,
-        queue_url=env.get(PREFIX + "LOAD_QUEUE_URL") or None,
     )

@@ -1,21 +1,11 @@
-"""Contract A: the records AWS DMS writes to Kinesis for the ToteSys (PostgreSQL) source.
+"""Making Contract A records, as AWS DMS writes them to Kinesis for the ToteSys source.
 
 Task settings (``cdc.dms_task``): ``MessageFormat=json-unformatted`` (one line of JSON and a
 newline per record), transaction details, partition value with schema and table, table-alter
 operations and control details on. Pure: values in, records out.
 
-Shape, as DMS writes it::
+The record's shape is Contract A (``contracts.change_records``). How DMS fills it:
 
-    {"data": {...every column...},
-     "metadata": {"timestamp", "record-type": "data", "operation": "load|insert|update|delete",
-                  "partition-key-type": "primary-key", "partition-key-value": "public.payment.17",
-                  "schema-name", "table-name",
-                  # CDC records only (IncludeTransactionDetails):
-                  "transaction-id", "transaction-record-id", "prev-transaction-id",
-                  "prev-transaction-record-id", "commit-timestamp", "stream-position"}}
-
-- ``update`` carries the row after the change; ``delete`` carries the key values and NULL for
-  every other column (PostgreSQL's default replica identity logs only the key).
 - Control records (``record-type: control``; ``create-table``, ``add-column``, ``drop-column``,
   ``drop-table``) carry ``control.table-def`` and are partitioned by the task id.
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.live import Live
 
-from cdc.config import CaptureConfig
+from cdc.config import load_monitor
 from cdc.monitor import aws, local
 from cdc.monitor.model import TaskHealth, Thresholds, problems
 from cdc.monitor.report import render
@@ -22,13 +20,10 @@ console = Console()
 
 
 def _reader(engine: str, task_id: str | None) -> Callable[[], TaskHealth]:
-    defaults = CaptureConfig(source_dsn="", stream_name="")
     if engine == "local":
-        state_dir = Path(
-            os.environ.get("TOTESYS_CDC_CAPTURE_STATE_DIR", str(defaults.state_dir))
-        ).resolve()
-        task = task_id or os.environ.get("TOTESYS_CDC_CAPTURE_TASK_ID", defaults.task_id)
-        return lambda: local.read(state_dir, task)
+        cfg = load_monitor()
+        task = task_id or cfg.task_id
+        return lambda: local.read(cfg.state_dir, task)
     if not task_id:
         raise aws.MonitorError("--task-id is required with --source aws")
     dms, cloudwatch = boto3.client("dms"), boto3.client("cloudwatch")

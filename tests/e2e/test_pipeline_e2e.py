@@ -23,7 +23,8 @@ import pytest
 from psycopg import sql
 
 from contracts.star_schema import TABLES as WAREHOUSE_TABLES
-from local_stack.pipeline import Names, Pipeline, fact_versions_written
+from local_stack.observe import fact_versions_written
+from local_stack.pipeline import Names, Pipeline
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(900)]
 
@@ -60,13 +61,13 @@ def run(stack_cfg) -> Iterator[Run]:
 
 
 def assert_reconciled(pipeline: Pipeline) -> None:
-    report = pipeline.reconcile()
+    report = pipeline.observe.reconcile()
     assert report.differences == 0, json.dumps(report.to_json(), indent=1)
 
 
 def assert_every_fact_version_once(run: Run) -> None:
     """Every change committed to a fact's source table is one fact row: none lost, none twice."""
-    counts = run.pipeline.counts()
+    counts = run.pipeline.observe.counts()
     for fact, written in fact_versions_written(run.changes).items():
         assert counts[fact] == written, (fact, counts[fact], written)
 
@@ -110,7 +111,7 @@ def test_live_traffic_reaches_the_warehouse_exactly(run):
 
 
 def test_garbage_on_the_stream_is_dead_lettered_and_the_warehouse_is_unaffected(run):
-    before, counts = run.pipeline.dead_letters(), run.pipeline.counts()
+    before, counts = run.pipeline.observe.dead_letters(), run.pipeline.observe.counts()
     junk = [
         b"\x00\x01 not json at all",
         b'{"data": {"payment_id": 1}, "metadata": {"table-name": "payment"',  # cut short
@@ -128,10 +129,10 @@ def test_garbage_on_the_stream_is_dead_lettered_and_the_warehouse_is_unaffected(
             }
         ).encode(),
     ]
-    run.pipeline.inject(junk)
+    run.pipeline.faults.inject(junk)
     run.pipeline.quiesce()
-    assert run.pipeline.dead_letters() == before + len(junk)
-    assert run.pipeline.counts() == counts
+    assert run.pipeline.observe.dead_letters() == before + len(junk)
+    assert run.pipeline.observe.counts() == counts
     assert_reconciled(run.pipeline)
 
 
@@ -149,7 +150,7 @@ def test_faults_at_random_moments_lose_and_duplicate_nothing(run):
 
     writer = threading.Thread(target=write)
     stealer = threading.Thread(
-        target=lambda: stolen.append(pipeline.steal_manifest_event(timeout_s=400))
+        target=lambda: stolen.append(pipeline.faults.steal_manifest_event(timeout_s=400))
     )
 
     def restart_after(name: str, pause: float) -> None:
@@ -166,7 +167,7 @@ def test_faults_at_random_moments_lose_and_duplicate_nothing(run):
         # The next manifest event is taken off the queue (whenever the processor writes one:
         # it may be down) and deleted unseen, as if S3 had never sent it.
         "lose a manifest event": lambda: stealer.start(),
-        "Kinesis unreachable for 4 s": lambda: pipeline.kinesis_outage(4),
+        "Kinesis unreachable for 4 s": lambda: pipeline.faults.kinesis_outage(4),
     }
     order = list(faults)
     rng.shuffle(order)
@@ -191,7 +192,9 @@ def test_faults_at_random_moments_lose_and_duplicate_nothing(run):
     pipeline.quiesce(timeout_s=420)
     assert not failures, failures
     assert len(stolen) == 1
-    pipeline.redeliver(stolen[0])  # the lost notification, redelivered (an operator, S3's retry)
+    pipeline.faults.redeliver(
+        stolen[0]
+    )  # the lost notification, redelivered (an operator, S3's retry)
     pipeline.quiesce()
     assert_reconciled(pipeline)  # this includes: no (key, version) stored twice
     assert_every_fact_version_once(run)
@@ -199,13 +202,13 @@ def test_faults_at_random_moments_lose_and_duplicate_nothing(run):
 
 def test_replaying_the_whole_stream_leaves_the_warehouse_unchanged(run):
     pipeline = run.pipeline
-    before, ledger = warehouse_fingerprint(pipeline), pipeline.ledger()
+    before, ledger = warehouse_fingerprint(pipeline), pipeline.observe.ledger()
     pipeline.stop_process("processor")
     reset = pipeline.replay_reset("--trim-horizon")
     assert reset.count("->") == pipeline.cfg.stream_shards, reset
     pipeline.restart("processor")
     pipeline.quiesce(timeout_s=420)
 
-    assert pipeline.ledger() > ledger  # the stream really was processed again...
+    assert pipeline.observe.ledger() > ledger  # the stream really was processed again...
     assert warehouse_fingerprint(pipeline) == before  # ...and changed nothing
     assert_reconciled(pipeline)

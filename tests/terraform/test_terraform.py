@@ -324,3 +324,14 @@ def test_no_credential_and_no_hard_coded_backend():
         assert not re.search(r"(?i)(password|secret_string|access_key)\s*=", text), path
         assert "AKIA" not in text, path
     assert not any("backend" in t for doc in PARSED.values() for t in doc.get("terraform", [{}])[0])
+
+
+def test_the_bucket_prefixes_are_the_ones_the_contract_defines():
+    from contracts.batches import BATCH_PREFIX, DEAD_LETTER_PREFIX, MANIFEST_PREFIX
+
+    local = _parse(TF / "locals.tf")["locals"][0]
+    assert (local["batch_prefix"], local["manifest_prefix"], local["dead_letter_pfx"]) == (
+        BATCH_PREFIX,
+        MANIFEST_PREFIX,
+        DEAD_LETTER_PREFIX,
+    )

@@ -1,0 +1,161 @@
+"""What a pipeline run has done, read from the parts themselves: the stream, the lease table,
+the batches bucket, the load queue, the processor's metrics and the warehouse (its ledger and
+tables). The end-to-end tests, the benchmarks and the demo's dashboard read through this."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from contracts.batches import DEAD_LETTER_PREFIX, MANIFEST_PREFIX, Manifest
+from contracts.star_schema import FACT_SOURCES, FACTS, TABLES
+from local_stack import aws
+from local_stack.config import StackConfig
+from local_stack.provision import Names
+from warehouse_loader import reconcile
+
+
+def fact_versions_written(changes: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """Fact rows a run must end with: per fact, every change ((table, operation) → count, the
+    full load's rows as "load") committed to its source table."""
+    return {
+        fact: sum(n for (table, _), n in changes.items() if table == source)
+        for fact, source in FACT_SOURCES.items()
+    }
+
+
+class Observer:
+    def __init__(self, cfg: StackConfig, names: Names) -> None:
+        self.cfg, self.names = cfg, names
+        self.source_dsn = cfg.pg_dsn(names.source_db)
+        self.warehouse_dsn = cfg.pg_dsn(names.warehouse_db)
+        self.kinesis, self.s3 = aws.client(cfg, "kinesis"), aws.client(cfg, "s3")
+        self.sqs, self.dynamodb = aws.client(cfg, "sqs"), aws.client(cfg, "dynamodb")
+        self.cloudwatch = aws.client(cfg, "cloudwatch")
+        self._manifests: dict[str, Manifest] = {}
+
+    @cached_property
+    def queue_url(self) -> str:
+        return self.sqs.get_queue_url(QueueName=self.names.queue)["QueueUrl"]
+
+    # --- the stream and the processor ------------------------------------------------------
+
+    def stream_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(shard id, record) of every record on the stream, shard by shard, oldest first."""
+        for shard in self.kinesis.list_shards(StreamName=self.names.stream)["Shards"]:
+            iterator = self.kinesis.get_shard_iterator(
+                StreamName=self.names.stream,
+                ShardId=shard["ShardId"],
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]
+            while iterator:
+                page = self.kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+                if not page["Records"]:
+                    break
+                for record in page["Records"]:
+                    yield shard["ShardId"], record
+                iterator = page.get("NextShardIterator")
+
+    def stream_ends(self) -> dict[str, str]:
+        """Each shard's last sequence number."""
+        return {shard: r["SequenceNumber"] for shard, r in self.stream_records()}
+
+    def checkpoints(self) -> dict[str, str | None]:
+        try:
+            items = self.dynamodb.scan(TableName=self.names.app, ConsistentRead=True)["Items"]
+        except self.dynamodb.exceptions.ResourceNotFoundException:
+            return {}
+        return {i["leaseKey"]["S"]: i.get("checkpoint", {}).get("S") for i in items}
+
+    def manifests(self) -> list[Manifest]:
+        """Every manifest in the batches bucket (each read once, then remembered)."""
+        for key in self._keys(MANIFEST_PREFIX + "/"):
+            if key not in self._manifests:
+                self._manifests[key] = Manifest.from_json(
+                    self.s3.get_object(Bucket=self.names.bucket, Key=key)["Body"].read()
+                )
+        return list(self._manifests.values())
+
+    def dead_letters(self) -> int:
+        return len(self._keys(DEAD_LETTER_PREFIX + "/"))
+
+    def _keys(self, prefix: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.names.bucket, Prefix=prefix
+        )
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    def millis_behind_latest(self, namespace: str, application: str) -> float | None:
+        """The processor's newest MillisBehindLatest (its CloudWatch metric, per application,
+        the largest over the last minute); None before it has published one."""
+        now = datetime.now(UTC)
+        points = self.cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName="MillisBehindLatest",
+            Dimensions=[{"Name": "Application", "Value": application}],
+            StartTime=now - timedelta(minutes=1),
+            EndTime=now + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+        return max((p["Maximum"] for p in points), default=None)
+
+    # --- the loader and the warehouse ------------------------------------------------------
+
+    def queue_depth(self) -> int:
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def counts(self) -> dict[str, int]:
+        with psycopg.connect(self.warehouse_dsn) as conn:
+            count = sql.SQL("SELECT count(*) FROM {}")
+            return {t: conn.execute(count.format(sql.Identifier(t))).fetchone()[0] for t in TABLES}
+
+    def ledger(self) -> int:
+        with psycopg.connect(self.warehouse_dsn) as conn:
+            return conn.execute("SELECT count(*) FROM cdc_load_ledger").fetchone()[0]
+
+    def reconcile(self) -> reconcile.Report:
+        with (
+            psycopg.connect(self.source_dsn) as source,
+            psycopg.connect(self.warehouse_dsn) as warehouse,
+        ):
+            return reconcile.reconcile(source, warehouse)
+
+    def _latency_rows(self) -> sql.Composable:
+        """(at, seconds): every fact version written at the source since %(since)s."""
+        return sql.SQL(" UNION ALL ").join(
+            sql.SQL(
+                "SELECT cdc_source_updated_at AS at, extract(epoch FROM cdc_loaded_at - "
+                "(cdc_source_updated_at AT TIME ZONE 'UTC'))::float8 AS seconds FROM {} "
+                "WHERE cdc_operation <> 'load' AND cdc_source_updated_at >= %(since)s"
+            ).format(sql.Identifier(t))
+            for t in FACTS
+        )
+
+    def latencies(self, since: datetime) -> list[tuple[datetime, float]]:
+        """(source change time, seconds until it was in the warehouse) of every fact version
+        written at the source since ``since`` (naive UTC), oldest first."""
+        with psycopg.connect(self.warehouse_dsn) as conn:
+            query = sql.SQL("{} ORDER BY 1").format(self._latency_rows())
+            return [(at, seconds) for at, seconds in conn.execute(query, {"since": since})]
+
+    def latency_summary(self, since: datetime) -> tuple[int, float, float, float, float] | None:
+        """(changes, p50, p95, p99, max) of ``latencies(since)``, computed in the warehouse
+        (nearest rank, as ``bench.stats.percentile``); None before the first change lands."""
+        query = sql.SQL(
+            "SELECT count(*), percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP "
+            "(ORDER BY seconds), max(seconds) FROM ({}) AS l"
+        ).format(self._latency_rows())
+        with psycopg.connect(self.warehouse_dsn) as conn:
+            count, percentiles, most = conn.execute(query, {"since": since}).fetchone()
+        return None if count == 0 else (count, *percentiles, most)
