@@ -4,8 +4,10 @@ Every component logs through ``log`` (CloudWatch Logs reads one object per line 
 processor's stdout belongs to the KCL's protocol, so events go to stderr by default; Lambda
 sends a function's stdout and stderr alike to its log stream ("you can use any logging library
 that writes to stdout or stderr", AWS Lambda Developer Guide, "Log and monitor Python Lambda
-functions"), and ECS's awslogs driver forwards the container's stderr. Field values must never be secrets: connection strings, passwords
-and secret values are not logged anywhere in the project.
+functions"), and ECS's awslogs driver forwards the container's stderr.
+
+Field values must never be secrets: connection strings, passwords and secret values are not
+logged anywhere in the project.
 """
 
 from __future__ import annotations
