@@ -105,7 +105,7 @@ class Manifest:
             raise ManifestError("not a JSON object")
         # format 1 called it schema_version
         version = raw.get("format_version", raw.get("schema_version"))
-        if version not in READABLE_FORMATS:
+        if type(version) is not int or version not in READABLE_FORMATS:
             raise ManifestError(
                 f"format version {version!r}; this loader reads {list(READABLE_FORMATS)}"
             )
@@ -113,12 +113,18 @@ class Manifest:
             files = tuple(_file(f) for f in _field(raw, "files", list))
             if version == 1:  # see FORMAT_VERSION
                 files = tuple(f for f in files if f.table != "dim_date")
+            for f in files:
+                if f.table not in PUBLISHED:
+                    raise ManifestError(f"unknown table {f.table!r} in 'files'")
+            tables = [f.table for f in files]
+            if len(set(tables)) != len(tables):
+                raise ManifestError(f"a table is listed twice in 'files': {sorted(tables)}")
             return cls(
                 shard_id=_field(raw, "shard_id", str),
                 first_sequence_number=_field(raw, "first_sequence_number", str),
                 last_sequence_number=_field(raw, "last_sequence_number", str),
-                records=_field(raw, "records", int),
-                dead_letters=int(raw.get("dead_letters", 0)),
+                records=_count(raw, "records"),
+                dead_letters=_count(raw, "dead_letters"),
                 files=files,
                 written_at=datetime.fromisoformat(_field(raw, "written_at", str)),
                 format_version=version,
@@ -138,13 +144,17 @@ def _field(raw: dict[str, Any], name: str, kind: type) -> Any:  # noqa: ANN401
     return value
 
 
+def _count(raw: dict[str, Any], name: str) -> int:
+    value = _field(raw, name, int)
+    if value < 0:
+        raise ManifestError(f"'{name}' is negative")
+    return value
+
+
 def _file(raw: Any) -> BatchFile:  # noqa: ANN401
     if not isinstance(raw, dict):
         raise ManifestError("a 'files' entry is not an object")
-    table = _field(raw, "table", str)
-    if table not in PUBLISHED and table != "dim_date":
-        raise ManifestError(f"unknown table {table!r} in 'files'")
-    return BatchFile(table, _field(raw, "key", str), _field(raw, "rows", int))
+    return BatchFile(_field(raw, "table", str), _field(raw, "key", str), _count(raw, "rows"))
 
 
 class ObjectStore(Protocol):

@@ -32,7 +32,6 @@ NUMERIC: Final = "numeric"
 BOOL: Final = "bool"
 TIMESTAMP: Final = "timestamp"
 DATE_TEXT: Final = "date_text"
-KINDS = (INT, TEXT, NUMERIC, BOOL, TIMESTAMP, DATE_TEXT)
 
 DATA_OPERATIONS = ("load", "insert", "update", "delete")
 

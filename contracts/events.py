@@ -36,11 +36,11 @@ def log(
     event: str,
     level: Level = Level.INFO,
     *,
-    stream: TextIO | None = None,
+    to: TextIO | None = None,
     **fields: Any,  # noqa: ANN401 - any JSON value
 ) -> None:
-    """Write one event line (to ``stream``, default stderr) and flush it."""
-    print(format_event(level, event, fields), file=stream or sys.stderr, flush=True)
+    """Write one event line (to ``to``, default stderr) and flush it."""
+    print(format_event(level, event, fields), file=to or sys.stderr, flush=True)
 
 
 def warning(event: str, **fields: Any) -> None:  # noqa: ANN401

@@ -95,10 +95,6 @@ class TableSpec:
         return self.kind is Kind.FACT
 
     @property
-    def is_dimension(self) -> bool:
-        return self.kind is not Kind.FACT
-
-    @property
     def published(self) -> tuple[Column, ...]:
         """The columns of the table's batch files, in order."""
         return tuple(c for c in self.columns if c.published)

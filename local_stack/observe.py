@@ -90,20 +90,36 @@ class Observer:
         )
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
+    def _metric(
+        self, namespace: str, application: str, name: str, statistic: str, since: datetime
+    ) -> list[dict[str, Any]]:
+        """One of the processor's CloudWatch metrics (per application), per minute since
+        ``since``, oldest first."""
+        return sorted(
+            self.cloudwatch.get_metric_statistics(
+                Namespace=namespace,
+                MetricName=name,
+                Dimensions=[{"Name": "Application", "Value": application}],
+                StartTime=since,
+                EndTime=datetime.now(UTC) + timedelta(minutes=1),
+                Period=60,
+                Statistics=[statistic],
+            )["Datapoints"],
+            key=lambda p: p["Timestamp"],
+        )
+
     def millis_behind_latest(self, namespace: str, application: str) -> float | None:
-        """The processor's newest MillisBehindLatest (its CloudWatch metric, per application,
-        the largest over the last minute); None before it has published one."""
-        now = datetime.now(UTC)
-        points = self.cloudwatch.get_metric_statistics(
-            Namespace=namespace,
-            MetricName="MillisBehindLatest",
-            Dimensions=[{"Name": "Application", "Value": application}],
-            StartTime=now - timedelta(minutes=1),
-            EndTime=now + timedelta(minutes=1),
-            Period=60,
-            Statistics=["Maximum"],
-        )["Datapoints"]
-        return max((p["Maximum"] for p in points), default=None)
+        """How far behind the stream the processor was in the latest minute it reported (the
+        largest MillisBehindLatest of that minute); None before it has published one."""
+        minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+        points = self._metric(namespace, application, "MillisBehindLatest", "Maximum", minute_ago)
+        return points[-1]["Maximum"] if points else None
+
+    def records_processed(self, namespace: str, application: str, since: datetime) -> int:
+        """Records the processor has committed since ``since`` (the sum of its RecordsIn
+        metric: every batch, with or without rows)."""
+        points = self._metric(namespace, application, "RecordsIn", "Sum", since)
+        return int(sum(p["Sum"] for p in points))
 
     # --- the loader and the warehouse ------------------------------------------------------
 

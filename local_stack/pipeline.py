@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class Pipeline:
         self.source_dsn = cfg.pg_dsn(names.source_db)
         self.warehouse_dsn = cfg.pg_dsn(names.warehouse_db)
         self.metrics_namespace = f"{METRICS_NAMESPACE_PREFIX}/{names.task_id}"
+        self.created_at = datetime.now(UTC)
         self.proxy = TcpProxy(cfg.aws_port).start() if kinesis_relay else None
         self.env = stack_config.process_env(
             {

@@ -139,11 +139,13 @@ def decode(raw: bytes) -> Change | Control:
     meta = body["metadata"]
     table, operation = meta.get("table-name"), meta.get("operation")
     if meta.get("record-type") == "control":
-        table_def = (body.get("control") or {}).get("table-def") or {}
-        return Control(str(table), str(operation), tuple((table_def.get("columns") or {}).keys()))
+        control = body.get("control")
+        table_def = control.get("table-def") if isinstance(control, dict) else None
+        columns = table_def.get("columns") if isinstance(table_def, dict) else None
+        return Control(str(table), str(operation), tuple(columns or ()))
     if meta.get("record-type") != "data":
         raise DecodeError(f"unknown record-type {meta.get('record-type')!r}")
-    if table not in SOURCE_TABLES:
+    if not isinstance(table, str) or table not in SOURCE_TABLES:
         raise DecodeError(f"unknown table {meta.get('schema-name')}.{table}")
     if operation not in DATA_OPERATIONS:
         raise DecodeError(f"unknown operation {operation!r} on {table}")

@@ -31,7 +31,7 @@ class MetricsUnavailable(RuntimeError):
 class Metrics:
     records_in: int = 0
     rows_out: dict[str, int] = field(default_factory=dict)
-    batches_flushed: int = 0
+    batches_committed: int = 0
     dead_letters: int = 0
     control_records: int = 0
     millis_behind_latest: int | None = None
@@ -143,21 +143,25 @@ class ShardProcessor:
            taken even when nothing was buffered), only after 1 and 2 are in the store;
         4. metrics, best effort: a publisher that cannot deliver never undoes or blocks 1-3.
 
-        If 1 or 2 fails, nothing is checkpointed and the records are read again. Returns None
-        when nothing was buffered."""
+        If 1 or 2 fails, the error propagates, nothing is checkpointed and the batch stays
+        buffered: the next commit writes it again with the records that came since (the KCL's
+        Python record processor reports an exception from ``process_records`` and carries on
+        with the next records, so dropping the buffer here would checkpoint past records no
+        manifest covers). Returns None when nothing was buffered."""
         if self.batch.empty:
             if shard_end:
                 checkpoint(None)
             return None
-        batch, self.batch = self.batch, Batch(self.shard_id)
+        batch = self.batch
         started = time.monotonic()
         files = write_files(batch, self.store, self.config.compression)  # 1
         key = write_manifest(batch, files, self.store) if files else None  # 2
+        self.batch = Batch(self.shard_id)
         flush_ms = round((time.monotonic() - started) * 1000, 1)
         assert batch.last_seq is not None
         checkpointed = checkpoint(None if shard_end else batch.last_seq)  # 3
         result = CommitResult(key, {f.table: f.rows for f in files}, batch.last_seq, checkpointed)
-        self.metrics.batches_flushed += 1
+        self.metrics.batches_committed += 1
         for f in files:
             self.metrics.rows_out[f.table] = self.metrics.rows_out.get(f.table, 0) + f.rows
         log(

@@ -197,25 +197,28 @@ class JoinedTable:
         return tuple(rows)
 
 
-JOINS: tuple[JoinedTable, ...] = tuple(
-    JoinedTable(s, s.source, s.join.parent, s.join.fk)
-    for s in SPECS
-    if s.kind is Kind.JOINED and s.join is not None and s.source is not None
-)
+def joins_of(specs: tuple[TableSpec, ...]) -> tuple[JoinedTable, ...]:
+    return tuple(
+        JoinedTable(s, s.source, s.join.parent, s.join.fk)
+        for s in specs
+        if s.kind is Kind.JOINED and s.join is not None and s.source is not None
+    )
 
 
-def _handlers() -> dict[str, tuple[Handler, ...]]:
+def handlers_for(specs: tuple[TableSpec, ...]) -> dict[str, tuple[Handler, ...]]:
+    """Per source table, the builders of every table ``specs`` declares that it feeds."""
     found: dict[str, list[Handler]] = {}
-    for s in SPECS:
+    for s in specs:
         if s.kind in (Kind.DIMENSION, Kind.FACT) and s.source:
             found.setdefault(s.source, []).append(_single_row(s))
-    for j in JOINS:
+    for j in joins_of(specs):
         found.setdefault(j.child, []).append(j.child_changed)
         found.setdefault(j.parent, []).append(j.parent_changed)
     return {table: tuple(handlers) for table, handlers in found.items()}
 
 
-HANDLERS = _handlers()
+JOINS = joins_of(SPECS)
+HANDLERS = handlers_for(SPECS)
 
 
 def join_writes(change: Change) -> tuple[Write, ...]:

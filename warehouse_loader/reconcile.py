@@ -9,8 +9,9 @@ with the stream processor's code, so a fault in the pipeline cannot hide itself)
   row is gone ends in a deleted version; no (key, version) twice;
 - ``dim_date``: a correct row for every date a fact references.
 
-Currency names and calendar rows are computed here too, independently of the processor and
-of the loader's SQL that make them (pycountry and Python's calendar, not the same code).
+Calendar rows are computed here in Python, independently of the loader's SQL that makes them;
+currency names come from the same ISO 4217 library the processor uses (pycountry), looked up
+here without the processor's code.
 
 ``compare`` is pure (rows in, differences out); ``reconcile`` reads both databases.
 """
@@ -72,16 +73,34 @@ def business_columns(table: str) -> list[str]:
     return [c.name for c in spec.columns if not c.is_bookkeeping and c.name != spec.record_id]
 
 
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
 def expected_date(day: date) -> dict[str, Any]:
-    """dim_date's row for ``day``: ISO weekday (Monday = 1), English names."""
+    """dim_date's row for ``day``: ISO weekday (Monday = 1), English names whatever the
+    process's locale."""
     return {
         "date_id": day,
         "year": day.year,
         "month": day.month,
         "day": day.day,
         "day_of_week": day.isoweekday(),
-        "day_name": day.strftime("%A"),
-        "month_name": day.strftime("%B"),
+        "day_name": _DAY_NAMES[day.weekday()],
+        "month_name": _MONTH_NAMES[day.month - 1],
         "quarter": (day.month - 1) // 3 + 1,
     }
 

@@ -21,7 +21,6 @@ is in the slot and is sent after the load, so nothing is lost at the hand-over.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -51,17 +50,9 @@ from cdc.capture.status import (
 from cdc.config import CaptureConfig
 from cdc.source_schema import TABLES
 from contracts.change_records import format_lsn
+from contracts.events import log
 
 SEND_CHUNK = 1000  # records handed to the sink at a time while streaming a transaction
-
-
-def log(event: str, **fields: Any) -> None:  # noqa: ANN401 - any JSON value
-    """One JSON object per line on stderr."""
-    print(
-        json.dumps({"ts": utcnow().isoformat(), "event": event, **fields}, default=str),
-        file=sys.stderr,
-        flush=True,
-    )
 
 
 @dataclass

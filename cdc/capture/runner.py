@@ -11,9 +11,10 @@ import psycopg
 
 from cdc import config
 from cdc.capture import source
-from cdc.capture.engine import CaptureEngine, log
+from cdc.capture.engine import CaptureEngine
 from cdc.capture.kinesis import KinesisSink, SinkError
 from cdc.capture.status import state_path, status_path
+from contracts.events import log
 
 
 def run_capture() -> int:

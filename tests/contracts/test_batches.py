@@ -57,6 +57,8 @@ def test_a_format_1_manifest_is_read_without_its_dim_date_file():
         (b"[]", "not a JSON object"),
         (json.dumps({"format_version": 99}).encode(), "format version 99"),
         (json.dumps({"format_version": FORMAT_VERSION, "shard_id": "s"}).encode(), "'files'"),
+        (json.dumps({"format_version": True}).encode(), "format version True"),
+        (json.dumps({"format_version": 2.0}).encode(), "format version 2.0"),
     ],
 )
 def test_what_is_not_a_manifest_is_refused_with_the_reason(body, reason):
@@ -68,4 +70,21 @@ def test_a_file_of_an_unknown_table_is_refused():
     raw = json.loads(MANIFEST.to_json())
     raw["files"][0]["table"] = "dim_secret"
     with pytest.raises(ManifestError, match="unknown table 'dim_secret'"):
+        Manifest.from_json(json.dumps(raw).encode())
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda m: m["files"].append({**m["files"][0]}), "listed twice"),
+        (lambda m: m["files"].append({"table": "dim_date", "key": "k", "rows": 1}), "'dim_date'"),
+        (lambda m: m["files"][0].update(rows=-1), "'rows' is negative"),
+        (lambda m: m.update(dead_letters="7"), "'dead_letters' is missing or not a int"),
+        (lambda m: m.update(records=True), "'records' is missing or not a int"),
+    ],
+)
+def test_a_manifest_that_contradicts_itself_is_refused(change, reason):
+    raw = json.loads(MANIFEST.to_json())
+    change(raw)
+    with pytest.raises(ManifestError, match=reason):
         Manifest.from_json(json.dumps(raw).encode())

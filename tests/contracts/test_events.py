@@ -10,7 +10,7 @@ from contracts.events import Level, log
 
 def test_an_event_is_one_json_line_with_its_level_name_and_fields():
     out = io.StringIO()
-    log("batch_committed", Level.WARNING, stream=out, shard="s-1", rows={"dim_staff": 2})
+    log("batch_committed", Level.WARNING, to=out, shard="s-1", rows={"dim_staff": 2})
     [line] = out.getvalue().splitlines()
     event = json.loads(line)
     assert (event["level"], event["event"], event["shard"], event["rows"]) == (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyarrow as pa
 
 from contracts.star_schema import (
@@ -62,3 +64,29 @@ def test_references_and_the_fact_to_source_map_come_from_the_specs():
         "fact_purchase_order": "purchase_order",
         "fact_payment": "payment",
     }
+
+
+def test_the_processor_builds_the_added_column_from_the_spec_alone():
+    from stream_processor.decode import decode
+    from stream_processor.join_state import MemoryJoinState
+    from stream_processor.transform import handlers_for
+    from tests.stream_processor.fixtures import record
+    from tests.stream_processor.test_transform import T0
+
+    design = {
+        "design_id": 2,
+        "design_name": "Wooden",
+        "file_location": "/x",
+        "file_name": "w.json",
+        "created_at": T0,
+        "last_updated": T0,
+    }
+    change = decode(record("design", design, commit=0x10))
+    wider = spec("dim_design").with_column(
+        Column("file_size", pa.int32(), source=From("file_size")), after="file_name"
+    )
+    change = dataclasses.replace(change, image={**change.image, "file_size": 512})
+    [build] = handlers_for((wider,))["design"]
+    [row] = build(change, MemoryJoinState())
+    assert row.values["file_size"] == 512 and row.values["design_name"] == "Wooden"
+    assert pa.Table.from_pylist([row.values], schema=arrow_schema(wider)).num_rows == 1

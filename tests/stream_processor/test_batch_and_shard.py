@@ -249,19 +249,28 @@ def test_metrics_that_cannot_be_published_never_block_the_checkpoint():
     assert checkpoints == ["9"] and result.manifest_key is not None
 
 
-def test_a_store_that_fails_before_the_manifest_means_no_checkpoint():
-    class FailingStore(MemoryStore):
+def test_a_store_that_fails_before_the_manifest_means_no_checkpoint_and_the_batch_is_kept():
+    class FailingOnce(MemoryStore):
+        failed = False
+
         def put(self, key: str, body: bytes, content_type: str) -> None:
-            if key.startswith("manifests/"):
+            if key.startswith("manifests/") and not self.failed:
+                self.failed = True
                 raise ConnectionError("S3 unreachable")
             super().put(key, body, content_type)
 
     checkpoints: list[str] = []
-    p = ShardProcessor("shardId-000000000001", MemoryJoinState(), FailingStore(), CONFIG)
+    store = FailingOnce()
+    p = ShardProcessor("shardId-000000000001", MemoryJoinState(), store, CONFIG)
     p.process("9", "k", record("sales_order", SALE, commit=0x10))
     with pytest.raises(ConnectionError):
         p.commit(lambda seq: checkpoints.append(seq) or True)
-    assert checkpoints == []
+    assert checkpoints == [] and p.batch.records == 1, "the batch stays buffered"
+    p.process("10", "k", record("sales_order", {**SALE, "units_sold": 9}, "update", commit=0x20))
+    result = p.commit(lambda seq: checkpoints.append(seq) or True)
+    manifest = Manifest.from_json(store.get(result.manifest_key))
+    assert (manifest.first_sequence_number, manifest.last_sequence_number) == ("9", "10")
+    assert checkpoints == ["10"] and manifest.files[0].rows == 2
 
 
 def test_the_end_of_a_shard_is_checkpointed_even_with_nothing_buffered():

@@ -7,6 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdc.simulator import dataset
 from stream_processor.decode import Change, Control, DecodeError, decode, parse_timestamp
@@ -101,3 +103,35 @@ def _mutate(**meta_or_data) -> bytes:
 def test_malformed_records_are_rejected_with_a_precise_reason(raw, reason):
     with pytest.raises(DecodeError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         decode(raw)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_metadata = st.fixed_dictionaries(
+    {},
+    optional={
+        "record-type": st.sampled_from(["data", "control"]) | _json,
+        "operation": st.sampled_from(["insert", "update", "delete", "load"]) | _json,
+        "table-name": st.sampled_from(["payment", "staff"]) | _json,
+        "stream-position": st.just("00000000/00000100.1.00000000/000000F8") | _json,
+        "transaction-record-id": _json,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(metadata=_metadata, data=_json, control=_json)
+def test_any_json_is_a_change_a_control_record_or_a_decode_error_never_another_exception(
+    metadata, data, control
+):
+    raw = json.dumps({"metadata": metadata, "data": data, "control": control}).encode()
+    try:
+        decoded = decode(raw)
+    except DecodeError:
+        return
+    assert isinstance(decoded, Change | Control)
