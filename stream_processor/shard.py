@@ -147,7 +147,8 @@ class ShardProcessor:
         buffered: the next commit writes it again with the records that came since (the KCL's
         Python record processor reports an exception from ``process_records`` and carries on
         with the next records, so dropping the buffer here would checkpoint past records no
-        manifest covers). Returns None when nothing was buffered."""
+        manifest covers: ``amazon_kclpy.kcl.KCLProcess._perform_action`` logs the exception and
+        goes on). Returns None when nothing was buffered."""
         if self.batch.empty:
             if shard_end:
                 checkpoint(None)
