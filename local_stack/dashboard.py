@@ -54,12 +54,10 @@ def sample(
         s.captured, s.capture_status = status.records_sent, status.status
         s.capture_lag_s = status.cdc_latency_target_s
     manifests = observe.manifests()
-    s.processed = observe.records_processed(
-        pipeline.metrics_namespace, pipeline.names.app, pipeline.created_at
-    )
+    s.processed = observe.records_processed(pipeline.metrics_namespace, pipeline.created_at)
     s.rows_out = sum(f.rows for m in manifests for f in m.files)
     s.manifests_written, s.dead_letters = len(manifests), observe.dead_letters()
-    behind_ms = observe.millis_behind_latest(pipeline.metrics_namespace, pipeline.names.app)
+    behind_ms = observe.millis_behind_latest(pipeline.metrics_namespace)
     s.processor_behind_s = (behind_ms or 0) / 1000
     s.queue_depth = observe.queue_depth()
     with psycopg.connect(pipeline.warehouse_dsn) as conn:

@@ -91,35 +91,47 @@ class Observer:
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
     def _metric(
-        self, namespace: str, application: str, name: str, statistic: str, since: datetime
-    ) -> list[dict[str, Any]]:
-        """One of the processor's CloudWatch metrics (per application), per minute since
-        ``since``, oldest first."""
-        return sorted(
-            self.cloudwatch.get_metric_statistics(
+        self, namespace: str, name: str, statistic: str, since: datetime
+    ) -> dict[str, list[dict[str, Any]]]:
+        """One of the processor's CloudWatch metrics per shard (the (Application, ShardId)
+        series: CloudWatch matches dimensions exactly, moto matches any superset, and per
+        shard both give the same), per minute since ``since``, oldest first."""
+        out = {}
+        for shard in self.kinesis.list_shards(StreamName=self.names.stream)["Shards"]:
+            points = self.cloudwatch.get_metric_statistics(
                 Namespace=namespace,
                 MetricName=name,
-                Dimensions=[{"Name": "Application", "Value": application}],
+                Dimensions=[
+                    {"Name": "Application", "Value": self.names.app},
+                    {"Name": "ShardId", "Value": shard["ShardId"]},
+                ],
                 StartTime=since,
                 EndTime=datetime.now(UTC) + timedelta(minutes=1),
                 Period=60,
                 Statistics=[statistic],
-            )["Datapoints"],
-            key=lambda p: p["Timestamp"],
-        )
+            )["Datapoints"]
+            out[shard["ShardId"]] = sorted(points, key=lambda p: p["Timestamp"])
+        return out
 
-    def millis_behind_latest(self, namespace: str, application: str) -> float | None:
-        """How far behind the stream the processor was in the latest minute it reported (the
-        largest MillisBehindLatest of that minute); None before it has published one."""
+    def millis_behind_latest(self, namespace: str) -> float | None:
+        """How far behind the stream the processor was in the latest minute each shard
+        reported (the largest MillisBehindLatest of that minute, over the shards); None before
+        it has published any."""
         minute_ago = datetime.now(UTC) - timedelta(minutes=1)
-        points = self._metric(namespace, application, "MillisBehindLatest", "Maximum", minute_ago)
-        return points[-1]["Maximum"] if points else None
+        latest = [
+            points[-1]["Maximum"]
+            for points in self._metric(
+                namespace, "MillisBehindLatest", "Maximum", minute_ago
+            ).values()
+            if points
+        ]
+        return max(latest, default=None)
 
-    def records_processed(self, namespace: str, application: str, since: datetime) -> int:
+    def records_processed(self, namespace: str, since: datetime) -> int:
         """Records the processor has committed since ``since`` (the sum of its RecordsIn
-        metric: every batch, with or without rows)."""
-        points = self._metric(namespace, application, "RecordsIn", "Sum", since)
-        return int(sum(p["Sum"] for p in points))
+        metric over the shards: every batch, with or without rows)."""
+        per_shard = self._metric(namespace, "RecordsIn", "Sum", since)
+        return int(sum(p["Sum"] for points in per_shard.values() for p in points))
 
     # --- the loader and the warehouse ------------------------------------------------------
 

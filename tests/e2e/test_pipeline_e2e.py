@@ -108,6 +108,15 @@ def test_live_traffic_reaches_the_warehouse_exactly(run):
     # Every payment that became paid: its unpaid version, then its paid one.
     assert updates == run.changes[("payment", "update")]
     assert histories_not_unpaid_then_paid == 0
+    # What the demo's dashboard shows, read from the parts (no log lines): every record on the
+    # stream was processed (the RecordsIn metric), every manifest in the bucket was loaded.
+    observe = run.pipeline.observe
+    on_stream = sum(1 for _ in observe.stream_records())
+    assert observe.records_processed(run.pipeline.metrics_namespace, run.pipeline.created_at) >= (
+        on_stream
+    )
+    assert len(observe.manifests()) == observe.ledger()
+    assert observe.millis_behind_latest(run.pipeline.metrics_namespace) is not None
 
 
 def test_garbage_on_the_stream_is_dead_lettered_and_the_warehouse_is_unaffected(run):
