@@ -20,9 +20,10 @@ from typing import Any, Protocol
 from contracts.star_schema import PUBLISHED
 
 # Format 2: dim_date files are no longer written (the loader derives dim_date from the facts).
-# Format 1 manifests are still read; their dim_date files are ignored for that reason.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+# Format 3: the transform generation that produced the batch (``contracts.generation``).
+# Formats 1 and 2 are still read: their dim_date files are ignored, their generation is 1.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 
 # Every S3 prefix of the batches bucket, defined once (terraform's notification filter and
 # lifecycle rules use the same names; tests/terraform checks them).
@@ -77,6 +78,7 @@ class Manifest:
     dead_letters: int
     files: tuple[BatchFile, ...]
     written_at: datetime
+    generation: int
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> bytes:
@@ -90,6 +92,7 @@ class Manifest:
                 "dead_letters": self.dead_letters,
                 "files": [{"table": f.table, "key": f.key, "rows": f.rows} for f in self.files],
                 "written_at": self.written_at.isoformat(),
+                "generation": self.generation,
             },
             indent=1,
         ).encode()
@@ -127,6 +130,7 @@ class Manifest:
                 dead_letters=_count(raw, "dead_letters"),
                 files=files,
                 written_at=datetime.fromisoformat(_field(raw, "written_at", str)),
+                generation=_count(raw, "generation") if version >= 3 else 1,
                 format_version=version,
             )
         except (TypeError, ValueError) as exc:

@@ -135,15 +135,20 @@ def _dimension_bookkeeping(joined: bool = False) -> tuple[Column, ...]:
         Column("cdc_is_inferred", BOOL, nullable=False, published=False),
         Column("cdc_source_updated_at", TIMESTAMP),
         Column("cdc_loaded_at", LOADED_AT, nullable=False, published=False),
+        GENERATION_COLUMN,
     )
 
 
+# The transform generation (contracts.generation) that wrote the row: the loader stamps the
+# manifest's on every row, so batch files do not carry it.
+GENERATION_COLUMN = Column("cdc_generation", INT, nullable=False, published=False)
 _FACT_BOOKKEEPING = (
     Column("cdc_version", VERSION, nullable=False),
     Column("cdc_operation", TEXT, nullable=False),
     Column("cdc_is_deleted", BOOL, nullable=False),
     Column("cdc_source_updated_at", TIMESTAMP),
     Column("cdc_loaded_at", LOADED_AT, nullable=False, published=False),
+    GENERATION_COLUMN,
 )
 _FACT_STAMPS = (
     Column("created_date", DATE, source=Derived("date_of", "created_at"), references="dim_date"),

@@ -22,14 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from cdc.simulator import traffic
+from local_stack import aws, provision
 from local_stack import config as stack_config
-from local_stack import provision
 from local_stack.capture_process import CaptureProcess
 from local_stack.faults import Faults
 from local_stack.observe import Observer
 from local_stack.processes import wait_until
 from local_stack.provision import Names
 from local_stack.tcp_proxy import TcpProxy
+from stream_processor import cli as processor_cli
+from stream_processor import config as processor_config
+from stream_processor import daemon
+from stream_processor.join_state_dynamodb import ensure_table
 
 # The processor publishes its per-batch figures to (moto's) CloudWatch, where the dashboard
 # reads how far behind the stream it is; the namespace is per run.
@@ -97,20 +101,37 @@ class Pipeline:
         "loader": ["-m", "warehouse_loader.cli", "run-local"],
     }
 
-    def start_process(self, name: str) -> None:
-        """``processor`` (the KCL daemon and its Python record processors) or ``loader``."""
+    def start_process(self, name: str, *, record_processor: str | None = None) -> None:
+        """``processor`` (the KCL daemon and its Python record processors) or ``loader``.
+
+        ``record_processor``: a module the daemon runs instead of ``stream_processor.kcl_app``
+        (a test's wrapped processor); the harness then writes the daemon's properties itself,
+        as ``stream-processor run`` would, and starts the daemon directly."""
         argv = [sys.executable, *self.COMMANDS[name]]
+        properties = self.cfg.state_dir / "kcl" / f"{self.names.app}.properties"
         if name == "processor":
-            argv.append(str(self.cfg.state_dir / "kcl" / f"{self.names.app}.properties"))
+            argv.append(str(properties))
+        if name == "processor" and record_processor is not None:
+            argv = self._daemon_running(record_processor, properties)
         with open(self.log_path(name), "ab") as log:
             self.procs[name] = subprocess.Popen(
                 argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    def start(self) -> None:
+    def _daemon_running(self, module: str, properties: Path) -> list[str]:
+        cfg = processor_config.load(self.env)
+        settings = dataclasses.replace(
+            processor_cli.daemon_settings(cfg), executable=f"{sys.executable} -m {module}"
+        )
+        ensure_table(aws.client(self.cfg, "dynamodb"), cfg.state_table)
+        properties.parent.mkdir(parents=True, exist_ok=True)
+        properties.write_text(settings.render())
+        return daemon.command(properties)
+
+    def start(self, *, record_processor: str | None = None) -> None:
         """Processor and loader first (the KCL takes ~20 s to take its leases), then capture,
         which returns once the full load is on the stream."""
-        self.start_process("processor")
+        self.start_process("processor", record_processor=record_processor)
         self.start_process("loader")
         self.capture.start()
         self.capture.wait_running()

@@ -24,6 +24,7 @@ from contracts.batches import (
     dead_letter_key,
     manifest_key,
 )
+from contracts.generation import GENERATION
 from contracts.star_schema import schema_of
 from stream_processor.transform import OutRow
 
@@ -88,7 +89,8 @@ def write_files(batch: Batch, store: ObjectStore, compression: str = "zstd") -> 
 
 
 def write_manifest(batch: Batch, files: list[BatchFile], store: ObjectStore) -> str:
-    """The manifest listing ``files``; returns its key."""
+    """The manifest listing ``files``, with the transform generation that made them; returns
+    its key."""
     assert batch.first_seq is not None and batch.last_seq is not None
     manifest = Manifest.now(
         shard_id=batch.shard_id,
@@ -97,6 +99,7 @@ def write_manifest(batch: Batch, files: list[BatchFile], store: ObjectStore) -> 
         records=batch.records,
         dead_letters=batch.dead_letters,
         files=tuple(files),
+        generation=GENERATION,
     )
     key = manifest_key(batch.shard_id, batch.first_seq, batch.last_seq)
     store.put(key, manifest.to_json(), "application/json")

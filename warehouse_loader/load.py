@@ -1,6 +1,7 @@
 """Loading one manifest: one PostgreSQL transaction, in order:
 
-1. claim the manifest in the load ledger (a manifest already there is skipped: redelivery);
+1. claim the manifest in the load ledger by (key, generation): one already there is skipped
+   (a redelivery, a replay by the same generation); a replay by a newer generation loads;
 2. per file: COPY into a staging table, then merge (``merge_sql``), dimensions before facts
    (dim_date rows and inferred members for what the facts reference, then the facts);
 3. record what was loaded in the ledger row, and commit.
@@ -36,6 +37,7 @@ class BadBatch(ValueError):
 class LoadResult:
     manifest_key: str
     skipped: bool
+    generation: int = 1
     staged: dict[str, int] = field(default_factory=dict)
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
@@ -44,6 +46,7 @@ class LoadResult:
     def to_log(self) -> dict[str, Any]:
         return {
             "manifest": self.manifest_key,
+            "generation": self.generation,
             "skipped": self.skipped,
             "staged": self.staged,
             "inserted": self.inserted,
@@ -125,14 +128,19 @@ def _ensure_referenced_rows(
             conn.execute(statement, (keys,))
 
 
-def _insert_facts(conn: psycopg.Connection, p: merge_sql.TablePlan) -> int:
-    """Rows inserted: all of them in one plain INSERT when no version is in the warehouse yet,
-    else (the unique index refused it) each new (key, version) once with ON CONFLICT."""
+def _insert_facts(
+    conn: psycopg.Connection, p: merge_sql.TablePlan, generation: int
+) -> tuple[int, int]:
+    """(rows inserted, rows written): all of them in one plain INSERT when no version is in
+    the warehouse yet, else (the unique index refused it) each new (key, version) once, and
+    each stored one replaced only by a newer generation, with ON CONFLICT."""
+    params = {"generation": generation}
     try:
         with conn.transaction():  # a savepoint: a refusal undoes the attempt only
-            return conn.execute(merge_sql.insert_all(p)).rowcount
+            inserted = conn.execute(merge_sql.insert_all(p), params).rowcount
+            return inserted, inserted
     except psycopg.errors.UniqueViolation:
-        return conn.execute(merge_sql.merge(p)).rowcount
+        return conn.execute(merge_sql.merge_counted(p), params).fetchone()
 
 
 def load_manifest(
@@ -142,13 +150,14 @@ def load_manifest(
     manifest = read_manifest(store, manifest_key)
     files = sorted(manifest.files, key=lambda f: _order(f.table))
     tables = {f.table: read_file(store, f.table, f.key) for f in files}
-    result = LoadResult(manifest_key, skipped=False)
+    result = LoadResult(manifest_key, skipped=False, generation=manifest.generation)
     with conn.transaction():
         claimed = conn.execute(  # 1
-            "INSERT INTO cdc_load_ledger (manifest_key, etag, shard_id, records, rows_loaded) "
-            "VALUES (%s, %s, %s, %s, '{}') ON CONFLICT (manifest_key) DO NOTHING "
+            "INSERT INTO cdc_load_ledger "
+            "(manifest_key, generation, etag, shard_id, records, rows_loaded) "
+            "VALUES (%s, %s, %s, %s, %s, '{}') ON CONFLICT (manifest_key, generation) DO NOTHING "
             "RETURNING manifest_key",
-            (manifest_key, etag, manifest.shard_id, manifest.records),
+            (manifest_key, manifest.generation, etag, manifest.shard_id, manifest.records),
         ).fetchone()
         if claimed is None:
             result.skipped = True
@@ -163,15 +172,17 @@ def load_manifest(
             result.staged[p.table] = data.num_rows
             if p.is_fact:
                 _ensure_referenced_rows(conn, p, data)
-                inserted = written = _insert_facts(conn, p)
+                inserted, written = _insert_facts(conn, p, manifest.generation)
             else:
-                inserted, written = conn.execute(merge_sql.merge_counted(p)).fetchone()
+                inserted, written = conn.execute(
+                    merge_sql.merge_counted(p), {"generation": manifest.generation}
+                ).fetchone()
             result.inserted[p.table] = inserted
             result.updated[p.table] = written - inserted
         result.duration_ms = round((time.monotonic() - started) * 1000, 1)
         conn.execute(  # 3
             "UPDATE cdc_load_ledger SET rows_loaded = %s, duration_ms = %s, "
-            "loaded_at = clock_timestamp() WHERE manifest_key = %s",
-            (json.dumps(result.to_log()), result.duration_ms, manifest_key),
+            "loaded_at = clock_timestamp() WHERE manifest_key = %s AND generation = %s",
+            (json.dumps(result.to_log()), result.duration_ms, manifest_key, manifest.generation),
         )
     return result

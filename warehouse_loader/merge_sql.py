@@ -60,6 +60,10 @@ class TablePlan:
         return date_columns(self.spec)
 
 
+# The query parameter every statement that writes rows takes: the manifest's generation.
+GENERATION = sql.Placeholder("generation")
+
+
 def table_plan(table: str | TableSpec) -> TablePlan:
     """The plan of a published table, by name or from a spec (a spec need not be one of
     ``STAR_SCHEMA``'s: the merge SQL follows from whatever spec it is given)."""
@@ -123,14 +127,19 @@ def insert_all(p: TablePlan) -> sql.Composed:
     if not p.is_fact:
         raise ValueError(f"{p.table} is not a fact table")
     cols = _cols(p.columns)
-    return sql.SQL("INSERT INTO {t} ({cols}) SELECT {cols} FROM {s}").format(
-        t=sql.Identifier(p.table), cols=cols, s=sql.Identifier(p.stage)
-    )
+    return sql.SQL(
+        "INSERT INTO {t} ({cols}, cdc_generation) SELECT {cols}, {generation} FROM {s}"
+    ).format(t=sql.Identifier(p.table), cols=cols, s=sql.Identifier(p.stage), generation=GENERATION)
 
 
 def merge(p: TablePlan) -> sql.Composed:
-    """The statement that moves staged rows into the table; returns one row per row written,
-    with ``inserted`` true for a new row and false for an update."""
+    """The statement that moves staged rows into the table, stamped with the manifest's
+    generation (the ``generation`` parameter); returns one row per row written, with
+    ``inserted`` true for a new row and false for an update.
+
+    Rows are ordered by (version, joined version, generation): a newer generation replaces a
+    row of an equal version (a replay after a fix to the transform), an older one never
+    overwrites a newer one, and no generation brings an older version back."""
     table, stage, key = (
         sql.Identifier(p.table),
         sql.Identifier(p.stage),
@@ -138,10 +147,19 @@ def merge(p: TablePlan) -> sql.Composed:
     )
     cols = _cols(p.columns)
     if p.is_fact:
+        replace = sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+            for c in p.columns
+            if c not in (p.spec.key, "cdc_version")
+        )
         return sql.SQL(
-            "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
-            "ON CONFLICT ({key}, cdc_version) DO NOTHING RETURNING true AS inserted"
-        ).format(t=table, cols=cols, key=key, s=stage)
+            "INSERT INTO {t} ({cols}, cdc_generation) "
+            "SELECT DISTINCT ON ({key}, cdc_version) {cols}, {generation} FROM {s} "
+            "ON CONFLICT ({key}, cdc_version) DO UPDATE SET {replace}, "
+            "cdc_generation = EXCLUDED.cdc_generation, cdc_loaded_at = clock_timestamp() "
+            "WHERE {t}.cdc_generation < EXCLUDED.cdc_generation "
+            "RETURNING (xmax = 0) AS inserted"
+        ).format(t=table, cols=cols, key=key, s=stage, generation=GENERATION, replace=replace)
     attributes = [c for c in p.columns if c != p.spec.key and not c.startswith("cdc_")]
     keep_on_delete = sql.SQL(", ").join(
         sql.SQL(
@@ -158,15 +176,21 @@ def merge(p: TablePlan) -> sql.Composed:
             key=key
         )
         newer = sql.SQL(
-            "({t}.cdc_version, coalesce({t}.cdc_joined_version, -1)) < "
-            "(EXCLUDED.cdc_version, coalesce(EXCLUDED.cdc_joined_version, -1))"
+            "({t}.cdc_version, coalesce({t}.cdc_joined_version, -1), {t}.cdc_generation) < "
+            "(EXCLUDED.cdc_version, coalesce(EXCLUDED.cdc_joined_version, -1), "
+            "EXCLUDED.cdc_generation)"
         ).format(t=table)
     else:
         newest = sql.SQL("{key}, cdc_version DESC").format(key=key)
-        newer = sql.SQL("{t}.cdc_version < EXCLUDED.cdc_version").format(t=table)
+        newer = sql.SQL(
+            "({t}.cdc_version, {t}.cdc_generation) < "
+            "(EXCLUDED.cdc_version, EXCLUDED.cdc_generation)"
+        ).format(t=table)
     return sql.SQL(
-        "INSERT INTO {t} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {s} ORDER BY {newest} "
+        "INSERT INTO {t} ({cols}, cdc_generation) "
+        "SELECT DISTINCT ON ({key}) {cols}, {generation} FROM {s} ORDER BY {newest} "
         "ON CONFLICT ({key}) DO UPDATE SET {attrs}, {book}, "
+        "cdc_generation = EXCLUDED.cdc_generation, "
         "cdc_is_inferred = false, cdc_loaded_at = clock_timestamp() "
         "WHERE {newer} OR {t}.cdc_is_inferred "
         "RETURNING (xmax = 0) AS inserted"
@@ -179,6 +203,7 @@ def merge(p: TablePlan) -> sql.Composed:
         attrs=keep_on_delete,
         book=set_bookkeeping,
         newer=newer,
+        generation=GENERATION,
     )
 
 

@@ -105,12 +105,21 @@ def parse(*sql_texts: str) -> dict[str, DdlTable]:
                 tables[table.name] = table
             elif alter:
                 action = alter[2].strip()
+                if _unquote(alter[1]) not in tables:
+                    raise ValueError(f"ALTER TABLE of a table not created: {statement}")
+                table = tables[_unquote(alter[1])]
                 if re.match(r"ALTER COLUMN \w+ SET DEFAULT ", action, re.I):
                     continue  # defaults are not part of the contract
                 added = re.match(r"ADD COLUMN (.*)$", action, re.S | re.I)
-                if not added:
+                key = re.match(r"ADD PRIMARY KEY\s*(\(.*\))$", action, re.S | re.I)
+                if added:
+                    table.columns.append(_column(added[1])[0])
+                elif key:
+                    table.primary_key = _names(key[1])
+                elif re.match(rf"DROP CONSTRAINT {table.name}_pkey$", action, re.I):
+                    table.primary_key = ()
+                else:
                     raise ValueError(f"ALTER TABLE not understood: {statement}")
-                tables[_unquote(alter[1])].columns.append(_column(added[1])[0])
             elif not re.match(r"CREATE (TYPE|INDEX|UNIQUE INDEX)\b", statement, re.I):
                 raise ValueError(f"statement not understood: {statement[:80]}")
     return tables

@@ -25,6 +25,7 @@ MANIFEST = Manifest(
     dead_letters=0,
     files=(BatchFile("fact_sales_order", "batches/fact_sales_order/x.parquet", 2),),
     written_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+    generation=4,
 )
 
 
@@ -41,13 +42,15 @@ def test_keys_are_deterministic_from_the_shard_and_sequence_range():
     assert is_manifest_key(manifest_key("s", "1", "2")) and not is_manifest_key("batches/x.json")
 
 
-def test_a_format_1_manifest_is_read_without_its_dim_date_file():
+def test_a_format_1_manifest_is_read_without_its_dim_date_file_as_generation_1():
     raw = json.loads(MANIFEST.to_json())
     raw.pop("format_version")
+    raw.pop("generation")
     raw["schema_version"] = 1
     raw["files"].append({"table": "dim_date", "key": "batches/dim_date/x.parquet", "rows": 3})
     old = Manifest.from_json(json.dumps(raw).encode())
     assert old.format_version == 1 and [f.table for f in old.files] == ["fact_sales_order"]
+    assert old.generation == 1
 
 
 @pytest.mark.parametrize(
@@ -81,6 +84,7 @@ def test_a_file_of_an_unknown_table_is_refused():
         (lambda m: m["files"][0].update(rows=-1), "'rows' is negative"),
         (lambda m: m.update(dead_letters="7"), "'dead_letters' is missing or not a int"),
         (lambda m: m.update(records=True), "'records' is missing or not a int"),
+        (lambda m: m.pop("generation"), "'generation' is missing"),
     ],
 )
 def test_a_manifest_that_contradicts_itself_is_refused(change, reason):

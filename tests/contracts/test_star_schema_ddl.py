@@ -109,4 +109,13 @@ def test_a_disagreement_in_name_order_type_nullability_reference_or_key_is_found
 
 def test_a_migration_statement_the_reader_does_not_understand_fails_loudly():
     with pytest.raises(ValueError, match="not understood"):
-        parse("ALTER TABLE dim_staff DROP COLUMN email_address;")
+        parse(
+            "CREATE TABLE dim_staff (staff_id integer PRIMARY KEY);",
+            "ALTER TABLE dim_staff DROP COLUMN staff_id;",
+        )
+
+
+def test_the_load_ledger_is_keyed_by_manifest_and_generation():
+    ledger = migrations_ddl()["cdc_load_ledger"]
+    assert ledger.primary_key == ("manifest_key", "generation")
+    assert not ledger.column("generation").nullable

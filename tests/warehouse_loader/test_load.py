@@ -267,3 +267,82 @@ def test_every_fact_reference_resolves_after_loads_that_skip_row_by_row_checks(w
                 )
             )
             assert orphans.fetchone()[0] == 0, (fact, column)
+
+
+def manifest_at(store, seqs, *raws: bytes, generation: int, monkeypatch) -> str:
+    """A manifest written by the transform of ``generation`` at these sequence numbers (so
+    the same records at the same positions give the same manifest key)."""
+    import stream_processor.batch
+
+    monkeypatch.setattr(stream_processor.batch, "GENERATION", generation)
+    p = ShardProcessor(
+        "shardId-000000000000",
+        MemoryJoinState(),
+        store,
+        ProcessorConfig(bucket="b", state_table="s"),
+    )
+    for seq, raw in zip(seqs, raws, strict=True):
+        p.process(seq, "k", raw)
+    return p.commit(lambda _seq: True).manifest_key
+
+
+DESIGN = {
+    "design_id": 2,
+    "design_name": "Wooden",
+    "file_location": "/usr",
+    "file_name": "wooden.json",
+    "created_at": SALE["created_at"],
+    "last_updated": SALE["created_at"],
+}
+
+
+def test_a_newer_generation_replaces_rows_of_an_equal_version_and_an_older_one_never_does(
+    warehouse, store, monkeypatch
+):
+    def load(generation: int, name: str, units: int, seqs=("901", "902")) -> None:
+        key = manifest_at(
+            store,
+            seqs,
+            record("design", {**DESIGN, "design_name": name}, commit=0x10),
+            record("sales_order", {**SALE, "units_sold": units}, commit=0x11),
+            generation=generation,
+            monkeypatch=monkeypatch,
+        )
+        assert not load_manifest(warehouse, store, key).skipped
+
+    def stored():
+        return (
+            one(warehouse, "SELECT design_name, cdc_generation FROM dim_design"),
+            warehouse.execute("SELECT units_sold, cdc_generation FROM fact_sales_order").fetchall(),
+        )
+
+    load(1, "Wrong", 999)  # a release with a bug
+    assert stored() == (("Wrong", 1), [(999, 1)])
+    load(2, "Wooden", 100)  # the fix, replayed: same versions, same manifest key, newer generation
+    assert stored() == (("Wooden", 2), [(100, 2)]), "replaced, and still one fact version"
+    load(1, "Wrong", 999, seqs=("903", "904"))  # the old release's batch again, elsewhere
+    assert stored() == (("Wooden", 2), [(100, 2)]), "an older generation never overwrites"
+    ledger = warehouse.execute(
+        "SELECT manifest_key, generation FROM cdc_load_ledger ORDER BY 2, 1"
+    ).fetchall()
+    assert [g for _, g in ledger] == [1, 1, 2] and ledger[0][0] != ledger[1][0]
+
+
+def test_a_newer_generation_never_brings_back_an_older_version(warehouse, store, monkeypatch):
+    newer = manifest_at(
+        store,
+        ("911",),
+        record("design", {**DESIGN, "design_name": "Newest"}, "update", commit=0x30),
+        generation=1,
+        monkeypatch=monkeypatch,
+    )
+    load_manifest(warehouse, store, newer)
+    replayed_older = manifest_at(
+        store,
+        ("910",),
+        record("design", {**DESIGN, "design_name": "Older"}, commit=0x20),
+        generation=2,
+        monkeypatch=monkeypatch,
+    )
+    load_manifest(warehouse, store, replayed_older)
+    assert one(warehouse, "SELECT design_name, cdc_generation FROM dim_design") == ("Newest", 1)

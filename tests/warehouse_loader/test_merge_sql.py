@@ -11,23 +11,31 @@ def text(composed) -> str:
     return composed.as_string(None)
 
 
-def test_a_fact_version_is_inserted_once_per_key_and_version():
+def test_a_fact_version_is_inserted_once_per_key_and_version_and_replaced_by_a_newer_generation():
     sql = text(merge_sql.merge(merge_sql.table_plan("fact_sales_order")))
-    assert 'ON CONFLICT ("sales_order_id", cdc_version) DO NOTHING' in sql
-    assert sql.startswith('INSERT INTO "fact_sales_order"')
+    assert 'ON CONFLICT ("sales_order_id", cdc_version) DO UPDATE SET' in sql
+    assert 'WHERE "fact_sales_order".cdc_generation < EXCLUDED.cdc_generation' in sql
+    assert 'SELECT DISTINCT ON ("sales_order_id", cdc_version)' in sql
+    assert "%(generation)s" in sql and sql.startswith('INSERT INTO "fact_sales_order"')
 
 
 def test_a_joined_dimension_compares_version_then_joined_version_and_replaces_inferred_members():
     sql = text(merge_sql.merge(merge_sql.table_plan("dim_staff")))
-    assert '("dim_staff".cdc_version, coalesce("dim_staff".cdc_joined_version, -1)) <' in sql
+    assert (
+        '("dim_staff".cdc_version, coalesce("dim_staff".cdc_joined_version, -1), '
+        '"dim_staff".cdc_generation) <' in sql
+    )
     assert 'OR "dim_staff".cdc_is_inferred' in sql
     assert 'ORDER BY "staff_id", cdc_version DESC, cdc_joined_version DESC NULLS LAST' in sql
     assert '"first_name" = CASE WHEN EXCLUDED.cdc_is_deleted THEN "dim_staff"."first_name"' in sql
 
 
-def test_a_plain_dimension_takes_only_strictly_newer_versions():
+def test_a_plain_dimension_takes_only_newer_versions_or_an_equal_one_of_a_newer_generation():
     sql = text(merge_sql.merge(merge_sql.table_plan("dim_currency")))
-    assert '"dim_currency".cdc_version < EXCLUDED.cdc_version' in sql
+    assert (
+        '("dim_currency".cdc_version, "dim_currency".cdc_generation) < '
+        "(EXCLUDED.cdc_version, EXCLUDED.cdc_generation)" in sql
+    )
 
 
 def test_facts_get_inferred_members_for_every_dimension_they_reference():
