@@ -12,6 +12,7 @@ one). ``FORMAT_VERSION`` changes whenever its shape or meaning does.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ READABLE_FORMATS = (1, 2, 3)
 BATCH_PREFIX = "batches"
 MANIFEST_PREFIX = "manifests"
 DEAD_LETTER_PREFIX = "dead-letters"
+REDRIVEN_PREFIX = "dead-letters-redriven"  # letters redriven into a manifest, kept
 
 SEQ_WIDTH = 56  # Kinesis sequence numbers have up to 56 digits; padding keeps keys sortable
 
@@ -52,6 +54,11 @@ def manifest_key(shard_id: str, first_seq: str, last_seq: str) -> str:
 
 def dead_letter_key(shard_id: str, sequence_number: str) -> str:
     return f"{DEAD_LETTER_PREFIX}/{shard_id}/{seq_key(sequence_number)}.json"
+
+
+def redriven_key(dead_letter_key: str) -> str:
+    """Where a dead letter is kept once redriven: the same name under its own prefix."""
+    return REDRIVEN_PREFIX + dead_letter_key.removeprefix(DEAD_LETTER_PREFIX)
 
 
 def is_manifest_key(key: str) -> bool:
@@ -161,6 +168,65 @@ def _file(raw: Any) -> BatchFile:  # noqa: ANN401
     return BatchFile(_field(raw, "table", str), _field(raw, "key", str), _count(raw, "rows"))
 
 
+class DeadLetterError(ValueError):
+    """Bytes under the dead-letter prefix that are not a dead letter."""
+
+
+BAD_RECORD = "bad_record"  # not a valid Contract A record: bad data
+PROCESSOR_ERROR = "processor_error"  # our own code failed on a valid record: a bug
+CAUSES = (BAD_RECORD, PROCESSOR_ERROR)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that could not be decoded or transformed, with why and where it was."""
+
+    cause: str  # BAD_RECORD or PROCESSOR_ERROR
+    reason: str
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    raw: bytes  # exactly the bytes received
+    dead_lettered_at: datetime
+    redriven: dict[str, Any] | None = None  # set when moved under REDRIVEN_PREFIX
+
+    def to_json(self) -> bytes:
+        body = {
+            "cause": self.cause,
+            "reason": self.reason,
+            "shard_id": self.shard_id,
+            "sequence_number": self.sequence_number,
+            "partition_key": self.partition_key,
+            "raw_base64": base64.b64encode(self.raw).decode(),
+            "raw_text": self.raw.decode("utf-8", errors="replace"),  # for people reading it
+            "dead_lettered_at": self.dead_lettered_at.isoformat(),
+        }
+        if self.redriven is not None:
+            body["redriven"] = self.redriven
+        return json.dumps(body).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> DeadLetter:
+        try:
+            raw = json.loads(data)
+            # letters written before causes were recorded: a transform failure was ours
+            cause = raw.get("cause") or (
+                PROCESSOR_ERROR if raw["reason"].startswith("transform failed") else BAD_RECORD
+            )
+            return cls(
+                cause=cause,
+                reason=raw["reason"],
+                shard_id=raw["shard_id"],
+                sequence_number=raw["sequence_number"],
+                partition_key=raw["partition_key"],
+                raw=base64.b64decode(raw["raw_base64"]),
+                dead_lettered_at=datetime.fromisoformat(raw["dead_lettered_at"]),
+                redriven=raw.get("redriven"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DeadLetterError(f"not a dead letter: {type(exc).__name__}: {exc}") from None
+
+
 class ObjectStore(Protocol):
     """Where batches, manifests and dead letters are kept: S3 in AWS and on the local stack,
     a dict in unit tests."""
@@ -170,6 +236,8 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
     def keys(self, prefix: str) -> list[str]: ...
+
+    def delete(self, key: str) -> None: ...
 
 
 class MemoryStore:
@@ -184,6 +252,9 @@ class MemoryStore:
 
     def keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
 
 
 class S3Store:
@@ -207,3 +278,14 @@ class S3Store:
         ):
             found += [o["Key"] for o in page.get("Contents", [])]
         return sorted(found)
+
+    def delete(self, key: str) -> None:
+        """On a versioned bucket (terraform's), the object's versions stay. DeleteObjects, not
+        DeleteObject: the local stack's server (moto on hypercorn) fails on DeleteObject's
+        empty 204 response, and the batch call means the same to S3."""
+        response = self.client.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": [{"Key": key}], "Quiet": True}
+        )
+        if response.get("Errors"):
+            error = response["Errors"][0]
+            raise RuntimeError(f"cannot delete s3://{self.bucket}/{key}: {error.get('Message')}")

@@ -5,12 +5,9 @@ them, is ``shard.ShardProcessor.commit``'s.
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -18,6 +15,7 @@ import pyarrow.parquet as pq
 
 from contracts.batches import (
     BatchFile,
+    DeadLetter,
     Manifest,
     ObjectStore,
     batch_file_key,
@@ -50,6 +48,7 @@ class Batch:
     approx_bytes: int = 0
     started: float | None = None  # monotonic time of the oldest record
     dead_letters: int = 0
+    processor_errors: int = 0
 
     def add_record(self, sequence_number: str, rows: tuple[OutRow, ...] | list[OutRow]) -> None:
         if self.first_seq is None:
@@ -106,25 +105,8 @@ def write_manifest(batch: Batch, files: list[BatchFile], store: ObjectStore) -> 
     return key
 
 
-def dead_letter(
-    store: ObjectStore,
-    *,
-    shard_id: str,
-    sequence_number: str,
-    partition_key: str,
-    raw: bytes,
-    reason: str,
-) -> str:
+def dead_letter(store: ObjectStore, letter: DeadLetter) -> str:
     """Keep a record that cannot be decoded or transformed, with why and where it was."""
-    key = dead_letter_key(shard_id, sequence_number)
-    body = {
-        "reason": reason,
-        "shard_id": shard_id,
-        "sequence_number": sequence_number,
-        "partition_key": partition_key,
-        "raw_base64": base64.b64encode(raw).decode(),  # exactly the bytes received, for a replay
-        "raw_text": raw.decode("utf-8", errors="replace"),  # for people reading the dead letter
-        "dead_lettered_at": datetime.now(UTC).isoformat(),
-    }
-    store.put(key, json.dumps(body).encode(), "application/json")
+    key = dead_letter_key(letter.shard_id, letter.sequence_number)
+    store.put(key, letter.to_json(), "application/json")
     return key

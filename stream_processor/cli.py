@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -12,10 +13,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from contracts.batches import CAUSES, DEAD_LETTER_PREFIX, DeadLetter, S3Store
 from stream_processor import config as processor_config
-from stream_processor import daemon
+from stream_processor import daemon, dead_letters
 from stream_processor import replay as replay_mod
-from stream_processor.join_state_dynamodb import ensure_table
+from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
 
 
 def daemon_settings(cfg: processor_config.ProcessorConfig) -> daemon.DaemonSettings:
@@ -64,7 +66,7 @@ def replay() -> None:
     """Read, save and reset the shards' checkpoints (the KCL lease table)."""
 
 
-def _replay_config() -> processor_config.ProcessorConfig:
+def _config() -> processor_config.ProcessorConfig:
     try:
         return processor_config.load()
     except processor_config.ConfigError as exc:
@@ -75,7 +77,7 @@ def _replay_config() -> processor_config.ProcessorConfig:
 @replay.command("list")
 def replay_list() -> None:
     """Every shard's checkpoint, owner and lag."""
-    cfg = _replay_config()
+    cfg = _config()
     table = Table(title=f"checkpoints of {cfg.application_name}")
     for column in ("shard", "checkpoint", "owner", "lease counter", "behind latest"):
         table.add_column(column, no_wrap=column == "shard", overflow="fold")
@@ -103,7 +105,7 @@ def replay_list() -> None:
 @click.argument("name")
 def replay_save(name: str) -> None:
     """Record every shard's current checkpoint under NAME."""
-    cfg = _replay_config()
+    cfg = _config()
     try:
         saved = replay_mod.save(
             boto3.client("dynamodb"), cfg.state_table, cfg.application_name, name
@@ -142,7 +144,7 @@ def replay_reset(
     force: bool,
 ) -> None:
     """Move checkpoints; the next worker to take each lease starts from there."""
-    cfg = _replay_config()
+    cfg = _config()
     chosen = [x for x in (position, sequence, timestamp, saved_name) if x]
     if len(chosen) != 1:
         click.echo(
@@ -172,6 +174,73 @@ def replay_reset(
     for c in changes:
         took = f" (lease taken from {c.took_lease_from})" if c.took_lease_from else ""
         click.echo(f"{c.shard_id}: checkpoint {c.before} -> {c.after}{took}")
+
+
+@main.group("dead-letters")
+def dead_letters_group() -> None:
+    """List, show and redrive dead-lettered records (nothing is ever deleted)."""
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_CAUSE = click.Choice(list(CAUSES))
+
+
+@dead_letters_group.command("list")
+@click.option("--reason", default=None, help="Only letters whose reason contains this text.")
+@click.option("--cause", type=_CAUSE, default=None, help="Only letters of this cause.")
+@click.option("--since", default=None, help="Only letters dead-lettered at or after (ISO time).")
+def dead_letters_list(reason: str | None, cause: str | None, since: str | None) -> None:
+    """Every dead letter not yet redriven: its cause, where it was, why."""
+    cfg = _config()
+    store = S3Store(boto3.client("s3"), cfg.bucket)
+    table = Table(title=f"dead letters in s3://{cfg.bucket}/{DEAD_LETTER_PREFIX}/")
+    for column in ("key", "cause", "at", "reason"):
+        table.add_column(column, overflow="fold")
+    found = list(dead_letters.letters(store, reason=reason, cause=cause, since=_since(since)))
+    for key, letter in found:
+        table.add_row(key, letter.cause, letter.dead_lettered_at.isoformat(), letter.reason)
+    Console().print(table)
+    click.echo(f"{len(found)} dead letters")
+
+
+@dead_letters_group.command("show")
+@click.argument("key")
+def dead_letters_show(key: str) -> None:
+    """One dead letter in full (its raw record as text)."""
+    cfg = _config()
+    store = S3Store(boto3.client("s3"), cfg.bucket)
+    letter = DeadLetter.from_json(store.get(key))
+    click.echo(json.dumps(json.loads(letter.to_json()), indent=1))
+
+
+@dead_letters_group.command("redrive")
+@click.option("--reason", default=None, help="Only letters whose reason contains this text.")
+@click.option("--cause", type=_CAUSE, default=None, help="Only letters of this cause.")
+@click.option("--since", default=None, help="Only letters dead-lettered at or after (ISO time).")
+@click.option("--dry-run", is_flag=True, help="Say what would land and what still fails.")
+def dead_letters_redrive(
+    reason: str | None, cause: str | None, since: str | None, dry_run: bool
+) -> None:
+    """Run the chosen letters through the current code into an ordinary manifest."""
+    cfg = _config()
+    store = S3Store(boto3.client("s3"), cfg.bucket)
+    state = DynamoJoinState(boto3.client("dynamodb"), cfg.state_table)
+    chosen = list(dead_letters.letters(store, reason=reason, cause=cause, since=_since(since)))
+    result = dead_letters.redrive(
+        store, state, chosen, dry_run=dry_run, compression=cfg.compression
+    )
+    verb = "would land" if dry_run else "landed"
+    click.echo(f"{len(chosen)} letters chosen; {len(result.landed)} {verb}: rows {result.rows}")
+    for key, why in sorted(result.still_failing.items()):
+        click.echo(f"still failing: {key}: {why}")
+    if result.manifest_key:
+        click.echo(f"manifest: {result.manifest_key} (the loader takes it from here)")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from contracts.batches import ObjectStore
-from contracts.events import log, warning
+from contracts.batches import BAD_RECORD, PROCESSOR_ERROR, DeadLetter, ObjectStore
+from contracts.events import error, log, warning
 from stream_processor.batch import Batch, dead_letter, write_files, write_manifest
 from stream_processor.config import ProcessorConfig
 from stream_processor.decode import Change, Control, DecodeError, decode
@@ -21,6 +22,47 @@ from stream_processor.transform import OutRow, transform
 
 Checkpoint = Callable[[str | None], bool]  # sequence number (None: SHARD_END) → taken?
 Publish = Callable[[str, dict[str, float]], None]  # shard, figures
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a record could not become rows: ``cause`` is ``bad_record`` (not a valid Contract A
+    record) or ``processor_error`` (our own code failed on a valid one)."""
+
+    cause: str
+    reason: str
+
+
+Outcome = tuple[OutRow, ...] | Control | Failure
+
+
+def process(state: BulkJoinState, records: Sequence[bytes]) -> list[Outcome]:
+    """Each record's rows (or control notice, or failure), in order: decoded, the join state
+    read and written once for them all (``join_batch``), transformed one by one against that
+    snapshot with each one's writes applied before the next. The shard and a dead-letter
+    redrive both go through here."""
+    decoded: list[Change | Control | Failure] = []
+    for data in records:
+        try:
+            decoded.append(decode(data))
+        except DecodeError as exc:
+            decoded.append(Failure(BAD_RECORD, str(exc)))
+    view = prepare(state, [d for d in decoded if isinstance(d, Change)])
+    outcomes: list[Outcome] = []
+    for item in decoded:
+        if not isinstance(item, Change):
+            outcomes.append(item)
+            continue
+        try:
+            out = transform(item, view)
+        except (ValueError, KeyError, TypeError) as exc:  # a valid record our code fails on
+            outcomes.append(
+                Failure(PROCESSOR_ERROR, f"transform failed: {type(exc).__name__}: {exc}")
+            )
+            continue
+        view.apply(out.writes)
+        outcomes.append(out.rows)
+    return outcomes
 
 
 class MetricsUnavailable(RuntimeError):
@@ -33,6 +75,7 @@ class Metrics:
     rows_out: dict[str, int] = field(default_factory=dict)
     batches_committed: int = 0
     dead_letters: int = 0
+    processor_errors: int = 0
     control_records: int = 0
     millis_behind_latest: int | None = None
 
@@ -72,56 +115,48 @@ class ShardProcessor:
         that cannot be decoded or transformed goes to the dead-letter prefix with its reason;
         the shard keeps moving. A shared join state (DynamoDB) is read and written once for
         the whole batch (``join_batch``)."""
-        decoded: list[tuple[str, str, bytes, Change | Control | str]] = []
-        for sequence_number, partition_key, data in records:
-            try:
-                item: Change | Control | str = decode(data)
-            except DecodeError as exc:
-                item = str(exc)
-            decoded.append((sequence_number, partition_key, data, item))
-        view = prepare(self.state, [i for *_, i in decoded if isinstance(i, Change)])
-        for sequence_number, partition_key, data, item in decoded:
+        outcomes = process(self.state, [data for *_, data in records])
+        for (sequence_number, partition_key, data), outcome in zip(records, outcomes, strict=True):
             self.metrics.records_in += 1
             rows: tuple[OutRow, ...] = ()
-            if isinstance(item, Control):
+            if isinstance(outcome, Control):
                 self.metrics.control_records += 1
                 log(
                     "control_record",
                     shard=self.shard_id,
-                    table=item.table,
-                    operation=item.operation,
+                    table=outcome.table,
+                    operation=outcome.operation,
                 )
-            elif isinstance(item, str):
-                self._dead_letter(sequence_number, partition_key, data, item)
+            elif isinstance(outcome, Failure):
+                self._dead_letter(sequence_number, partition_key, data, outcome)
             else:
-                try:
-                    out = transform(item, view)
-                except (ValueError, KeyError, TypeError) as exc:
-                    reason = f"transform failed: {type(exc).__name__}: {exc}"
-                    self._dead_letter(sequence_number, partition_key, data, reason)
-                else:
-                    view.apply(out.writes)
-                    rows = out.rows
+                rows = outcome
             self.batch.add_record(sequence_number, rows)
 
     def _dead_letter(
-        self, sequence_number: str, partition_key: str, data: bytes, reason: str
+        self, sequence_number: str, partition_key: str, data: bytes, failure: Failure
     ) -> None:
-        key = dead_letter(
-            self.store,
+        letter = DeadLetter(
+            cause=failure.cause,
+            reason=failure.reason,
             shard_id=self.shard_id,
             sequence_number=sequence_number,
             partition_key=partition_key,
             raw=data,
-            reason=reason,
+            dead_lettered_at=datetime.now(UTC),
         )
+        key = dead_letter(self.store, letter)
         self.metrics.dead_letters += 1
         self.batch.dead_letters += 1
-        warning(
+        if failure.cause == PROCESSOR_ERROR:
+            self.metrics.processor_errors += 1
+            self.batch.processor_errors += 1
+        (error if failure.cause == PROCESSOR_ERROR else warning)(
             "dead_letter",
             shard=self.shard_id,
             sequence_number=sequence_number,
-            reason=reason,
+            cause=failure.cause,
+            reason=failure.reason,
             key=key,
         )
 
@@ -182,6 +217,7 @@ class ShardProcessor:
                 "RecordsIn": batch.records,
                 "RowsOut": sum(result.files.values()),
                 "DeadLetters": batch.dead_letters,
+                "ProcessorErrors": batch.processor_errors,
                 "FlushLatencyMs": flush_ms,
                 "MillisBehindLatest": self.metrics.millis_behind_latest or 0,
             }

@@ -141,6 +141,21 @@ resource "aws_cloudwatch_metric_alarm" "processor_dead_letters" {
   alarm_actions       = local.alarm_actions
 }
 
+resource "aws_cloudwatch_metric_alarm" "processor_errors" {
+  alarm_name          = "${local.name}-processor-errors"
+  alarm_description   = "The processor's own code failed on a valid change record (a bug, not bad data): the record is dead-lettered as processor_error; fix, then stream-processor dead-letters redrive."
+  namespace           = local.metrics_namespace
+  metric_name         = "ProcessorErrors"
+  dimensions          = { Application = local.kcl_application }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
 resource "aws_cloudwatch_metric_alarm" "loader_errors" {
   alarm_name          = "${local.name}-loader-errors"
   alarm_description   = "The loader Lambda failed invocations (a whole batch failed, e.g. the warehouse is unreachable)."

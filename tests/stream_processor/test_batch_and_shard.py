@@ -90,6 +90,7 @@ def test_poison_records_are_dead_lettered_with_reason_and_position_and_the_shard
         "pk-1",
     )
     assert unknown["reason"] == "unknown table None.ledger"
+    assert (bad_json["cause"], unknown["cause"]) == ("bad_record", "bad_record")
     assert result.last_seq == "3" and p.metrics.dead_letters == 2
     assert json.loads(store.get(result.manifest_key))["dead_letters"] == 2
 
@@ -172,13 +173,14 @@ def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client)
         "RecordsIn",
         "RowsOut",
         "DeadLetters",
+        "ProcessorErrors",
         "FlushLatencyMs",
         "MillisBehindLatest",
     }
-    per_application = [  # what the dead-letter alarm (terraform/alarms.tf) watches
+    per_application = [  # what the dead-letter alarms (terraform/alarms.tf) watch
         m for m in metrics if [d["Name"] for d in m["Dimensions"]] == ["Application"]
     ]
-    assert len(per_application) == 5 and len(metrics) == 10
+    assert len(per_application) == 6 and len(metrics) == 12
 
 
 def test_bulk_writes_and_reads_span_many_calls_and_never_move_a_row_back(state):

@@ -271,6 +271,7 @@ def test_the_key_policy_keeps_services_to_this_account():
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),
         ("${local.metrics_namespace}", "DeadLetters"),
+        ("${local.metrics_namespace}", "ProcessorErrors"),
     ],
 )
 def test_an_alarm_watches(namespace: str, metric: str):
