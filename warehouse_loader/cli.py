@@ -13,7 +13,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from warehouse_loader import config, reconcile, runner
+from warehouse_loader import config, reconcile, repair, runner
 from warehouse_loader.connection import Warehouse
 from warehouse_loader.freshness import freshness
 
@@ -72,12 +72,35 @@ def status() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 @click.option("--samples", default=5, show_default=True, help="Sample keys per difference.")
-def reconcile_command(source_dsn: str, as_json: bool, samples: int) -> None:
+@click.option(
+    "--repair", "do_repair", is_flag=True, help="Write the source's row for each difference."
+)
+@click.option("--dry-run", is_flag=True, help="With --repair: say what would be written.")
+@click.option("--table", "only", multiple=True, help="With --repair: only this table (repeatable).")
+def reconcile_command(
+    source_dsn: str,
+    as_json: bool,
+    samples: int,
+    do_repair: bool,
+    dry_run: bool,
+    only: tuple[str, ...],
+) -> None:
     """Check the warehouse against a ToteSys snapshot; exit 1 on any difference.
 
-    Run it when the pipeline is quiet (caught up), e.g. after an incident or a replay."""
+    Run it when the pipeline is quiet (caught up), e.g. after an incident or a replay. With
+    --repair, each difference is fixed with the source's row, versioned at the snapshot's WAL
+    position (safe while the pipeline runs: later changes still win); exit 0 once repaired."""
+    if (dry_run or only) and not do_repair:
+        click.echo("error: --dry-run and --table go with --repair", err=True)
+        sys.exit(2)
     try:
         with psycopg.connect(source_dsn) as source:
+            if do_repair:
+                fixed = repair.repair(
+                    source, _warehouse().connection(), tables=set(only) or None, dry_run=dry_run
+                )
+                _print_repair(fixed, dry_run, samples)
+                sys.exit(1 if fixed.not_repaired else 0)
             report = reconcile.reconcile(source, _warehouse().connection())
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:  # unreachable, bad DSN
         click.echo(f"error: cannot connect: {str(exc).splitlines()[0]}", err=True)
@@ -105,6 +128,27 @@ def reconcile_command(source_dsn: str, as_json: bool, samples: int) -> None:
             else f"[red]{report.differences} differences[/]"
         )
     sys.exit(1 if report.differences else 0)
+
+
+def _print_repair(fixed: repair.RepairReport, dry_run: bool, samples: int) -> None:
+    def some(keys: list) -> str:
+        more = ", ..." if len(keys) > samples else ""
+        return ", ".join(map(str, keys[:samples])) + more
+
+    verb = "would write" if dry_run else "wrote"
+    click.echo(
+        f"snapshot at {fixed.snapshot_lsn} (version {fixed.version}): "
+        f"{fixed.found.differences} differences found"
+    )
+    for table, keys in sorted(fixed.rows.items()):
+        click.echo(f"{table}: {verb} {len(keys)} rows (keys {some(keys)})")
+    for table, problems in sorted(fixed.not_repaired.items()):
+        for kind, keys in sorted(problems.items()):
+            click.echo(f"{table}: not repaired: {kind}: {len(keys)} ({some(keys)})")
+    if not fixed.rows:
+        click.echo("nothing to repair")
+    elif fixed.ledger_key:
+        click.echo(f"loaded as {fixed.ledger_key} in the load ledger")
 
 
 @main.command("run-local")

@@ -146,36 +146,63 @@ def _insert_facts(
 def load_manifest(
     conn: psycopg.Connection, store: ObjectStore, manifest_key: str, etag: str | None = None
 ) -> LoadResult:
+    """Read a manifest and its files (``BadBatch`` if anything is wrong) and load them."""
     started = time.monotonic()
     manifest = read_manifest(store, manifest_key)
-    files = sorted(manifest.files, key=lambda f: _order(f.table))
-    tables = {f.table: read_file(store, f.table, f.key) for f in files}
-    result = LoadResult(manifest_key, skipped=False, generation=manifest.generation)
+    tables = {f.table: read_file(store, f.table, f.key) for f in manifest.files}
+    return load_tables(
+        conn,
+        tables,
+        ledger_key=manifest_key,
+        generation=manifest.generation,
+        shard_id=manifest.shard_id,
+        records=manifest.records,
+        etag=etag,
+        started=started,
+    )
+
+
+def load_tables(
+    conn: psycopg.Connection,
+    tables: dict[str, pa.Table],
+    *,
+    ledger_key: str,
+    generation: int,
+    shard_id: str,
+    records: int,
+    etag: str | None = None,
+    started: float | None = None,
+) -> LoadResult:
+    """Load rows of published tables (each in its Arrow schema) in one transaction, recorded
+    in the ledger under (``ledger_key``, ``generation``): the steps of this module's
+    docstring. A manifest's files come through here, and so do ``reconcile --repair``'s rows."""
+    started = time.monotonic() if started is None else started
+    result = LoadResult(ledger_key, skipped=False, generation=generation)
     with conn.transaction():
         claimed = conn.execute(  # 1
             "INSERT INTO cdc_load_ledger "
             "(manifest_key, generation, etag, shard_id, records, rows_loaded) "
             "VALUES (%s, %s, %s, %s, %s, '{}') ON CONFLICT (manifest_key, generation) DO NOTHING "
             "RETURNING manifest_key",
-            (manifest_key, manifest.generation, etag, manifest.shard_id, manifest.records),
+            (ledger_key, generation, etag, shard_id, records),
         ).fetchone()
         if claimed is None:
             result.skipped = True
             return result
         _skip_row_by_row_fk_checks(conn)
-        for f in files:  # 2
-            p = merge_sql.table_plan(f.table)
-            data = tables[f.table]
+        for table in sorted(tables, key=_order):  # 2
+            p = merge_sql.table_plan(table)
+            data = tables[table]
             conn.execute(merge_sql.create_stage(p))
             with conn.cursor().copy(merge_sql.copy_into_stage(p)) as copy:
                 copy.write(to_csv(data.select(list(p.columns))))
             result.staged[p.table] = data.num_rows
             if p.is_fact:
                 _ensure_referenced_rows(conn, p, data)
-                inserted, written = _insert_facts(conn, p, manifest.generation)
+                inserted, written = _insert_facts(conn, p, generation)
             else:
                 inserted, written = conn.execute(
-                    merge_sql.merge_counted(p), {"generation": manifest.generation}
+                    merge_sql.merge_counted(p), {"generation": generation}
                 ).fetchone()
             result.inserted[p.table] = inserted
             result.updated[p.table] = written - inserted
@@ -183,6 +210,6 @@ def load_manifest(
         conn.execute(  # 3
             "UPDATE cdc_load_ledger SET rows_loaded = %s, duration_ms = %s, "
             "loaded_at = clock_timestamp() WHERE manifest_key = %s AND generation = %s",
-            (json.dumps(result.to_log()), result.duration_ms, manifest_key, manifest.generation),
+            (json.dumps(result.to_log()), result.duration_ms, ledger_key, generation),
         )
     return result

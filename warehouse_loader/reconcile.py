@@ -62,7 +62,20 @@ _QUERIES = {
     "fact_payment": "SELECT payment_id, {stamps}, transaction_id, counterparty_id, "
     "payment_amount, currency_id, payment_type_id, paid, payment_date::date FROM payment",
 }
-EXPECTED_SQL = {table: sql.SQL(q).format(stamps=_STAMPS) for table, q in _QUERIES.items()}
+# The source row's last_updated (a joined dimension's: its own side's), carried beside the
+# business columns for ``repair``; ``compare_all`` sets it aside.
+_UPDATED_AT = {"dim_staff": "s.last_updated", "dim_counterparty": "c.last_updated"}
+EXPECTED_SQL = {
+    table: sql.SQL(
+        q.replace(
+            " FROM ",
+            f", {_UPDATED_AT.get(table, 'last_updated')} AS cdc_source_updated_at FROM ",
+            1,
+        )
+    ).format(stamps=_STAMPS)
+    for table, q in _QUERIES.items()
+}
+SOURCE_UPDATED_AT = "cdc_source_updated_at"
 
 Rows = dict[Any, dict[str, Any]]  # key → column → value
 
@@ -216,7 +229,8 @@ def _keyed(rows: Iterable[dict[str, Any]], key: str) -> Rows:
 
 
 def expected_rows(source: psycopg.Connection) -> dict[str, Rows]:
-    """Every warehouse table's expected business rows, from one consistent source snapshot."""
+    """Every warehouse table's expected business rows (and each source row's last_updated, as
+    ``cdc_source_updated_at``), from one consistent source snapshot."""
     out = {}
     with source.transaction():
         source.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -229,7 +243,15 @@ def expected_rows(source: psycopg.Connection) -> dict[str, Rows]:
 
 
 def reconcile(source: psycopg.Connection, warehouse: psycopg.Connection) -> Report:
-    expected = expected_rows(source)
+    return compare_all(expected_rows(source), warehouse)
+
+
+def compare_all(expected_with_stamps: dict[str, Rows], warehouse: psycopg.Connection) -> Report:
+    """The warehouse against ``expected_rows``' rows."""
+    expected = {
+        table: {k: {c: v for c, v in r.items() if c != SOURCE_UPDATED_AT} for k, r in rows.items()}
+        for table, rows in expected_with_stamps.items()
+    }
     tables = []
     referenced: set[date] = set()
     cur = warehouse.cursor(row_factory=dict_row)

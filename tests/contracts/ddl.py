@@ -118,6 +118,10 @@ def parse(*sql_texts: str) -> dict[str, DdlTable]:
                     table.primary_key = _names(key[1])
                 elif re.match(rf"DROP CONSTRAINT {table.name}_pkey$", action, re.I):
                     table.primary_key = ()
+                elif re.match(
+                    r"(DROP CONSTRAINT \w+_check|ADD CONSTRAINT \w+\s+CHECK\s)", action, re.I
+                ):
+                    continue  # CHECK constraints are not part of the contract
                 else:
                     raise ValueError(f"ALTER TABLE not understood: {statement}")
             elif not re.match(r"CREATE (TYPE|INDEX|UNIQUE INDEX)\b", statement, re.I):

@@ -1,0 +1,138 @@
+"""`reconcile --repair`: every difference fixed with the source's row at a snapshot, through
+the loader's guarded path, so a change committed after the snapshot still wins."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from cdc import source_schema
+from cdc.simulator import dataset, writer
+from contracts.batches import MemoryStore
+from contracts.change_records import parse_lsn
+from stream_processor.config import ProcessorConfig
+from stream_processor.join_state import MemoryJoinState
+from stream_processor.shard import ShardProcessor
+from tests.stream_processor.fixtures import record
+from warehouse_loader import migrations, reconcile, repair
+from warehouse_loader.cli import main
+from warehouse_loader.load import load_manifest
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def databases(fresh_database, monkeypatch):
+    source, warehouse = fresh_database("totesys"), fresh_database("warehouse")
+    with psycopg.connect(source) as conn:
+        source_schema.create(conn)
+        writer.load_dataset(conn, dataset.generate(3, dataset.SMALL))
+    with psycopg.connect(warehouse) as conn:
+        migrations.apply(conn)
+    monkeypatch.setenv("TOTESYS_CDC_WAREHOUSE_DSN", warehouse)
+    monkeypatch.delenv("TOTESYS_CDC_WAREHOUSE_SECRET_ARN", raising=False)
+    return source, warehouse
+
+
+def differences(source: str, warehouse: str) -> int:
+    with psycopg.connect(source) as s, psycopg.connect(warehouse) as w:
+        return reconcile.reconcile(s, w).differences
+
+
+def run_repair(source: str, warehouse: str, **kwargs) -> repair.RepairReport:
+    with psycopg.connect(source) as s, psycopg.connect(warehouse, autocommit=True) as w:
+        return repair.repair(s, w, **kwargs)
+
+
+def test_an_empty_warehouse_is_rebuilt_and_a_second_run_finds_nothing(databases):
+    source, warehouse = databases
+    assert differences(source, warehouse) > 0
+    dry = run_repair(source, warehouse, dry_run=True)
+    assert dry.written > 0 and dry.ledger_key is None and differences(source, warehouse) > 0
+    done = run_repair(source, warehouse)
+    assert done.written == dry.written and done.ledger_key.startswith("repairs/")
+    assert differences(source, warehouse) == 0
+    again = run_repair(source, warehouse)
+    assert again.written == 0 and again.found.differences == 0
+    with psycopg.connect(warehouse) as conn:
+        operations = {
+            op for (op,) in conn.execute("SELECT DISTINCT cdc_operation FROM fact_payment")
+        }
+    assert operations == {"repair"}
+
+
+def test_drift_of_every_kind_is_repaired_and_only_the_table_asked_for(databases):
+    source, warehouse = databases
+    run_repair(source, warehouse)
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("UPDATE dim_staff SET first_name = 'Wrong' WHERE staff_id = 1")
+        conn.execute("UPDATE dim_design SET cdc_is_deleted = true WHERE design_id = 2")
+        conn.execute("DELETE FROM fact_sales_order WHERE sales_order_id = 3")
+        conn.execute("UPDATE fact_payment SET paid = NOT paid WHERE payment_id = 4")
+    with psycopg.connect(source) as conn:
+        conn.execute("DELETE FROM payment WHERE payment_id = 5")
+    assert differences(source, warehouse) == 5
+    only = run_repair(source, warehouse, tables={"dim_staff"})
+    assert only.rows == {"dim_staff": [1]} and differences(source, warehouse) == 4
+    done = run_repair(source, warehouse)
+    assert sorted(done.rows) == ["dim_design", "fact_payment", "fact_sales_order"]
+    assert differences(source, warehouse) == 0
+    with psycopg.connect(warehouse) as conn:
+        gone = conn.execute(
+            "SELECT cdc_operation, cdc_is_deleted FROM fact_payment WHERE payment_id = 5 "
+            "ORDER BY cdc_version DESC LIMIT 1"
+        ).fetchone()
+    assert gone == ("repair", True)
+
+
+def test_a_change_committed_after_the_snapshot_still_wins(databases, monkeypatch):
+    """A newer version of a design lands (through the loader, as the pipeline would) between
+    the repair's snapshot and its write: the repair does not overwrite it."""
+    source, warehouse = databases
+    real_load = repair.load_tables
+
+    def pipeline_first(conn, tables, **kwargs):
+        with psycopg.connect(source) as s:
+            s.execute(
+                "UPDATE design SET design_name = 'Newer', last_updated = now() WHERE design_id = 2"
+            )
+            lsn = parse_lsn(s.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
+            row = s.execute("SELECT * FROM design WHERE design_id = 2").fetchone()
+        columns = (
+            "design_id",
+            "created_at",
+            "design_name",
+            "file_location",
+            "file_name",
+            "last_updated",
+        )
+        store = MemoryStore()
+        shard = ShardProcessor(
+            "shardId-x", MemoryJoinState(), store, ProcessorConfig(bucket="b", state_table="s")
+        )
+        shard.process(
+            "1", "k", record("design", dict(zip(columns, row, strict=True)), "update", commit=lsn)
+        )
+        load_manifest(conn, store, shard.commit(lambda _seq: True).manifest_key)
+        return real_load(conn, tables, **kwargs)
+
+    monkeypatch.setattr(repair, "load_tables", pipeline_first)
+    run_repair(source, warehouse)
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute(
+            "SELECT design_name FROM dim_design WHERE design_id = 2"
+        ).fetchone() == ("Newer",)
+    assert differences(source, warehouse) == 0
+
+
+def test_the_command_prints_what_it_changed(databases):
+    source, _ = databases
+    dry = CliRunner().invoke(main, ["reconcile", "--source-dsn", source, "--repair", "--dry-run"])
+    assert dry.exit_code == 0 and "would write" in dry.output, dry.output
+    done = CliRunner().invoke(main, ["reconcile", "--source-dsn", source, "--repair"])
+    assert done.exit_code == 0 and "wrote" in done.output and "repairs/" in done.output
+    clean = CliRunner().invoke(main, ["reconcile", "--source-dsn", source])
+    assert clean.exit_code == 0, clean.output
+    misuse = CliRunner().invoke(main, ["reconcile", "--source-dsn", source, "--dry-run"])
+    assert misuse.exit_code == 2
