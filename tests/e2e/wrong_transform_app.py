@@ -1,7 +1,7 @@
 """The production record processor with a deliberate bug, injected by wrapping: every
 dim_design row's name is wrong, and its batches say they were made by the generation before
 the current one (the release the fix replaces). Run by the KCL daemon as ``python -m
-tests.e2e.wrong_transform_app`` (``test_replay_repairs``)."""
+tests.e2e.wrong_transform_app`` (``test_repairs``)."""
 
 from __future__ import annotations
 
