@@ -227,9 +227,14 @@ class DeadLetter:
             raise DeadLetterError(f"not a dead letter: {type(exc).__name__}: {exc}") from None
 
 
+class ObjectMissing(LookupError):
+    """No object under that key (``ObjectStore.get``)."""
+
+
 class ObjectStore(Protocol):
     """Where batches, manifests and dead letters are kept: S3 in AWS and on the local stack,
-    a dict in unit tests."""
+    a dict in unit tests. ``get`` raises ``ObjectMissing`` for a key with no object; any other
+    failure is the store's own error (for S3, botocore's), for the caller to class."""
 
     def put(self, key: str, body: bytes, content_type: str) -> None: ...
 
@@ -248,7 +253,10 @@ class MemoryStore:
         self.objects[key] = body
 
     def get(self, key: str) -> bytes:
-        return self.objects[key]
+        try:
+            return self.objects[key]
+        except KeyError:
+            raise ObjectMissing(key) from None
 
     def keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
@@ -269,7 +277,10 @@ class S3Store:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 
     def get(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            raise ObjectMissing(f"s3://{self.bucket}/{key}") from None
 
     def keys(self, prefix: str) -> list[str]:
         found: list[str] = []

@@ -41,8 +41,9 @@ def java() -> str:
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    """One KCL application's properties. Defaults suit a fast local stack: polling retrieval,
-    no CloudWatch metrics, short lease timings so shards are picked up within seconds."""
+    """One KCL application's properties: polling retrieval everywhere; with a local
+    ``endpoint``, no CloudWatch metrics and short lease timings so shards are picked up within
+    seconds; in AWS, the KCL's own defaults for lease and shard-sync timings."""
 
     stream_name: str
     application_name: str
@@ -65,10 +66,6 @@ class DaemonSettings:
             "regionName": self.region,
             "retrievalMode": "POLLING",
             "idleTimeBetweenReadsInMillis": str(self.idle_time_ms),
-            "failoverTimeMillis": "2000",
-            "leaseAssignmentIntervalMillis": "1000",
-            "shardSyncIntervalMillis": "2000",
-            "parentShardPollIntervalMillis": "1000",
             # How long SIGTERM's graceful shutdown may take (the KCL's default, 0, gives none):
             # record processors get shutdown_requested and can flush and checkpoint.
             "shutdownGraceMillis": "30000",
@@ -77,6 +74,17 @@ class DaemonSettings:
             "callProcessRecordsEvenForEmptyRecordList": "true",
         }
         if self.endpoint:
+            # Timings for a local stack, where workers come and go within seconds and shards
+            # must be picked up at once. In AWS none of these is written and the KCL's
+            # documented defaults apply (failoverTimeMillis 10 s, shardSyncIntervalMillis 60 s:
+            # "KCL configurations", Amazon Kinesis Data Streams Developer Guide): with several
+            # ECS tasks, 2 s lease expiry would have workers steal each other's leases.
+            props |= {
+                "failoverTimeMillis": "2000",
+                "leaseAssignmentIntervalMillis": "1000",
+                "shardSyncIntervalMillis": "2000",
+                "parentShardPollIntervalMillis": "1000",
+            }
             props |= {
                 "kinesisEndpoint": self.kinesis_endpoint or self.endpoint,
                 "dynamoDBEndpoint": self.endpoint,

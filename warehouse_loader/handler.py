@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
 import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.batches import S3Store, is_manifest_key
-from contracts.events import error, log
+from contracts.events import error, log, warning
 from warehouse_loader import config as loader_config
 from warehouse_loader.connection import Warehouse
-from warehouse_loader.load import BadBatch, load_manifest
+from warehouse_loader.errors import BadBatch, Transient
+from warehouse_loader.load import load_manifest
 
 _WAREHOUSE: Warehouse | None = None  # cached across warm invocations
 _S3: Any = None
@@ -49,41 +52,78 @@ def s3_objects(notification: dict[str, Any]) -> Iterator[tuple[str, str, str | N
         yield s3["bucket"]["name"], unquote_plus(s3["object"]["key"]), s3["object"].get("eTag")
 
 
-def messages(
-    event: dict[str, Any],
-) -> Iterator[tuple[str | None, list[tuple[str, str, str | None]]]]:
-    """(SQS message id or None, the S3 objects it announces)."""
-    for record in event.get("Records", []):
-        if record.get("eventSource") == "aws:sqs":
-            body = json.loads(record["body"])
-            yield record["messageId"], list(s3_objects(body))
-        elif record.get("eventSource") == "aws:s3":
-            yield None, list(s3_objects({"Records": [record]}))
+def objects_of(record: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """The S3 objects one SQS message (or one direct S3 record) announces; ``BadBatch`` when
+    its body is not an S3 event notification."""
+    if record.get("eventSource") == "aws:s3":
+        return list(s3_objects({"Records": [record]}))
+    try:
+        body = json.loads(record["body"])
+        return list(s3_objects(body))
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+        raise BadBatch(f"the message is not an S3 event notification: {exc!r}") from None
+
+
+# S3 error codes that pass (throttling, server-side trouble); any 5xx passes too.
+TRANSIENT_S3_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout"}
+RETRIES = 3
+BACKOFF_S = 0.2
+
+
+def _is_transient(exc: Exception) -> bool:
+    if isinstance(exc, BotoCoreError):  # connection refused or reset, a timeout
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return exc.response["Error"]["Code"] in TRANSIENT_S3_CODES or status >= 500
+    # a deadlock (40P01), a serialization failure (40001), a dropped connection
+    return isinstance(
+        exc,
+        psycopg.errors.DeadlockDetected
+        | psycopg.errors.SerializationFailure
+        | psycopg.OperationalError,
+    )
 
 
 def load_one(warehouse: Warehouse, s3: Any, bucket: str, key: str, etag: str | None) -> None:  # noqa: ANN401
-    try:
-        result = load_manifest(warehouse.connection(), S3Store(s3, bucket), key, etag)
-    except psycopg.OperationalError:
-        warehouse.reset()  # a dropped connection: reconnect once and try again
-        result = load_manifest(warehouse.connection(), S3Store(s3, bucket), key, etag)
-    log("manifest_loaded", bucket=bucket, **result.to_log())
+    """Load one manifest, retrying what passes (``errors.Transient`` once retries run out)."""
+    for attempt in range(RETRIES):
+        try:
+            result = load_manifest(warehouse.connection(), S3Store(s3, bucket), key, etag)
+        except (BotoCoreError, ClientError, psycopg.Error) as exc:
+            if not _is_transient(exc):
+                raise
+            if isinstance(exc, psycopg.OperationalError):
+                warehouse.reset()  # reconnect (the secret may have been rotated)
+            warning("load_retried", manifest=key, attempt=attempt + 1, error=repr(exc))
+            if attempt == RETRIES - 1:
+                raise Transient(f"{type(exc).__name__}: {exc}") from exc
+            time.sleep(BACKOFF_S * 2**attempt)
+        else:
+            log("manifest_loaded", bucket=bucket, **result.to_log())
+            return
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:  # noqa: ANN401, ARG001
+    """Each message on its own: a bad one (``BadBatch``) or one that keeps failing for a
+    passing reason (``Transient``) is reported in ``batchItemFailures`` and the others load.
+    Anything else is a bug or a misconfiguration and fails the invocation."""
     warehouse = _warehouse()
     failures: list[str] = []
-    for message_id, objects in messages(event):
+    for record in event.get("Records", []):
+        if record.get("eventSource") not in ("aws:sqs", "aws:s3"):
+            continue  # not an event this function is wired to
+        message_id = record.get("messageId") if record.get("eventSource") == "aws:sqs" else None
         try:
-            for bucket, key, etag in objects:
+            for bucket, key, etag in objects_of(record):
                 if is_manifest_key(key):
                     load_one(warehouse, _S3, bucket, key, etag)
-        except (BadBatch, psycopg.Error) as exc:
+        except (BadBatch, Transient) as exc:
             error(
                 "manifest_failed",
                 message_id=message_id,
                 error=f"{type(exc).__name__}: {exc}",
-                retryable=not isinstance(exc, BadBatch),
+                retryable=isinstance(exc, Transient),
             )
             if message_id is None:
                 raise

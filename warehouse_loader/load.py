@@ -24,13 +24,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from contracts.batches import Manifest, ManifestError, ObjectStore
+from contracts.batches import Manifest, ManifestError, ObjectMissing, ObjectStore
 from contracts.star_schema import PUBLISHED, schema_of
 from warehouse_loader import merge_sql
-
-
-class BadBatch(ValueError):
-    """The manifest or one of its files cannot be loaded; retrying will not help."""
+from warehouse_loader.errors import BadBatch
 
 
 @dataclass
@@ -67,8 +64,8 @@ def _order(table: str) -> tuple[int, str]:
 def read_manifest(store: ObjectStore, key: str) -> Manifest:
     try:
         body = store.get(key)
-    except Exception as exc:  # any failure to fetch is this manifest's problem alone
-        raise BadBatch(f"cannot read manifest {key}: {type(exc).__name__}: {exc}") from None
+    except ObjectMissing:
+        raise BadBatch(f"cannot read manifest {key}: no such object") from None
     try:
         return Manifest.from_json(body)
     except ManifestError as exc:
@@ -80,7 +77,9 @@ def read_file(store: ObjectStore, table: str, key: str) -> pa.Table:
         raise BadBatch(f"unknown table {table!r} in a manifest")
     try:
         data = pq.read_table(io.BytesIO(store.get(key)))
-    except Exception as exc:  # missing object, corrupt parquet: this manifest's problem alone
+    except ObjectMissing:
+        raise BadBatch(f"cannot read {key}: no such object") from None
+    except (pa.ArrowInvalid, OSError) as exc:  # not parquet, or a corrupt file
         raise BadBatch(f"cannot read {key}: {type(exc).__name__}: {exc}") from None
     if not data.schema.equals(schema_of(table), check_metadata=False):
         raise BadBatch(f"{key} does not have the published {table} schema")

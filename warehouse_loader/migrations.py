@@ -1,8 +1,9 @@
 """Idempotent warehouse migrations: ``migrations/NNNN_name.sql`` applied once each, in order.
 
-Applied versions are recorded in ``cdc_schema_migrations``. Each migration runs in its own
-transaction together with its ledger row, under an advisory lock, so two loaders starting on
-an empty warehouse at the same moment cannot both apply one.
+Applied versions are recorded in ``cdc_schema_migrations``. A cheap read says whether anything
+is pending; only then is the advisory lock taken, and each migration runs in its own
+transaction together with its ledger row, so two loaders starting on an empty warehouse at the
+same moment cannot both apply one.
 """
 
 from __future__ import annotations
@@ -42,8 +43,20 @@ def available() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
+def pending(conn: psycopg.Connection) -> list[Migration]:
+    """The migrations this warehouse has not had yet: a cheap read, no lock."""
+    if conn.execute("SELECT to_regclass('cdc_schema_migrations')").fetchone()[0] is None:
+        return available()
+    done = {row[0] for row in conn.execute("SELECT version FROM cdc_schema_migrations")}
+    return [m for m in available() if m.version not in done]
+
+
 def apply(conn: psycopg.Connection) -> list[Migration]:
-    """Apply the migrations this warehouse has not had yet; return those applied now."""
+    """Apply the migrations this warehouse has not had yet; return those applied now. The
+    DDL lock is taken only when something is pending, so every cold start of the loader and
+    every ``warehouse-loader status`` on an up-to-date warehouse run without it."""
+    if not pending(conn):
+        return []
     applied_now = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))

@@ -39,3 +39,23 @@ def test_the_kcl_poll_interval_is_a_setting():
 def test_in_aws_no_endpoint_is_written():
     props = properties({k: v for k, v in ENV.items() if k != "AWS_ENDPOINT_URL"})
     assert "kinesisEndpoint" not in props and "metricsLevel" not in props
+
+
+FAST_TIMINGS = (
+    "failoverTimeMillis",
+    "leaseAssignmentIntervalMillis",
+    "shardSyncIntervalMillis",
+    "parentShardPollIntervalMillis",
+)
+
+
+def test_fast_lease_timings_are_local_only_and_aws_keeps_the_kcl_defaults():
+    local = properties(ENV)
+    assert {k: local[k] for k in FAST_TIMINGS} == {
+        "failoverTimeMillis": "2000",
+        "leaseAssignmentIntervalMillis": "1000",
+        "shardSyncIntervalMillis": "2000",
+        "parentShardPollIntervalMillis": "1000",
+    }
+    aws = properties({k: v for k, v in ENV.items() if k != "AWS_ENDPOINT_URL"})
+    assert not set(FAST_TIMINGS) & set(aws), "the KCL's documented defaults apply in AWS"

@@ -30,7 +30,7 @@ from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import SALE
 from warehouse_loader import handler as lambda_handler
-from warehouse_loader import runner
+from warehouse_loader import migrations, runner
 
 pytestmark = pytest.mark.stack
 
@@ -116,6 +116,104 @@ def test_one_corrupt_manifest_in_three_fails_alone_and_the_others_load(loader):
         assert conn.execute("SELECT count(*) FROM cdc_load_ledger").fetchone()[0] == 2
 
 
+def test_five_messages_one_malformed_one_without_files_the_three_good_ones_load(loader):
+    good = [
+        loader.manifest(record("sales_order", {**SALE, "sales_order_id": n}, commit=0x10 + n))
+        for n in (7, 8, 9)
+    ]
+    no_files = "manifests/shardId-000000000000/no-files.json"
+    raw = json.loads(loader.s3.get_object(Bucket=loader.bucket, Key=good[0])["Body"].read())
+    raw.pop("files")
+    loader.s3.put_object(Bucket=loader.bucket, Key=no_files, Body=json.dumps(raw).encode())
+    bodies = [
+        s3_notification(loader.bucket, good[0]),
+        "{not json",
+        s3_notification(loader.bucket, good[1]),
+        s3_notification(loader.bucket, no_files),
+        s3_notification(loader.bucket, good[2]),
+    ]
+    result = lambda_handler.handler(sqs_event(*bodies))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}]}
+    assert fact_count(loader.dsn) == 3
+
+
+def test_a_deadlock_is_retried_and_the_manifest_loads(loader, monkeypatch):
+    """PostgreSQL chose this load as a deadlock's victim (injected by wrapping the load)."""
+    real, calls = lambda_handler.load_manifest, []
+
+    def deadlocked_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lambda_handler, "load_manifest", deadlocked_once)
+    key = loader.manifest(record("sales_order", SALE, commit=0x10))
+    assert lambda_handler.handler(sqs_event(s3_notification(loader.bucket, key))) == {
+        "batchItemFailures": []
+    }
+    assert len(calls) == 2 and fact_count(loader.dsn) == 1
+
+
+def test_s3_throttling_is_retried_and_a_throttling_that_lasts_is_reported_retryable(
+    loader, monkeypatch, capsys
+):
+    from botocore.exceptions import ClientError
+
+    lambda_handler._warehouse()
+    s3, throttled = lambda_handler._S3, {"left": 1}
+    real_get = s3.get_object
+
+    def slow_down(**kwargs):
+        if throttled["left"]:
+            throttled["left"] -= 1
+            raise ClientError(
+                {
+                    "Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+                    "ResponseMetadata": {"HTTPStatusCode": 503},
+                },
+                "GetObject",
+            )
+        return real_get(**kwargs)
+
+    monkeypatch.setattr(lambda_handler, "BACKOFF_S", 0.01)
+    monkeypatch.setattr(s3, "get_object", slow_down)
+    key = loader.manifest(record("sales_order", SALE, commit=0x10))
+    assert lambda_handler.handler(sqs_event(s3_notification(loader.bucket, key))) == {
+        "batchItemFailures": []
+    }
+    assert fact_count(loader.dsn) == 1
+
+    throttled["left"] = 99
+    key = loader.manifest(record("sales_order", {**SALE, "sales_order_id": 8}, commit=0x20))
+    capsys.readouterr()
+    assert lambda_handler.handler(sqs_event(s3_notification(loader.bucket, key))) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}]
+    }
+    failed = [
+        json.loads(line)
+        for line in capsys.readouterr().err.splitlines()
+        if "manifest_failed" in line
+    ]
+    assert failed[0]["retryable"] is True and "SlowDown" in failed[0]["error"]
+
+
+def test_status_does_not_take_the_migration_lock(loader):
+    lambda_handler.handler(sqs_event())  # the first connection migrates the warehouse
+    lambda_handler._warehouse().connection()
+    with psycopg.connect(loader.dsn) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (migrations.LOCK_KEY,))
+        result = subprocess.run(
+            [sys.executable, "-m", "warehouse_loader.cli", "status"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "load ledger: 0 manifests" in result.stdout
+
+
 def test_a_direct_s3_event_loads_and_a_redelivery_is_a_no_op(loader):
     key = loader.manifest(record("sales_order", SALE, commit=0x10))
     event = json.loads(s3_notification(loader.bucket, key.replace(":", "%3A")))
@@ -150,7 +248,9 @@ def test_credentials_come_from_secrets_manager_and_never_reach_the_logs(
         "batchItemFailures": []
     }
     assert fact_count(loader.dsn) == 1
-    assert "s3cr3t-value" not in capsys.readouterr().out
+    logged = capsys.readouterr()
+    assert "manifest_loaded" in logged.err, "the log was captured"
+    assert "s3cr3t-value" not in logged.out + logged.err
 
 
 def test_a_dropped_connection_is_remade(loader):

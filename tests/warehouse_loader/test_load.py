@@ -15,7 +15,8 @@ from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
 from warehouse_loader import migrations
-from warehouse_loader.load import BadBatch, load_manifest
+from warehouse_loader.errors import BadBatch
+from warehouse_loader.load import load_manifest
 
 pytestmark = pytest.mark.stack
 CURRENCY = {
