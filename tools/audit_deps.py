@@ -1,8 +1,8 @@
 """Dependency vulnerability audit of constraints.txt with pip-audit, for ``make lint``.
 
 Fails when a pinned package has a known vulnerability. Where the advisory source cannot be
-reached (this machine reaches only package indexes, not PyPI's JSON API or OSV), it says so,
-names how many packages went unaudited, and does not fail: an audit that could not run is
+reached (this machine reaches the package index's downloads only, not its JSON API or OSV), it
+says so, names how many packages went unaudited, and does not fail: an audit that could not run is
 reported, never passed off as clean.
 
 Usage: python tools/audit_deps.py constraints.txt
@@ -51,7 +51,7 @@ def main(requirements: str) -> int:
         print(
             f"dependency audit: NOT RUN, the advisory source did not answer for any of the "
             f"{len(deps)} pinned packages ({skipped[0]['skip_reason']}); run it where "
-            "pypi.org's JSON API is reachable"
+            "the package index's JSON API is reachable"
         )
     elif skipped:
         print(f"dependency audit: {len(skipped)} of {len(deps)} packages could not be audited")

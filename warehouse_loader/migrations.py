@@ -55,7 +55,9 @@ def apply(conn: psycopg.Connection) -> list[Migration]:
     """Apply the migrations this warehouse has not had yet; return those applied now. The
     DDL lock is taken only when something is pending, so every cold start of the loader and
     every ``warehouse-loader status`` on an up-to-date warehouse run without it."""
-    if not pending(conn):
+    with conn.transaction():  # leaves the connection as it found it, even without autocommit
+        todo = pending(conn)
+    if not todo:
         return []
     applied_now = []
     with conn.transaction():
