@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.batches import (
     FORMAT_VERSION,
@@ -92,3 +94,38 @@ def test_a_manifest_that_contradicts_itself_is_refused(change, reason):
     change(raw)
     with pytest.raises(ManifestError, match=reason):
         Manifest.from_json(json.dumps(raw).encode())
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    field=st.sampled_from(sorted(json.loads(MANIFEST.to_json()))),
+    value=_json,
+    drop=st.booleans(),
+)
+def test_a_mutated_manifest_is_read_or_refused_with_manifest_error_only(field, value, drop):
+    raw = json.loads(MANIFEST.to_json())
+    if drop:
+        raw.pop(field)
+    else:
+        raw[field] = value
+    try:
+        manifest = Manifest.from_json(json.dumps(raw).encode())
+    except ManifestError:
+        return
+    assert isinstance(manifest, Manifest)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=64))
+def test_random_bytes_are_never_a_manifest(data):
+    with pytest.raises(ManifestError):
+        Manifest.from_json(data)
