@@ -128,6 +128,19 @@ def capture_reset() -> None:
     show_default=True,
     help="Seconds of CDC latency above which --check fails.",
 )
+@click.option(
+    "--max-retained-wal-mb",
+    type=float,
+    default=1024.0,
+    show_default=True,
+    help="WAL held back by the replication slot above which --check fails.",
+)
+@click.option(
+    "--source-instance",
+    default=None,
+    metavar="ID",
+    help="With --source aws: ToteSys's RDS DB instance, to read its slot's retained WAL.",
+)
 def monitor(
     engine: str,
     task_id: str | None,
@@ -135,13 +148,22 @@ def monitor(
     watch: float | None,
     check: bool,
     max_latency: float,
+    max_retained_wal_mb: float,
+    source_instance: str | None,
 ) -> None:
-    """Is CDC healthy, and how far behind is it?"""
+    """Is CDC healthy, how far behind is it, and how much WAL does its slot hold back?"""
     from cdc.monitor.cli import run_monitor
 
     sys.exit(
         run_monitor(
-            engine, task_id, as_json=as_json, watch=watch, check=check, max_latency=max_latency
+            engine,
+            task_id,
+            as_json=as_json,
+            watch=watch,
+            check=check,
+            max_latency=max_latency,
+            max_retained_wal_mb=max_retained_wal_mb,
+            source_instance=source_instance,
         )
     )
 

@@ -94,6 +94,41 @@ resource "aws_cloudwatch_metric_alarm" "dms_cdc_latency_target" {
   ok_actions          = local.alarm_actions
 }
 
+# ToteSys's own health: a replication slot that is not read holds WAL until the disk fills (the
+# source's outage, not the pipeline's). Metrics of the RDS instance (AWS/RDS, per
+# DBInstanceIdentifier; "Amazon CloudWatch metrics for Amazon RDS", RDS User Guide).
+resource "aws_cloudwatch_metric_alarm" "source_slot_lag" {
+  alarm_name          = "${local.name}-source-replication-slot-lag"
+  alarm_description   = "ToteSys's oldest replication slot holds back more than ${var.slot_lag_alarm_bytes} bytes of WAL: is the DMS task running? (cdc monitor --source aws)"
+  namespace           = "AWS/RDS"
+  metric_name         = "OldestReplicationSlotLag"
+  dimensions          = { DBInstanceIdentifier = var.source_db_instance_identifier }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.slot_lag_alarm_bytes
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "source_transaction_logs" {
+  alarm_name          = "${local.name}-source-transaction-logs-disk"
+  alarm_description   = "ToteSys's WAL takes more than ${var.transaction_logs_alarm_bytes} bytes of disk (a slot holding it, or a write burst)."
+  namespace           = "AWS/RDS"
+  metric_name         = "TransactionLogsDiskUsage"
+  dimensions          = { DBInstanceIdentifier = var.source_db_instance_identifier }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.transaction_logs_alarm_bytes
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
 resource "aws_cloudwatch_metric_alarm" "kinesis_iterator_age" {
   alarm_name          = "${local.name}-processor-behind"
   alarm_description   = "The stream processor is more than ${var.iterator_age_alarm_ms} ms behind the stream (tasks down, too few tasks, or failing batches)."

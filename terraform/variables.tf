@@ -105,6 +105,15 @@ variable "source_db_name" {
   default     = "totesys"
 }
 
+variable "source_db_instance_identifier" {
+  description = "ToteSys's RDS DB instance identifier: its replication slot and WAL disk usage are alarmed (AWS/RDS metrics)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,62}$", var.source_db_instance_identifier))
+    error_message = "source_db_instance_identifier must be an RDS DB instance identifier."
+  }
+}
+
 # --- Kinesis --------------------------------------------------------------------------------
 
 variable "kinesis_stream_mode" {
@@ -265,6 +274,26 @@ variable "cdc_latency_alarm_s" {
   description = "Alarm when DMS CDCLatencySource or CDCLatencyTarget exceeds this many seconds."
   type        = number
   default     = 60
+}
+
+variable "slot_lag_alarm_bytes" {
+  description = "Alarm when ToteSys's oldest replication slot holds back more WAL than this (OldestReplicationSlotLag): the DMS slot is not being read and WAL fills the disk."
+  type        = number
+  default     = 10737418240 # 10 GiB
+  validation {
+    condition     = var.slot_lag_alarm_bytes > 0
+    error_message = "slot_lag_alarm_bytes must be positive."
+  }
+}
+
+variable "transaction_logs_alarm_bytes" {
+  description = "Alarm when ToteSys's WAL takes more disk than this (TransactionLogsDiskUsage)."
+  type        = number
+  default     = 21474836480 # 20 GiB
+  validation {
+    condition     = var.transaction_logs_alarm_bytes > 0
+    error_message = "transaction_logs_alarm_bytes must be positive."
+  }
 }
 
 variable "iterator_age_alarm_ms" {

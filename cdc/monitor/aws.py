@@ -18,10 +18,14 @@ class MonitorError(RuntimeError):
 
 
 def _latest(
-    cloudwatch: Any, metric: str, dimensions: list[dict[str, str]], now: datetime
-) -> float | None:  # noqa: ANN401
+    cloudwatch: Any,  # noqa: ANN401
+    metric: str,
+    dimensions: list[dict[str, str]],
+    now: datetime,
+    namespace: str = "AWS/DMS",
+) -> float | None:
     points = cloudwatch.get_metric_statistics(
-        Namespace="AWS/DMS",
+        Namespace=namespace,
         MetricName=metric,
         Dimensions=dimensions,
         StartTime=now - timedelta(minutes=10),
@@ -34,7 +38,16 @@ def _latest(
     return float(max(points, key=lambda p: p["Timestamp"])["Average"])
 
 
-def read(dms: Any, cloudwatch: Any, task_id: str, *, now: datetime | None = None) -> TaskHealth:  # noqa: ANN401 - boto3 clients
+def read(
+    dms: Any,  # noqa: ANN401 - boto3 clients
+    cloudwatch: Any,  # noqa: ANN401
+    task_id: str,
+    *,
+    now: datetime | None = None,
+    source_instance: str | None = None,
+) -> TaskHealth:
+    """The task's health; with ``source_instance`` (ToteSys's RDS DB instance identifier),
+    also the WAL its oldest replication slot holds back (AWS/RDS OldestReplicationSlotLag)."""
     now = now or datetime.now(UTC)
     try:
         tasks = dms.describe_replication_tasks(
@@ -87,6 +100,17 @@ def read(dms: Any, cloudwatch: Any, task_id: str, *, now: datetime | None = None
         },
     ]
     metrics = {m: _latest(cloudwatch, m, dimensions, now) for m in METRICS}
+    slot_lag = None
+    if source_instance:
+        slot_lag = _latest(
+            cloudwatch,
+            "OldestReplicationSlotLag",
+            [{"Name": "DBInstanceIdentifier", "Value": source_instance}],
+            now,
+            namespace="AWS/RDS",
+        )
+        if slot_lag is None:
+            notes.append(f"no OldestReplicationSlotLag for RDS instance {source_instance}")
     return TaskHealth(
         engine="aws-dms",
         task_id=task_id,
@@ -103,6 +127,7 @@ def read(dms: Any, cloudwatch: Any, task_id: str, *, now: datetime | None = None
         cdc_latency_target_s=metrics["CDCLatencyTarget"],
         cdc_incoming_changes=metrics["CDCIncomingChanges"],
         throughput_records_per_s=metrics["CDCThroughputRowsSource"],
+        retained_wal_bytes=None if slot_lag is None else int(slot_lag),
         tables=tables,
         notes=notes,
     )

@@ -19,7 +19,9 @@ from cdc.monitor.report import render
 console = Console()
 
 
-def _reader(engine: str, task_id: str | None) -> Callable[[], TaskHealth]:
+def _reader(
+    engine: str, task_id: str | None, source_instance: str | None = None
+) -> Callable[[], TaskHealth]:
     if engine == "local":
         cfg = load_monitor()
         task = task_id or cfg.task_id
@@ -27,7 +29,7 @@ def _reader(engine: str, task_id: str | None) -> Callable[[], TaskHealth]:
     if not task_id:
         raise aws.MonitorError("--task-id is required with --source aws")
     dms, cloudwatch = boto3.client("dms"), boto3.client("cloudwatch")
-    return lambda: aws.read(dms, cloudwatch, task_id)
+    return lambda: aws.read(dms, cloudwatch, task_id, source_instance=source_instance)
 
 
 def run_monitor(
@@ -38,10 +40,12 @@ def run_monitor(
     watch: float | None,
     check: bool,
     max_latency: float,
+    max_retained_wal_mb: float = Thresholds.max_retained_wal_mb,
+    source_instance: str | None = None,
 ) -> int:
-    thresholds = Thresholds(max_latency_s=max_latency)
+    thresholds = Thresholds(max_latency_s=max_latency, max_retained_wal_mb=max_retained_wal_mb)
     try:
-        read = _reader(engine, task_id)
+        read = _reader(engine, task_id, source_instance)
         health = read()
     except (aws.MonitorError, ClientError, BotoCoreError) as exc:
         console.print(f"[red]error:[/] {exc}")

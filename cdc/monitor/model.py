@@ -50,6 +50,8 @@ class TaskHealth:
 @dataclass(frozen=True)
 class Thresholds:
     max_latency_s: float = 60.0
+    # WAL the task's replication slot may hold back before the source's disk is at risk
+    max_retained_wal_mb: float = 1024.0
 
 
 def problems(health: TaskHealth, thresholds: Thresholds) -> list[str]:
@@ -70,4 +72,10 @@ def problems(health: TaskHealth, thresholds: Thresholds) -> list[str]:
             found.append(
                 f"CDC latency ({name}) {value:.1f}s is above {thresholds.max_latency_s:g}s"
             )
+    retained = health.retained_wal_bytes
+    if retained is not None and retained > thresholds.max_retained_wal_mb * 1024 * 1024:
+        found.append(
+            f"the replication slot holds back {retained / 1024 / 1024:,.0f} MB of WAL, above "
+            f"{thresholds.max_retained_wal_mb:g} MB: the source's disk fills while it does"
+        )
     return found

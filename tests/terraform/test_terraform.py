@@ -272,6 +272,8 @@ def test_the_key_policy_keeps_services_to_this_account():
         ("AWS/Lambda", "Throttles"),
         ("${local.metrics_namespace}", "DeadLetters"),
         ("${local.metrics_namespace}", "ProcessorErrors"),
+        ("AWS/RDS", "OldestReplicationSlotLag"),
+        ("AWS/RDS", "TransactionLogsDiskUsage"),
     ],
 )
 def test_an_alarm_watches(namespace: str, metric: str):

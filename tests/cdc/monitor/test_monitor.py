@@ -37,6 +37,13 @@ def test_a_running_task_within_its_latency_budget_is_healthy():
     )
 
 
+def test_a_slot_holding_back_too_much_wal_is_reported():
+    held = health(retained_wal_bytes=3 * 1024 * 1024 * 1024)
+    assert problems(held, Thresholds(max_retained_wal_mb=4096)) == []
+    [problem] = problems(held, Thresholds(max_retained_wal_mb=1024))
+    assert "holds back 3,072 MB of WAL" in problem and "above 1024 MB" in problem
+
+
 def test_stopped_failed_slow_or_errored_tasks_are_each_reported():
     assert problems(health(status="stopped", stop_reason="user"), Thresholds()) == [
         "task is stopped (user)"
@@ -119,8 +126,26 @@ def test_a_dms_task_is_read_from_the_dms_api_and_its_cloudwatch_metrics(stack_cf
             ],
         )
 
+    cloudwatch.put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "OldestReplicationSlotLag",
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": f"{name}-db"}],
+                "Value": 5 * 1024 * 1024 * 1024,
+                "Timestamp": now - timedelta(seconds=30),
+            }
+        ],
+    )
+    with_slot = aws_monitor.read(dms, cloudwatch, name, source_instance=f"{name}-db")
+    assert with_slot.retained_wal_bytes == 5 * 1024 * 1024 * 1024
+    assert problems(with_slot, Thresholds(60, max_retained_wal_mb=1024))[0].startswith(
+        "the replication slot holds back 5,120 MB"
+    )
+
     health = aws_monitor.read(dms, cloudwatch, name)
     assert health.status == "running" and health.engine == "aws-dms"
+    assert health.retained_wal_bytes is None
     assert (
         health.cdc_latency_source_s,
         health.cdc_latency_target_s,
