@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cdc.source_schema import TABLES
+from contracts.change_records import BEFORE_IMAGE_FIELD
 
 SCHEMA = "public"
 SLOT_NAME = "totesys_cdc"
@@ -109,6 +110,14 @@ def task_settings() -> dict[str, Any]:
             "StatusTableEnabled": False,
             "SuspendedTablesTableEnabled": False,
             "HistoryTableEnabled": False,
+        },
+        # An update's primary key before the change, so a key change can retire the old key
+        # ("Before image task settings", AWS DMS User Guide; the attribute lands beside
+        # "data" and "metadata" in each update record).
+        "BeforeImageSettings": {
+            "EnableBeforeImage": True,
+            "FieldName": BEFORE_IMAGE_FIELD,
+            "ColumnFilter": "pk-only",
         },
         "ChangeProcessingDdlHandlingPolicy": {
             "HandleSourceTableDropped": True,

@@ -34,6 +34,9 @@ TIMESTAMP: Final = "timestamp"
 DATE_TEXT: Final = "date_text"
 
 DATA_OPERATIONS = ("load", "insert", "update", "delete")
+# The attribute of an update record that holds the row's primary key before the change (the DMS
+# task's BeforeImageSettings.FieldName, ColumnFilter pk-only).
+BEFORE_IMAGE_FIELD = "before-image"
 
 _STAMPS = {"created_at": TIMESTAMP, "last_updated": TIMESTAMP}
 
@@ -170,6 +173,10 @@ def version_of(metadata: Mapping[str, Any]) -> int:
         return 0
     position = metadata.get("stream-position")
     if not isinstance(position, str) or "." not in position:
-        raise ValueError(f"a {metadata.get('operation')} record without a stream-position")
+        raise ValueError(
+            f"a {metadata.get('operation')} record without transaction details (no "
+            "metadata.stream-position): turn on IncludeTransactionDetails in the DMS task's "
+            "Kinesis endpoint settings"
+        )
     commit_lsn = parse_lsn(position.split(".", 1)[0])
     return (commit_lsn << 32) | int(metadata.get("transaction-record-id", 0))

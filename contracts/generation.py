@@ -12,8 +12,11 @@ a manifest by (key, generation), so after a fix, a bump and ``stream-processor r
 the replayed manifests are loaded (not skipped as already seen) and repair the warehouse.
 
 Rows loaded before generations existed are generation 1.
+
+History: 1, the first; 2, an update that changes a primary key (its before-image) also
+retires the old key.
 """
 
 from __future__ import annotations
 
-GENERATION = 1
+GENERATION = 2

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from contracts.change_records import (
+    BEFORE_IMAGE_FIELD,
     BOOL,
     DATA_OPERATIONS,
     DATE_TEXT,
@@ -43,6 +44,8 @@ class Change:
     version: int
     image: dict[str, Any]  # typed values; a delete carries only what the source logged
     transaction_id: int | None = None
+    # an update that changed the primary key: the key before (from the record's before-image)
+    previous_key: int | None = None
 
 
 @dataclass(frozen=True)
@@ -182,4 +185,19 @@ def decode(raw: bytes) -> Change | Control:
         version,
         image,
         transaction_id if isinstance(transaction_id, int) else None,
+        _previous_key(body, table, operation, key_column, image[key_column]),
     )
+
+
+def _previous_key(
+    body: dict[str, Any], table: str, operation: str, key_column: str, key: int
+) -> int | None:
+    """The key an update's before-image holds, when it differs from the row's key now."""
+    before = body.get(BEFORE_IMAGE_FIELD)
+    if operation != "update" or not isinstance(before, dict) or before.get(key_column) is None:
+        return None
+    try:
+        old = _int(before[key_column])
+    except TypeError as exc:
+        raise DecodeError(f"{table}.{key_column} in the before-image: {exc}") from None
+    return None if old == key else old

@@ -16,13 +16,14 @@ The caller applies ``Output.writes`` to the join state before transforming the n
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from functools import cache, cached_property
 from typing import Any, Protocol
 
 import pycountry
 
+from contracts.change_records import primary_key
 from contracts.star_schema import SPECS, Derived, From, Kind, TableSpec
 from stream_processor.decode import Change
 
@@ -235,11 +236,22 @@ def join_writes(change: Change) -> tuple[Write, ...]:
 
 
 def transform(change: Change, view: JoinView) -> Output:
-    """The star-schema rows one change produces, and the join-state writes it needs."""
+    """The star-schema rows one change produces, and the join-state writes it needs. An
+    update that changed the primary key also retires the old key, as a delete of it at the
+    same version would (a dimension row flagged deleted, a fact's final version)."""
     handlers = HANDLERS.get(change.table)
     if handlers is None:
         raise ValueError(f"no transformation for table {change.table}")
     rows: tuple[OutRow, ...] = ()
+    writes: tuple[Write, ...] = ()
+    if change.previous_key is not None:
+        old_key = {primary_key(change.table): change.previous_key}
+        retired = replace(
+            change, operation="delete", key=change.previous_key, image=old_key, previous_key=None
+        )
+        for handle in handlers:
+            rows += handle(retired, view)
+        writes += join_writes(retired)
     for handle in handlers:
         rows += handle(change, view)
-    return Output(rows, join_writes(change))
+    return Output(rows, writes + join_writes(change))

@@ -96,7 +96,7 @@ def _mutate(**meta_or_data) -> bytes:
         (_mutate(data__currency_id="GBP"), "payment.currency_id = 'GBP': expected an integer"),
         (_mutate(data__created_at="yesterday"), "payment.created_at = 'yesterday'"),
         (_mutate(data__counterparty_id=None), "payment.counterparty_id is null in a update record"),
-        (_mutate(**{"metadata__stream-position": ...}), "without a stream-position"),
+        (_mutate(**{"metadata__stream-position": ...}), "without transaction details"),
         (_mutate(**{"metadata__record-type": "audit"}), "unknown record-type 'audit'"),
     ],
 )

@@ -53,6 +53,13 @@ def records() -> list[bytes]:
         "counterparty_ac_number": 2,
         **stamps,
     }
+    design = {
+        "design_id": 2,
+        "design_name": "Wooden",
+        "file_location": "/u",
+        "file_name": "w.json",
+        **stamps,
+    }
     rows = [
         ("staff", STAFF, "load"),
         ("department", DEPT, "load"),
@@ -60,17 +67,7 @@ def records() -> list[bytes]:
         ("counterparty", COUNTERPARTY, "insert"),
         ("currency", {"currency_id": 1, "currency_code": "GBP", **stamps}, "insert"),
         ("currency", {"currency_id": 2, "currency_code": "EUR", **stamps}, "insert"),
-        (
-            "design",
-            {
-                "design_id": 2,
-                "design_name": "Wooden",
-                "file_location": "/u",
-                "file_name": "w.json",
-                **stamps,
-            },
-            "insert",
-        ),
+        ("design", design, "insert"),
         (
             "payment_type",
             {"payment_type_id": 1, "payment_type_name": "SALES_RECEIPT", **stamps},
@@ -96,7 +93,12 @@ def records() -> list[bytes]:
         ("sales_order", SALE, "delete"),
         ("staff", STAFF, "delete"),
     ]
-    return [record(t, row, op, commit=0x100 + 16 * i) for i, (t, row, op) in enumerate(rows)]
+    out = [record(t, row, op, commit=0x100 + 16 * i) for i, (t, row, op) in enumerate(rows)]
+    key_change = json.loads(  # design 2 becomes design 20 (a before-image with the old key)
+        record("design", {**design, "design_id": 20}, "update", commit=0x100 + 16 * len(rows))
+    )
+    key_change["before-image"] = {"design_id": 2}
+    return [*out, json.dumps(key_change).encode()]
 
 
 def digest() -> str:

@@ -106,7 +106,7 @@ def test_versions_order_changes_by_commit_position_then_place_in_the_transaction
         }
 
     assert version_of(meta(0x100, 1)) < version_of(meta(0x100, 2)) < version_of(meta(0x200, 1))
-    with pytest.raises(ValueError, match="without a stream-position"):
+    with pytest.raises(ValueError, match="without transaction details"):
         version_of({"operation": "update"})
 
 
