@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cdc import dms_task
 from cdc.monitor.model import TableHealth, TaskHealth
 
 METRICS = ("CDCLatencySource", "CDCLatencyTarget", "CDCIncomingChanges", "CDCThroughputRowsSource")
@@ -36,6 +37,29 @@ def _latest(
     if not points:
         return None
     return float(max(points, key=lambda p: p["Timestamp"])["Average"])
+
+
+# The target endpoint settings Contract A depends on (cdc.dms_task.kinesis_settings has them
+# all): one JSON record per line, transaction details for versions, per-row partitioning for
+# per-row order. IncludeNullAndEmpty is not among them: the decoder reads an absent column as
+# NULL (and refuses an absent NOT NULL one).
+REQUIRED_TARGET_SETTINGS = (
+    "MessageFormat",
+    "IncludeTransactionDetails",
+    "IncludePartitionValue",
+    "PartitionIncludeSchemaTable",
+)
+
+
+def settings_problems(live: dict[str, Any]) -> list[str]:
+    """What in the live target endpoint's KinesisSettings breaks Contract A, and the fix."""
+    wanted = dms_task.kinesis_settings()
+    return [
+        f"target endpoint: {name} is {live.get(name)!r}; Contract A needs {wanted[name]!r} "
+        f"(set it in the endpoint's KinesisSettings, or apply terraform)"
+        for name in REQUIRED_TARGET_SETTINGS
+        if live.get(name) != wanted[name]
+    ]
 
 
 def read(
@@ -100,6 +124,16 @@ def read(
         },
     ]
     metrics = {m: _latest(cloudwatch, m, dimensions, now) for m in METRICS}
+    try:
+        endpoints = dms.describe_endpoints(
+            Filters=[{"Name": "endpoint-arn", "Values": [task["TargetEndpointArn"]]}]
+        )["Endpoints"]
+    except ClientError as exc:
+        endpoints = []
+        notes.append(f"target endpoint unavailable: {exc.response['Error']['Code']}")
+    endpoint_problems = (
+        settings_problems(endpoints[0].get("KinesisSettings", {})) if endpoints else []
+    )
     slot_lag = None
     if source_instance:
         slot_lag = _latest(
@@ -128,6 +162,7 @@ def read(
         cdc_incoming_changes=metrics["CDCIncomingChanges"],
         throughput_records_per_s=metrics["CDCThroughputRowsSource"],
         retained_wal_bytes=None if slot_lag is None else int(slot_lag),
+        settings_problems=endpoint_problems,
         tables=tables,
         notes=notes,
     )

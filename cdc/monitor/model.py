@@ -40,6 +40,7 @@ class TaskHealth:
     cdc_incoming_changes: float | None = None
     throughput_records_per_s: float | None = None
     retained_wal_bytes: int | None = None
+    settings_problems: list[str] = field(default_factory=list)  # endpoint vs Contract A
     tables: list[TableHealth] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -72,6 +73,7 @@ def problems(health: TaskHealth, thresholds: Thresholds) -> list[str]:
             found.append(
                 f"CDC latency ({name}) {value:.1f}s is above {thresholds.max_latency_s:g}s"
             )
+    found += health.settings_problems
     retained = health.retained_wal_bytes
     if retained is not None and retained > thresholds.max_retained_wal_mb * 1024 * 1024:
         found.append(

@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 
 from cdc.simulator import dataset
 from stream_processor.decode import Change, Control, DecodeError, decode, parse_timestamp
+from stream_processor.join_state import MemoryJoinState
+from stream_processor.transform import transform
 from tests.stream_processor.fixtures import record
+from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
 
 DATA = dataset.generate(1, dataset.SMALL)
 PAYMENT = DATA.tables["payment"][0]
@@ -135,3 +138,39 @@ def test_any_json_is_a_change_a_control_record_or_a_decode_error_never_another_e
     except DecodeError:
         return
     assert isinstance(decoded, Change | Control)
+
+
+def _valid_records() -> list[bytes]:
+    return [
+        record("sales_order", SALE, commit=0x10),
+        record("staff", STAFF, "update", commit=0x11),
+        record("department", DEPT, commit=0x12),
+        record("address", ADDRESS, commit=0x13),
+        record("counterparty", COUNTERPARTY, "delete", commit=0x14),
+        record("payment", {"payment_id": 4}, "delete", commit=0x15),
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    which=st.integers(0, 5),
+    column=st.text(min_size=1, max_size=30),
+    value=_json,
+    drop=st.booleans(),
+    use_known_column=st.booleans(),
+)
+def test_a_mutated_valid_record_is_refused_with_decode_error_or_transformed_without_error(
+    which, column, value, drop, use_known_column
+):
+    body = json.loads(_valid_records()[which])
+    if use_known_column:
+        column = sorted(body["data"])[hash(column) % len(body["data"])]
+    if drop:
+        body["data"].pop(column, None)
+    else:
+        body["data"][column] = value
+    try:
+        change = decode(json.dumps(body).encode())
+    except DecodeError:
+        return
+    transform(change, MemoryJoinState())  # a record decode accepts never fails the transform

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cdc import dms_task
 from cdc.monitor import aws as aws_monitor
 from cdc.monitor.model import TaskHealth, Thresholds, problems
 from tests.fixtures import create_dms_task, unique_name
@@ -42,6 +43,23 @@ def test_a_slot_holding_back_too_much_wal_is_reported():
     assert problems(held, Thresholds(max_retained_wal_mb=4096)) == []
     [problem] = problems(held, Thresholds(max_retained_wal_mb=1024))
     assert "holds back 3,072 MB of WAL" in problem and "above 1024 MB" in problem
+
+
+def test_target_settings_that_break_contract_a_are_named_with_the_fix():
+    assert aws_monitor.settings_problems(dms_task.kinesis_settings()) == []
+    wrong = {**dms_task.kinesis_settings(), "IncludeTransactionDetails": False}
+    wrong.pop("MessageFormat")
+    assert aws_monitor.settings_problems(wrong) == [
+        "target endpoint: MessageFormat is None; Contract A needs 'json-unformatted' "
+        "(set it in the endpoint's KinesisSettings, or apply terraform)",
+        "target endpoint: IncludeTransactionDetails is False; Contract A needs True "
+        "(set it in the endpoint's KinesisSettings, or apply terraform)",
+    ]
+    assert (
+        aws_monitor.settings_problems({**dms_task.kinesis_settings(), "IncludeNullAndEmpty": False})
+        == []
+    )
+    assert problems(health(settings_problems=["x"]), Thresholds()) == ["x"]
 
 
 def test_stopped_failed_slow_or_errored_tasks_are_each_reported():
@@ -145,7 +163,7 @@ def test_a_dms_task_is_read_from_the_dms_api_and_its_cloudwatch_metrics(stack_cf
 
     health = aws_monitor.read(dms, cloudwatch, name)
     assert health.status == "running" and health.engine == "aws-dms"
-    assert health.retained_wal_bytes is None
+    assert health.retained_wal_bytes is None and health.settings_problems == []
     assert (
         health.cdc_latency_source_s,
         health.cdc_latency_target_s,
@@ -163,5 +181,27 @@ def test_a_dms_task_is_read_from_the_dms_api_and_its_cloudwatch_metrics(stack_cf
     ]
     dms.stop_replication_task(ReplicationTaskArn=task["ReplicationTaskArn"])
     assert problems(aws_monitor.read(dms, cloudwatch, name), Thresholds(60)) == ["task is stopped"]
+    loose = dms.create_endpoint(  # a target endpoint set up by hand, without transaction details
+        EndpointIdentifier=f"{name}-loose",
+        EndpointType="target",
+        EngineName="kinesis",
+        KinesisSettings={
+            "MessageFormat": "json-unformatted",
+            "IncludePartitionValue": True,
+            "PartitionIncludeSchemaTable": True,
+            "StreamArn": "arn:aws:kinesis:eu-west-2:123456789012:stream/s",
+            "ServiceAccessRoleArn": "arn:aws:iam::123456789012:role/dms",
+        },
+    )["Endpoint"]["EndpointArn"]
+    dms.create_replication_task(
+        ReplicationTaskIdentifier=f"{name}-loose",
+        SourceEndpointArn=task["SourceEndpointArn"],
+        TargetEndpointArn=loose,
+        ReplicationInstanceArn=task["ReplicationInstanceArn"],
+        MigrationType="full-load-and-cdc",
+        TableMappings=json.dumps(dms_task.table_mappings()),
+    )
+    [setting] = aws_monitor.read(dms, cloudwatch, f"{name}-loose").settings_problems
+    assert setting.startswith("target endpoint: IncludeTransactionDetails is None")
     missing = monitor(env, "--source", "aws", "--task-id", "no-such-task")
     assert missing.returncode == 1 and "no DMS replication task 'no-such-task'" in missing.stdout
