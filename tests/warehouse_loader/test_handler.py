@@ -137,22 +137,70 @@ def test_five_messages_one_malformed_one_without_files_the_three_good_ones_load(
     assert fact_count(loader.dsn) == 3
 
 
-def test_a_deadlock_is_retried_and_the_manifest_loads(loader, monkeypatch):
-    """PostgreSQL chose this load as a deadlock's victim (injected by wrapping the load)."""
-    real, calls = lambda_handler.load_manifest, []
+DESIGN = {
+    "design_id": 1,
+    "design_name": "Wooden",
+    "file_location": "/usr",
+    "file_name": "wooden.json",
+    "created_at": SALE["created_at"],
+    "last_updated": SALE["created_at"],
+}
 
-    def deadlocked_once(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise psycopg.errors.DeadlockDetected("deadlock detected")
-        return real(*args, **kwargs)
 
-    monkeypatch.setattr(lambda_handler, "load_manifest", deadlocked_once)
-    key = loader.manifest(record("sales_order", SALE, commit=0x10))
-    assert lambda_handler.handler(sqs_event(s3_notification(loader.bucket, key))) == {
+def test_a_real_deadlock_with_another_writer_is_retried_and_the_manifest_loads(loader, capsys):
+    """Another transaction holds design 2 and then wants design 1, while the load holds design
+    1 and wants design 2: PostgreSQL breaks the cycle by failing the load (its deadlock check
+    fires first: the other session waits 20 s before checking), and the handler retries."""
+
+    def designs(commit: int, name: str) -> str:
+        return loader.manifest(
+            *(
+                record(
+                    "design",
+                    {**DESIGN, "design_id": d, "design_name": name},
+                    "update",
+                    commit=commit + d,
+                )
+                for d in (1, 2)
+            )
+        )
+
+    first = designs(0x10, "Old")
+    assert lambda_handler.handler(sqs_event(s3_notification(loader.bucket, first))) == {
         "batchItemFailures": []
     }
-    assert len(calls) == 2 and fact_count(loader.dsn) == 1
+    newer = designs(0x20, "New")
+    with psycopg.connect(loader.dsn) as other:
+        other.execute("SET deadlock_timeout = '20s'")
+        other.execute("UPDATE dim_design SET file_name = 'held' WHERE design_id = 2")
+        results: list[dict] = []
+        load = threading.Thread(
+            target=lambda: results.append(
+                lambda_handler.handler(sqs_event(s3_notification(loader.bucket, newer)))
+            )
+        )
+        load.start()
+        wait_until(
+            lambda: (
+                other.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+                ).fetchone()[0]
+                > 0
+            ),
+            what="the load to wait on design 2",
+            timeout_s=30,
+        )
+        other.execute("UPDATE dim_design SET file_name = 'held' WHERE design_id = 1")
+        other.commit()
+        load.join(timeout=60)
+    assert results == [{"batchItemFailures": []}]
+    logged = capsys.readouterr().err
+    assert "load_retried" in logged and "DeadlockDetected" in logged
+    with psycopg.connect(loader.dsn) as conn:
+        assert conn.execute("SELECT design_name FROM dim_design ORDER BY 1").fetchall() == [
+            ("New",),
+            ("New",),
+        ]
 
 
 def test_s3_throttling_is_retried_and_a_throttling_that_lasts_is_reported_retryable(
