@@ -131,9 +131,9 @@ def capture_reset() -> None:
 @click.option(
     "--max-retained-wal-mb",
     type=float,
-    default=1024.0,
+    default=10240.0,
     show_default=True,
-    help="WAL held back by the replication slot above which --check fails.",
+    help="WAL held back by the replication slot above which --check fails (MB).",
 )
 @click.option(
     "--source-instance",

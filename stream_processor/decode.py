@@ -145,7 +145,9 @@ def decode(raw: bytes) -> Change | Control:
         control = body.get("control")
         table_def = control.get("table-def") if isinstance(control, dict) else None
         columns = table_def.get("columns") if isinstance(table_def, dict) else None
-        return Control(str(table), str(operation), tuple(columns or ()))
+        return Control(
+            str(table), str(operation), tuple(columns) if isinstance(columns, dict) else ()
+        )
     if meta.get("record-type") != "data":
         raise DecodeError(f"unknown record-type {meta.get('record-type')!r}")
     if not isinstance(table, str) or table not in SOURCE_TABLES:
@@ -198,6 +200,6 @@ def _previous_key(
         return None
     try:
         old = _int(before[key_column])
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise DecodeError(f"{table}.{key_column} in the before-image: {exc}") from None
     return None if old == key else old

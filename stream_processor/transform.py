@@ -222,16 +222,33 @@ JOINS = joins_of(SPECS)
 HANDLERS = handlers_for(SPECS)
 
 
+def _with_retired_key(change: Change) -> tuple[Change, ...]:
+    """An update that changed the primary key is, for the old key, a delete at the same
+    version; then the change itself."""
+    if change.previous_key is None:
+        return (change,)
+    retired = replace(
+        change,
+        operation="delete",
+        key=change.previous_key,
+        image={primary_key(change.table): change.previous_key},
+        previous_key=None,
+    )
+    return (retired, change)
+
+
 def join_writes(change: Change) -> tuple[Write, ...]:
-    """The join-state writes one change needs: its own row (either side of a join) and, for
-    a child, its membership of the parent it references."""
+    """The join-state writes one change needs (``join_batch`` plans a batch's from these): its
+    own row (either side of a join), for a child its membership of the parent it references,
+    and for a primary-key change the old key's tombstone."""
     writes: list[Write] = []
-    image = None if change.operation == "delete" else change.image
-    for j in JOINS:
-        if change.table in (j.child, j.parent):
-            writes.append(Put(change.table, change.key, change.version, image))
-        if change.table == j.child and image is not None and isinstance(image.get(j.fk), int):
-            writes.append(AddMember(j.parent, image[j.fk], change.key))
+    for one in _with_retired_key(change):
+        image = None if one.operation == "delete" else one.image
+        for j in JOINS:
+            if one.table in (j.child, j.parent):
+                writes.append(Put(one.table, one.key, one.version, image))
+            if one.table == j.child and image is not None and isinstance(image.get(j.fk), int):
+                writes.append(AddMember(j.parent, image[j.fk], one.key))
     return tuple(writes)
 
 
@@ -243,15 +260,7 @@ def transform(change: Change, view: JoinView) -> Output:
     if handlers is None:
         raise ValueError(f"no transformation for table {change.table}")
     rows: tuple[OutRow, ...] = ()
-    writes: tuple[Write, ...] = ()
-    if change.previous_key is not None:
-        old_key = {primary_key(change.table): change.previous_key}
-        retired = replace(
-            change, operation="delete", key=change.previous_key, image=old_key, previous_key=None
-        )
+    for one in _with_retired_key(change):
         for handle in handlers:
-            rows += handle(retired, view)
-        writes += join_writes(retired)
-    for handle in handlers:
-        rows += handle(change, view)
-    return Output(rows, writes + join_writes(change))
+            rows += handle(one, view)
+    return Output(rows, join_writes(change))

@@ -43,6 +43,19 @@ data "aws_iam_policy_document" "loader" {
       "${module.batches.arn}/${local.manifest_prefix}/*",
     ]
   }
+  # Without ListBucket, S3 answers GetObject of a missing key with 403 AccessDenied instead of
+  # 404 NoSuchKey ("GetObject", Amazon S3 API Reference, Permissions): the loader could not
+  # tell a lost manifest or file (a bad batch, that message alone) from a real permission fault.
+  statement {
+    sid       = "TellMissingBatchesFromDeniedOnes"
+    actions   = ["s3:ListBucket"]
+    resources = [module.batches.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.batch_prefix}/*", "${local.manifest_prefix}/*"]
+    }
+  }
   statement {
     sid       = "WarehouseCredentials"
     actions   = ["secretsmanager:GetSecretValue"]

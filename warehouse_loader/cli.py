@@ -100,7 +100,8 @@ def reconcile_command(
                     source, _warehouse().connection(), tables=set(only) or None, dry_run=dry_run
                 )
                 _print_repair(fixed, dry_run, samples)
-                sys.exit(1 if fixed.not_repaired else 0)
+                left = fixed.remaining.differences if fixed.remaining else 0
+                sys.exit(1 if fixed.not_repaired or left else 0)
             report = reconcile.reconcile(source, _warehouse().connection())
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:  # unreachable, bad DSN
         click.echo(f"error: cannot connect: {str(exc).splitlines()[0]}", err=True)
@@ -149,6 +150,11 @@ def _print_repair(fixed: repair.RepairReport, dry_run: bool, samples: int) -> No
         click.echo("nothing to repair")
     elif fixed.ledger_key:
         click.echo(f"loaded as {fixed.ledger_key} in the load ledger")
+    if fixed.remaining is not None and fixed.remaining.differences:
+        click.echo(
+            f"{fixed.remaining.differences} differences remain: changes still in flight, or a "
+            "joined row whose other side is newer than the snapshot; run again once caught up"
+        )
 
 
 @main.command("run-local")

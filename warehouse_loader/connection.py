@@ -44,11 +44,18 @@ class Warehouse:
         """An open autocommit connection (each load runs its own transaction); migrations are
         applied on first connect, so an empty warehouse gets what it needs."""
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = psycopg.connect(self._dsn(), autocommit=True)
-            with self._conn.transaction():
-                pass
-            migrations.apply(self._conn)
+            conn = psycopg.connect(self._dsn(), autocommit=True)
+            try:
+                migrations.apply(conn)
+            except BaseException:
+                conn.close()  # the next call connects and migrates again
+                raise
+            self._conn = conn
         return self._conn
+
+    def broken(self) -> bool:
+        """Whether the cached connection is gone (a retry must reconnect)."""
+        return self._conn is None or self._conn.closed or self._conn.broken
 
     def reset(self) -> None:
         """Forget a connection that failed; the next call reconnects, re-reading the secret

@@ -17,7 +17,13 @@ from urllib.parse import unquote_plus
 
 import boto3
 import psycopg
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    ParamValidationError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from contracts.batches import S3Store, is_manifest_key
 from contracts.events import error, log, warning
@@ -60,29 +66,35 @@ def objects_of(record: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     try:
         body = json.loads(record["body"])
         return list(s3_objects(body))
-    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, AttributeError, RecursionError, json.JSONDecodeError) as exc:
         raise BadBatch(f"the message is not an S3 event notification: {exc!r}") from None
 
 
 # S3 error codes that pass (throttling, server-side trouble); any 5xx passes too.
 TRANSIENT_S3_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout"}
+# PostgreSQL conditions that pass: deadlock, serialization failure, the server shutting down
+# or restarting (class 57P0x), and any connection exception (class 08).
+TRANSIENT_SQLSTATES = {"40P01", "40001", "57P01", "57P02", "57P03"}
 RETRIES = 3
 BACKOFF_S = 0.2
 
 
 def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, BotoCoreError):  # connection refused or reset, a timeout
+    """Only what passes: S3 throttling or a 5xx, an HTTP connection or timeout failure, a
+    deadlock or serialization failure, a dropped or refused database connection. A wrong
+    password, a statement timeout, a full disk or missing credentials are not: they fail the
+    invocation loudly."""
+    if isinstance(exc, HTTPClientError | BotoConnectionError):  # refused, reset, timed out
         return True
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return exc.response["Error"]["Code"] in TRANSIENT_S3_CODES or status >= 500
-    # a deadlock (40P01), a serialization failure (40001), a dropped connection
-    return isinstance(
-        exc,
-        psycopg.errors.DeadlockDetected
-        | psycopg.errors.SerializationFailure
-        | psycopg.OperationalError,
-    )
+    if isinstance(exc, psycopg.Error):
+        state = exc.sqlstate
+        if state is None:  # raised by the client: the connection dropped or was refused
+            return isinstance(exc, psycopg.OperationalError)
+        return state in TRANSIENT_SQLSTATES or state.startswith("08")
+    return False
 
 
 def load_one(warehouse: Warehouse, s3: Any, bucket: str, key: str, etag: str | None) -> None:  # noqa: ANN401
@@ -90,10 +102,14 @@ def load_one(warehouse: Warehouse, s3: Any, bucket: str, key: str, etag: str | N
     for attempt in range(RETRIES):
         try:
             result = load_manifest(warehouse.connection(), S3Store(s3, bucket), key, etag)
+        except ParamValidationError as exc:  # e.g. a bucket name no bucket can have
+            raise BadBatch(f"the event names no loadable object: {exc}") from None
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:  # rows this batch holds
+            raise BadBatch(f"the warehouse refused {key}'s rows: {exc}") from None
         except (BotoCoreError, ClientError, psycopg.Error) as exc:
             if not _is_transient(exc):
                 raise
-            if isinstance(exc, psycopg.OperationalError):
+            if warehouse.broken():
                 warehouse.reset()  # reconnect (the secret may have been rotated)
             warning("load_retried", manifest=key, attempt=attempt + 1, error=repr(exc))
             if attempt == RETRIES - 1:

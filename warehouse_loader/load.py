@@ -79,7 +79,7 @@ def read_file(store: ObjectStore, table: str, key: str) -> pa.Table:
         data = pq.read_table(io.BytesIO(store.get(key)))
     except ObjectMissing:
         raise BadBatch(f"cannot read {key}: no such object") from None
-    except (pa.ArrowInvalid, OSError) as exc:  # not parquet, or a corrupt file
+    except (pa.ArrowException, OSError) as exc:  # not parquet, or a corrupt file
         raise BadBatch(f"cannot read {key}: {type(exc).__name__}: {exc}") from None
     if not data.schema.equals(schema_of(table), check_metadata=False):
         raise BadBatch(f"{key} does not have the published {table} schema")

@@ -52,7 +52,7 @@ class TaskHealth:
 class Thresholds:
     max_latency_s: float = 60.0
     # WAL the task's replication slot may hold back before the source's disk is at risk
-    max_retained_wal_mb: float = 1024.0
+    max_retained_wal_mb: float = 10240.0  # as terraform's slot_lag_alarm_bytes (10 GiB)
 
 
 def problems(health: TaskHealth, thresholds: Thresholds) -> list[str]:

@@ -89,3 +89,38 @@ def test_the_fixtures_load_into_the_warehouse(fresh_database):
         assert conn.execute(
             "SELECT cdc_operation FROM fact_sales_order WHERE sales_order_id = 7"
         ).fetchone() == ("delete",)
+
+
+def test_the_old_key_tombstone_reaches_the_shared_join_state_too():
+    """A staff key change: the batch plan (what is written to DynamoDB) retires the old key,
+    so a later department change does not bring it back as a live row."""
+    import json
+
+    from stream_processor.join_batch import plan_batch
+    from tests.stream_processor.fixtures import record
+    from tests.stream_processor.test_transform import STAFF
+
+    body = json.loads(record("staff", {**STAFF, "staff_id": 50}, "update", commit=0x30))
+    body["before-image"] = {"staff_id": STAFF["staff_id"]}
+    plan = plan_batch([decode(json.dumps(body).encode())])
+    assert plan.puts[("staff", STAFF["staff_id"])][1] is None
+    assert plan.puts[("staff", 50)][1]["staff_id"] == 50
+
+
+@pytest.mark.parametrize("bad", ["²", "--5", "9" * 5000, [1], {"a": 1}])
+def test_a_malformed_before_image_key_is_a_decode_error(bad):
+    import json
+
+    body = json.loads(fixture("update_key_change"))
+    body["before-image"] = {"design_id": bad}
+    with pytest.raises(DecodeError, match="before-image"):
+        decode(json.dumps(body).encode())
+
+
+@pytest.mark.parametrize("columns", [5, True, "x", None, []])
+def test_a_control_record_with_odd_columns_is_still_a_control_record(columns):
+    import json
+
+    body = json.loads(fixture("control_apply_exceptions"))
+    body["control"]["table-def"]["columns"] = columns
+    assert isinstance(decode(json.dumps(body).encode()), Control)

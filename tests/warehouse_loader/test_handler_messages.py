@@ -65,3 +65,51 @@ def test_a_mutated_notification_is_objects_or_a_bad_batch(path, value):
     except BadBatch:
         return
     assert isinstance(objects, list)
+
+
+def test_only_what_passes_is_transient():
+    import psycopg
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    from warehouse_loader.handler import _is_transient
+
+    def s3_error(code: str, status: int) -> ClientError:
+        return ClientError(
+            {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject"
+        )
+
+    passing = [
+        s3_error("SlowDown", 503),
+        s3_error("InternalError", 500),
+        EndpointConnectionError(endpoint_url="https://s3"),
+        ReadTimeoutError(endpoint_url="https://s3"),
+        psycopg.errors.DeadlockDetected(),
+        psycopg.errors.SerializationFailure(),
+        psycopg.errors.AdminShutdown(),
+        psycopg.OperationalError("server closed the connection unexpectedly"),
+    ]
+    failing = [
+        s3_error("AccessDenied", 403),
+        NoCredentialsError(),
+        psycopg.errors.InvalidPassword(),
+        psycopg.errors.QueryCanceled(),  # a statement timeout
+        psycopg.errors.DiskFull(),
+        ValueError("a bug"),
+    ]
+    assert [_is_transient(e) for e in passing] == [True] * len(passing)
+    assert [_is_transient(e) for e in failing] == [False] * len(failing)
+
+
+def test_a_deeply_nested_body_is_a_bad_batch_not_a_crash():
+    body = "[" * 100_000 + "]" * 100_000
+    try:
+        objects_of({"eventSource": "aws:sqs", "messageId": "m", "body": body})
+    except BadBatch:
+        pass
+    else:
+        raise AssertionError("a body this deep is not an S3 event")

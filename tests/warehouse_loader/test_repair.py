@@ -52,6 +52,7 @@ def test_an_empty_warehouse_is_rebuilt_and_a_second_run_finds_nothing(databases)
     assert dry.written > 0 and dry.ledger_key is None and differences(source, warehouse) > 0
     done = run_repair(source, warehouse)
     assert done.written == dry.written and done.ledger_key.startswith("repairs/")
+    assert done.remaining is not None and done.remaining.differences == 0
     assert differences(source, warehouse) == 0
     again = run_repair(source, warehouse)
     assert again.written == 0 and again.found.differences == 0
@@ -75,8 +76,12 @@ def test_drift_of_every_kind_is_repaired_and_only_the_table_asked_for(databases)
     assert differences(source, warehouse) == 5
     only = run_repair(source, warehouse, tables={"dim_staff"})
     assert only.rows == {"dim_staff": [1]} and differences(source, warehouse) == 4
+    # a second run at the same WAL position (nothing written at the source since) still writes
+    again = run_repair(source, warehouse, tables={"dim_design"})
+    assert again.rows == {"dim_design": [2]} and again.ledger_key != only.ledger_key
+    assert differences(source, warehouse) == 3
     done = run_repair(source, warehouse)
-    assert sorted(done.rows) == ["dim_design", "fact_payment", "fact_sales_order"]
+    assert sorted(done.rows) == ["fact_payment", "fact_sales_order"]
     assert differences(source, warehouse) == 0
     with psycopg.connect(warehouse) as conn:
         gone = conn.execute(
