@@ -246,18 +246,23 @@ def test_s3_throttling_is_retried_and_a_throttling_that_lasts_is_reported_retrya
     assert failed[0]["retryable"] is True and "SlowDown" in failed[0]["error"]
 
 
+def run_status() -> subprocess.CompletedProcess:
+    """``warehouse-loader status`` as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "warehouse_loader.cli", "status"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    )
+
+
 def test_status_does_not_take_the_migration_lock(loader):
     lambda_handler.handler(sqs_event())  # the first connection migrates the warehouse
     lambda_handler._warehouse().connection()
     with psycopg.connect(loader.dsn) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (migrations.LOCK_KEY,))
-        result = subprocess.run(
-            [sys.executable, "-m", "warehouse_loader.cli", "status"],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "COLUMNS": "200"},
-            timeout=60,
-        )
+        result = run_status()
     assert result.returncode == 0, result.stderr
     assert "load ledger: 0 manifests" in result.stdout
 
@@ -349,13 +354,7 @@ def test_status_reports_the_ledger_and_freshness(loader):
             )
         )
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "warehouse_loader.cli", "status"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=60,
-    )
+    result = run_status()
     assert result.returncode == 0, result.stderr
     assert "load ledger: 1 manifests" in result.stdout and "fact_sales_order" in result.stdout
 
