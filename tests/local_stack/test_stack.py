@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -195,3 +196,81 @@ def test_the_repaired_kinesis_shard_pages_through_records_in_order_without_loss(
     assert [
         int(r["Data"]) for r in kinesis.get_records(ShardIterator=after["ShardIterator"])["Records"]
     ] == list(range(1000, 1200))
+
+
+def _read_shard(kinesis: Any, stream: str, shard_id: str) -> tuple[list[str], dict[str, Any]]:  # noqa: ANN401
+    """Every record's data in one shard, and the last GetRecords response."""
+    iterator = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    seen: list[str] = []
+    for _ in range(100):
+        page = kinesis.get_records(ShardIterator=iterator, Limit=100)
+        seen += [r["Data"].decode() for r in page["Records"]]
+        iterator = page.get("NextShardIterator")
+        if iterator is None or not page["Records"]:
+            return seen, page
+    raise AssertionError(f"{shard_id} did not end")
+
+
+@pytest.mark.stack
+def test_resharding_keeps_each_record_in_one_shard_and_ends_closed_shards_with_their_children(
+    aws_client,
+):
+    """What the KCL relies on at a split and a merge (see local_stack/moto_app.py): parents keep
+    their records, new records go to the open children only, and reading a closed shard to its
+    end gives no next iterator and the child shards with their parents."""
+    kinesis, name = aws_client("kinesis"), unique_name("reshard")
+    kinesis.create_stream(StreamName=name, ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+
+    def put(tag: str) -> None:
+        kinesis.put_records(
+            StreamName=name,
+            Records=[{"Data": f"{tag}{i}".encode(), "PartitionKey": f"k{i}"} for i in range(200)],
+        )
+
+    put("a")
+    shards = {s["ShardId"]: s for s in kinesis.list_shards(StreamName=name)["Shards"]}
+    first, second = sorted(shards)
+    low = int(shards[first]["HashKeyRange"]["StartingHashKey"])
+    high = int(shards[first]["HashKeyRange"]["EndingHashKey"])
+    kinesis.split_shard(
+        StreamName=name, ShardToSplit=first, NewStartingHashKey=str((low + high) // 2)
+    )
+    put("b")
+    after_split = {s["ShardId"]: s for s in kinesis.list_shards(StreamName=name)["Shards"]}
+    children = sorted(s for s, d in after_split.items() if d.get("ParentShardId") == first)
+    assert len(children) == 2
+    # Only the second (still open) parent and the two children take new records.
+    with pytest.raises(kinesis.exceptions.InvalidArgumentException):
+        kinesis.merge_shards(StreamName=name, ShardToMerge=first, AdjacentShardToMerge=second)
+    with pytest.raises(kinesis.exceptions.InvalidArgumentException):
+        kinesis.merge_shards(
+            StreamName=name, ShardToMerge=children[0], AdjacentShardToMerge=second
+        )  # not adjacent: the first child's range ends halfway through the first parent's
+    kinesis.merge_shards(StreamName=name, ShardToMerge=children[1], AdjacentShardToMerge=second)
+    put("c")
+    listed = {s["ShardId"]: s for s in kinesis.list_shards(StreamName=name)["Shards"]}
+    merged = [s for s, d in listed.items() if d.get("AdjacentParentShardId")]
+    assert len(merged) == 1 and listed[merged[0]]["ParentShardId"] == children[1]
+
+    contents = {shard: _read_shard(kinesis, name, shard) for shard in listed}
+    everything = [data for records, _ in contents.values() for data in records]
+    # Every record in exactly one shard: nothing moved, nothing copied.
+    assert sorted(everything) == sorted(f"{t}{i}" for t in "abc" for i in range(200))
+    assert all(d.startswith("a") for d in contents[first][0])
+    assert all(d[0] in "ab" for d in contents[second][0])
+    assert all(d[0] in "bc" for d in contents[children[0]][0])
+    assert all(d.startswith("c") for d in contents[merged[0]][0])
+    # The end of a closed shard names its children; open shards go on.
+    _, end = contents[first]
+    assert "NextShardIterator" not in end
+    assert sorted(c["ShardId"] for c in end["ChildShards"]) == children
+    assert all(c["ParentShards"] == [first] for c in end["ChildShards"])
+    _, end = contents[second]
+    assert [(c["ShardId"], c["ParentShards"]) for c in end["ChildShards"]] == [
+        (merged[0], [children[1], second])
+    ]
+    _, end = contents[merged[0]]
+    assert end.get("NextShardIterator") and not end.get("ChildShards")
