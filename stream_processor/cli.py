@@ -29,6 +29,7 @@ def daemon_settings(cfg: processor_config.ProcessorConfig) -> daemon.DaemonSetti
         endpoint=cfg.endpoint_url,
         kinesis_endpoint=cfg.kinesis_endpoint_url,
         idle_time_ms=cfg.kcl_idle_time_ms,
+        worker_id=cfg.worker_id,
     )
 
 

@@ -31,6 +31,9 @@ class ProcessorConfig:
     compression: str = "zstd"
     publish_metrics: bool = False  # CloudWatch metrics per flush (on by default in AWS)
     metrics_namespace: str = "TotesysCDC/StreamProcessor"
+    # The KCL worker's name in the lease table (the lease owner); None: the KCL's own, a
+    # random UUID per start. Each worker of one application needs its own.
+    worker_id: str | None = None
 
 
 def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
@@ -57,6 +60,7 @@ def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
             max_batch_bytes=int(env.get(PREFIX + "MAX_BATCH_BYTES", defaults.max_batch_bytes)),
             max_batch_age_s=float(env.get(PREFIX + "MAX_BATCH_AGE_S", defaults.max_batch_age_s)),
             kcl_idle_time_ms=int(env.get(PREFIX + "KCL_IDLE_TIME_MS", defaults.kcl_idle_time_ms)),
+            worker_id=env.get(PREFIX + "KCL_WORKER_ID") or None,
         )
     except ValueError as exc:
         raise ConfigError(f"invalid processor setting: {exc}") from None

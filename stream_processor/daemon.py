@@ -53,6 +53,7 @@ class DaemonSettings:
     kinesis_endpoint: str | None = None  # when Kinesis is reached elsewhere than ``endpoint``
     initial_position: str = "TRIM_HORIZON"
     idle_time_ms: int = 250  # between GetRecords calls on a shard: the polling latency floor
+    worker_id: str | None = None  # None: the KCL names the worker (a random UUID)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def render(self) -> str:
@@ -73,14 +74,20 @@ class DaemonSettings:
             # by age when its shard goes quiet.
             "callProcessRecordsEvenForEmptyRecordList": "true",
         }
+        if self.worker_id:
+            props["workerId"] = self.worker_id
         if self.endpoint:
-            # Timings for a local stack, where workers come and go within seconds and shards
-            # must be picked up at once. In AWS none of these is written and the KCL's
-            # documented defaults apply (failoverTimeMillis 10 s, shardSyncIntervalMillis 60 s:
-            # "KCL configurations", Amazon Kinesis Data Streams Developer Guide): with several
-            # ECS tasks, 2 s lease expiry would have workers steal each other's leases.
+            # Timings for a local stack, where shards must be picked up at once. In AWS none
+            # of these is written and the KCL's documented defaults apply
+            # (shardSyncIntervalMillis 60 s, leaseAssignmentIntervalMillis twice
+            # failoverTimeMillis: "KCL configurations", Amazon Kinesis Data Streams Developer
+            # Guide). failoverTimeMillis (how long a lease lives without renewal) keeps its
+            # default, 10 s, here too: at 2 s, three workers sharing two cores with the local
+            # emulation missed renewals, and the leader moved leases back and forth every
+            # few seconds (measured: a lease lost every ~5 s per worker). A restarted worker
+            # with the same worker id finds its own leases at once, without waiting for them
+            # to expire.
             props |= {
-                "failoverTimeMillis": "2000",
                 "leaseAssignmentIntervalMillis": "1000",
                 "shardSyncIntervalMillis": "2000",
                 "parentShardPollIntervalMillis": "1000",
@@ -96,6 +103,10 @@ class DaemonSettings:
                 # when workers come and go within seconds, as local runs and tests do; without
                 # it leases move by expiry.
                 "isGracefulLeaseHandoffEnabled": "false",
+                # KCL 3 probes for ECS, EKS and then EC2 to read the worker's CPU, the last by
+                # calling the instance metadata address (169.254.169.254); locally nothing may
+                # leave loopback, so leases are balanced by throughput alone.
+                "disableWorkerMetrics": "true",
             }
         props |= dict(self.extra)
         return "".join(f"{key} = {value}\n" for key, value in props.items())

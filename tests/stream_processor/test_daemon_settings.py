@@ -42,7 +42,6 @@ def test_in_aws_no_endpoint_is_written():
 
 
 FAST_TIMINGS = (
-    "failoverTimeMillis",
     "leaseAssignmentIntervalMillis",
     "shardSyncIntervalMillis",
     "parentShardPollIntervalMillis",
@@ -52,10 +51,12 @@ FAST_TIMINGS = (
 def test_fast_lease_timings_are_local_only_and_aws_keeps_the_kcl_defaults():
     local = properties(ENV)
     assert {k: local[k] for k in FAST_TIMINGS} == {
-        "failoverTimeMillis": "2000",
         "leaseAssignmentIntervalMillis": "1000",
         "shardSyncIntervalMillis": "2000",
         "parentShardPollIntervalMillis": "1000",
     }
     aws = properties({k: v for k, v in ENV.items() if k != "AWS_ENDPOINT_URL"})
     assert not set(FAST_TIMINGS) & set(aws), "the KCL's documented defaults apply in AWS"
+    # Leases live as long as the KCL's default everywhere: shorter, workers sharing a busy
+    # machine miss renewals and the leader moves leases back and forth.
+    assert "failoverTimeMillis" not in local and "failoverTimeMillis" not in aws
