@@ -37,11 +37,30 @@ class Figure:
         return {**asdict(self), "ratio": self.ratio}
 
 
+def merged(figures: list[Figure], path: Path) -> list[Figure]:
+    """The figures already in ``path`` that this run did not measure again (a run of one
+    benchmark, ``--only``, keeps the others' figures), then this run's."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        earlier = []
+    measured = {f.name for f in figures}
+    kept = [
+        Figure(**{k: v for k, v in f.items() if k != "ratio"})
+        for f in earlier
+        if f.get("name") not in measured
+    ]
+    return kept + figures
+
+
 def report(
     figures: list[Figure], path: Path = RESULTS_PATH, console: Console | None = None
 ) -> None:
-    path.write_text(json.dumps([f.to_json() for f in figures], indent=2) + "\n")
-    path.with_suffix(".md").write_text(markdown(figures))
+    """Print this run's figures; write them, with the earlier figures this run did not
+    measure, to ``path`` (JSON) and beside it as markdown."""
+    everything = merged(figures, path)
+    path.write_text(json.dumps([f.to_json() for f in everything], indent=2) + "\n")
+    path.with_suffix(".md").write_text(markdown(everything))
     table = Table(title=f"benchmarks ({path})", expand=True)
     for column in ("figure", "value", "baseline", "baseline value", "ratio", "params"):
         table.add_column(
