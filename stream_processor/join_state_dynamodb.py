@@ -97,17 +97,23 @@ class DynamoJoinState:
 
 
 def ensure_table(client: Any, table_name: str) -> None:  # noqa: ANN401
-    """Create the state table (on-demand) if it does not exist; terraform owns it in AWS."""
+    """Create the state table (on-demand) if it does not exist; terraform owns it in AWS.
+    Several workers starting at once may all find it missing: the ones that lose the race to
+    create it (ResourceInUseException) wait for it like the winner."""
     try:
         client.describe_table(TableName=table_name)
         return
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-    )
+    try:
+        client.create_table(
+            TableName=table_name,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceInUseException":
+            raise
     client.get_waiter("table_exists").wait(TableName=table_name)
