@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from local_stack.config import StackConfig, process_env
-from local_stack.processes import StackError, pid_alive, wait_until
+from local_stack.processes import StackError, group_members, pid_alive, wait_until
 from stream_processor import daemon
 from stream_processor.daemon import DaemonSettings
 
@@ -97,14 +97,4 @@ class Daemon:
 
 
 def _group_alive(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[-1].split()
-        if int(fields[2]) == pgid and fields[0] != "Z" and pid_alive(int(entry.name)):
-            return True
-    return False
+    return any(pid_alive(pid) for pid in group_members(pgid))

@@ -17,6 +17,7 @@ from contracts.star_schema import FACT_SOURCES, FACTS, TABLES
 from local_stack import aws
 from local_stack.config import StackConfig
 from local_stack.provision import Names
+from stream_processor import replay
 from warehouse_loader import reconcile
 
 
@@ -65,12 +66,41 @@ class Observer:
         """Each shard's last sequence number."""
         return {shard: r["SequenceNumber"] for shard, r in self.stream_records()}
 
-    def checkpoints(self) -> dict[str, str | None]:
+    def shards(self) -> dict[str, dict[str, Any]]:
+        """Every shard of the stream, open and closed, as ListShards describes it."""
+        pages = self.kinesis.get_paginator("list_shards").paginate(StreamName=self.names.stream)
+        return {s["ShardId"]: s for page in pages for s in page["Shards"]}
+
+    def behind(self, ends: Mapping[str, str]) -> list[str]:
+        """The shards whose records up to ``ends`` (shard → sequence number) are not all
+        checkpointed yet. A closed shard is done once checkpointed at SHARD_END, or once its
+        lease is gone while a child's lease is there: the KCL deletes a finished parent's
+        lease when its children have made progress (not before their leases exist)."""
+        shards, done = self.shards(), self.checkpoints()
+        children: dict[str, list[str]] = {}
+        for shard_id, shard in shards.items():
+            for parent in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")):
+                if parent:
+                    children.setdefault(parent, []).append(shard_id)
+
+        def finished(shard_id: str) -> bool:
+            if "EndingSequenceNumber" not in shards[shard_id]["SequenceNumberRange"]:
+                return False  # open
+            if shard_id in done:
+                return done[shard_id] == "SHARD_END"
+            return any(c in done or finished(c) for c in children.get(shard_id, []))
+
+        return [s for s, seq in ends.items() if done.get(s) != seq and not finished(s)]
+
+    def leases(self) -> list[replay.Lease]:
+        """The KCL's leases (none before its lease table exists)."""
         try:
-            items = self.dynamodb.scan(TableName=self.names.app, ConsistentRead=True)["Items"]
-        except self.dynamodb.exceptions.ResourceNotFoundException:
-            return {}
-        return {i["leaseKey"]["S"]: i.get("checkpoint", {}).get("S") for i in items}
+            return replay.leases(self.dynamodb, self.names.app)
+        except replay.ReplayError:
+            return []
+
+    def checkpoints(self) -> dict[str, str | None]:
+        return {lease.shard_id: lease.checkpoint for lease in self.leases()}
 
     def manifests(self) -> list[Manifest]:
         """Every manifest in the batches bucket (each read once, then remembered)."""

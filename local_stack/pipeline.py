@@ -79,6 +79,7 @@ class Pipeline:
             self.env, cfg.capture_state_dir, names.task_id, self.log_path("capture")
         )  # capture needs nothing create() adds later
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopped: set[str] = set()  # killed or stopped on purpose, not restarted
         self.observe = Observer(self.cfg, names)
         self.faults = Faults(self.cfg, names, self.proxy)
 
@@ -101,25 +102,38 @@ class Pipeline:
         "loader": ["-m", "warehouse_loader.cli", "run-local"],
     }
 
+    @staticmethod
+    def instance(kind: str, number: int) -> str:
+        """The name of the ``number``-th ``processor`` or ``loader``: ``processor``,
+        ``processor-2``, ``processor-3``…"""
+        return kind if number == 1 else f"{kind}-{number}"
+
     def start_process(self, name: str, *, record_processor: str | None = None) -> None:
-        """``processor`` (the KCL daemon and its Python record processors) or ``loader``.
+        """``processor`` (a KCL worker: the daemon and its Python record processors) or
+        ``loader``, or another instance of either (``processor-2``, ``loader-3``: see
+        ``instance``). Every processor is a worker of the one KCL application, named ``name``
+        in the lease table, with its own properties file.
 
         ``record_processor``: a module the daemon runs instead of ``stream_processor.kcl_app``
         (a test's wrapped processor); the harness then writes the daemon's properties itself,
         as ``stream-processor run`` would, and starts the daemon directly."""
-        argv = [sys.executable, *self.COMMANDS[name]]
-        properties = self.cfg.state_dir / "kcl" / f"{self.names.app}.properties"
-        if name == "processor":
+        kind = name.split("-")[0]
+        argv = [sys.executable, *self.COMMANDS[kind]]
+        env = dict(self.env)
+        if kind == "processor":
+            env["TOTESYS_CDC_KCL_WORKER_ID"] = name
+            properties = self.cfg.state_dir / "kcl" / f"{self.names.app}-{name}.properties"
             argv.append(str(properties))
-        if name == "processor" and record_processor is not None:
-            argv = self._daemon_running(record_processor, properties)
+            if record_processor is not None:
+                argv = self._daemon_running(record_processor, properties, env)
+        self.stopped.discard(name)
         with open(self.log_path(name), "ab") as log:
             self.procs[name] = subprocess.Popen(
-                argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    def _daemon_running(self, module: str, properties: Path) -> list[str]:
-        cfg = processor_config.load(self.env)
+    def _daemon_running(self, module: str, properties: Path, env: dict[str, str]) -> list[str]:
+        cfg = processor_config.load(env)
         settings = dataclasses.replace(
             processor_cli.daemon_settings(cfg), executable=f"{sys.executable} -m {module}"
         )
@@ -128,26 +142,35 @@ class Pipeline:
         properties.write_text(settings.render())
         return daemon.command(properties)
 
-    def start(self, *, record_processor: str | None = None) -> None:
-        """Processor and loader first (the KCL takes ~20 s to take its leases), then capture,
-        which returns once the full load is on the stream."""
-        self.start_process("processor", record_processor=record_processor)
-        self.start_process("loader")
+    def start(
+        self, *, record_processor: str | None = None, processors: int = 1, loaders: int = 1
+    ) -> None:
+        """``processors`` KCL workers and ``loaders`` loader runners first (the KCL takes
+        ~20 s to take its leases), then capture, which returns once the full load is on the
+        stream."""
+        for number in range(1, processors + 1):
+            self.start_process(
+                self.instance("processor", number), record_processor=record_processor
+            )
+        for number in range(1, loaders + 1):
+            self.start_process(self.instance("loader", number))
         self.capture.start()
         self.capture.wait_running()
 
     def kill(self, name: str) -> None:
-        """SIGKILL: ``capture``, ``processor`` (the daemon and its children) or ``loader``."""
+        """SIGKILL: ``capture``, a processor (the daemon and its children) or a loader."""
         if name == "capture":
             self.capture.kill()
             return
+        self.stopped.add(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.procs[name].pid, signal.SIGKILL)
         self.procs[name].wait(timeout=10)
 
     def stop_process(self, name: str) -> None:
-        """SIGTERM ``processor`` or ``loader`` and wait: the daemon flushes, checkpoints and
-        lets its leases go."""
+        """SIGTERM a processor or a loader and wait: the daemon flushes, checkpoints and lets
+        its leases go."""
+        self.stopped.add(name)
         proc = self.procs[name]
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=90)
@@ -209,12 +232,9 @@ class Pipeline:
 
         def settled() -> bool:
             for name, proc in self.procs.items():
-                if proc.poll() is not None:
+                if proc.poll() is not None and name not in self.stopped:
                     raise RuntimeError(f"the {name} exited ({proc.returncode}); see its log")
-            done = self.observe.checkpoints()
-            return all(done.get(s) == seq for s, seq in last.items()) and not (
-                self.observe.queue_depth()
-            )
+            return not self.observe.behind(last) and not self.observe.queue_depth()
 
         wait_until(
             settled,

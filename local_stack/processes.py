@@ -124,3 +124,34 @@ def _reap(pid: int) -> None:
     """Collect the exit status if ``pid`` is our child, so it does not linger as a zombie."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def _stat_fields(pid: str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (field 3 onwards)."""
+    try:
+        return (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[-1].split()
+    except OSError:
+        return None
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(entry.name)
+            if fields and int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) used so far by the live processes of group ``pgid``, plus
+    what their exited, reaped children used. For a benchmark: sample before the group ends."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in group_members(pgid):
+        fields = _stat_fields(str(pid))
+        if fields:  # utime, stime, cutime, cstime: fields 14-17 of stat
+            total += sum(int(v) for v in fields[11:15])
+    return total / ticks
