@@ -24,6 +24,10 @@ locals {
     ["Processor flush latency (ms)", [
       [local.metrics_namespace, "FlushLatencyMs", "Application", local.kcl_application],
     ], "p99"],
+    ["Processor tasks (autoscaled on iterator age)", [
+      ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", aws_ecs_cluster.this.name, "ServiceName", aws_ecs_service.processor.name],
+      ["ECS/ContainerInsights", "DesiredTaskCount", "ClusterName", aws_ecs_cluster.this.name, "ServiceName", aws_ecs_service.processor.name],
+    ], "Maximum"],
     ["Load queue and dead letters", [
       ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.load.name],
       ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.load.name],

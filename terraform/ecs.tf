@@ -1,6 +1,7 @@
 # The stream processor: the KCL MultiLangDaemon with stream_processor's record processors
 # (`stream-processor run`, the image built by `make image`), as a Fargate service. Each task
-# is one KCL worker; the KCL spreads the shards' leases over them.
+# is one KCL worker; the KCL spreads the shards' leases over them. The task count scales on
+# the stream's iterator age (below); docs/sizing.md sizes it per change rate.
 
 resource "aws_cloudwatch_log_group" "processor" {
   name              = "/ecs/${local.name}-processor"
@@ -198,4 +199,131 @@ resource "aws_ecs_service" "processor" {
     enable   = true
     rollback = true
   }
+
+  # The task count is Application Auto Scaling's once deployed (below): an apply must not put
+  # it back to processor_count.
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+}
+
+# --- autoscaling on how far behind the stream the workers are --------------------------------
+#
+# Step scaling on the stream's GetRecords.IteratorAgeMilliseconds (Maximum), the metric the
+# "processor-behind" alarm (alarms.tf) already watches, rather than target tracking: target
+# tracking is for metrics that fall as tasks are added and rise as they are removed ("Use
+# predefined increments based on CloudWatch alarms to scale Amazon ECS services", Amazon ECS
+# Developer Guide), and an iterator age does not: it stays near zero until the workers fall
+# behind, then grows with the backlog. Step policies
+# keep acting while their alarm stays in ALARM, one cooldown apart ("How step scaling for
+# Application Auto Scaling works", Application Auto Scaling User Guide). The processor's own
+# MillisBehindLatest (TotesysCDC/StreamProcessor, per flush) says the same but is published only
+# when a batch flushes, so a stalled worker goes quiet on it; the stream's metric does not
+# depend on the workers publishing.
+#
+# More tasks help only up to one per shard: the KCL leases a shard to one worker at a time, and
+# KCL 3 moves leases to even out the workers' CPU ("KCL configurations", Amazon Kinesis Data
+# Streams Developer Guide), so a new task takes leases from busy ones. docs/sizing.md gives the
+# floor (processor_count) per change rate; autoscaling is for backlogs and bursts above it.
+
+locals {
+  # A provisioned stream's shard count is known: no more tasks than shards. An on-demand
+  # stream's is AWS's (4 at first, more as traffic grows).
+  processor_max_tasks = (
+    var.kinesis_stream_mode == "PROVISIONED"
+    ? max(var.processor_count, min(var.processor_max_count, var.kinesis_shard_count))
+    : var.processor_max_count
+  )
+}
+
+resource "aws_appautoscaling_target" "processor" {
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.processor.name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = var.processor_count
+  max_capacity       = local.processor_max_tasks
+
+  lifecycle {
+    precondition {
+      condition     = var.processor_max_count >= var.processor_count
+      error_message = "processor_max_count (the autoscaling ceiling) must be at least processor_count (the floor)."
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "processor_scale_out" {
+  name               = "${local.name}-processor-scale-out"
+  policy_type        = "StepScaling"
+  service_namespace  = aws_appautoscaling_target.processor.service_namespace
+  resource_id        = aws_appautoscaling_target.processor.resource_id
+  scalable_dimension = aws_appautoscaling_target.processor.scalable_dimension
+
+  step_scaling_policy_configuration {
+    adjustment_type = "ChangeInCapacity"
+    # A new task starts, then waits for the KCL's lease assignment (17-25 s locally, README):
+    # give it 5 minutes before judging again.
+    cooldown                = 300
+    metric_aggregation_type = "Maximum"
+    # Bounds are relative to the alarm's threshold: up to 4x it, one task; beyond, two.
+    step_adjustment {
+      metric_interval_lower_bound = 0
+      metric_interval_upper_bound = 3 * var.processor_scale_out_iterator_age_ms
+      scaling_adjustment          = 1
+    }
+    step_adjustment {
+      metric_interval_lower_bound = 3 * var.processor_scale_out_iterator_age_ms
+      scaling_adjustment          = 2
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "processor_scale_in" {
+  name               = "${local.name}-processor-scale-in"
+  policy_type        = "StepScaling"
+  service_namespace  = aws_appautoscaling_target.processor.service_namespace
+  resource_id        = aws_appautoscaling_target.processor.resource_id
+  scalable_dimension = aws_appautoscaling_target.processor.scalable_dimension
+
+  step_scaling_policy_configuration {
+    adjustment_type = "ChangeInCapacity"
+    # A task leaving hands its leases over (shutdownGraceMillis, stopTimeout 45 s): one at a
+    # time, 15 minutes apart.
+    cooldown                = 900
+    metric_aggregation_type = "Maximum"
+    step_adjustment {
+      metric_interval_upper_bound = 0
+      scaling_adjustment          = -1
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "processor_scale_out" {
+  alarm_name          = "${local.name}-processor-scale-out"
+  alarm_description   = "Scaling, not paging: the workers are more than ${var.processor_scale_out_iterator_age_ms} ms behind the stream; add tasks (up to ${local.processor_max_tasks})."
+  namespace           = "AWS/Kinesis"
+  metric_name         = "GetRecords.IteratorAgeMilliseconds"
+  dimensions          = { StreamName = aws_kinesis_stream.changes.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = var.processor_scale_out_iterator_age_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_appautoscaling_policy.processor_scale_out.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "processor_scale_in" {
+  alarm_name          = "${local.name}-processor-scale-in"
+  alarm_description   = "Scaling, not paging: the workers have been less than ${var.processor_scale_in_iterator_age_ms} ms behind for 30 minutes; remove a task (down to ${var.processor_count})."
+  namespace           = "AWS/Kinesis"
+  metric_name         = "GetRecords.IteratorAgeMilliseconds"
+  dimensions          = { StreamName = aws_kinesis_stream.changes.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 30
+  threshold           = var.processor_scale_in_iterator_age_ms
+  comparison_operator = "LessThanThreshold"
+  # No data means nobody is reading the stream: never a reason to remove a worker.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = [aws_appautoscaling_policy.processor_scale_in.arn]
 }

@@ -110,7 +110,7 @@ resource "aws_lambda_function" "loader" {
   source_code_hash               = filebase64sha256(var.loader_package_path)
   timeout                        = 120
   memory_size                    = 1024
-  reserved_concurrent_executions = var.loader_concurrency
+  reserved_concurrent_executions = var.loader_concurrency # = the event source's cap, below
   kms_key_arn                    = aws_kms_key.pipeline.arn
 
   environment {
@@ -131,13 +131,34 @@ resource "aws_lambda_function" "loader" {
   depends_on = [aws_cloudwatch_log_group.loader, aws_iam_role_policy.loader]
 }
 
+# Concurrency, sized in docs/sizing.md (manifests/s x load time per manifest): the function's
+# reserved concurrency and the event source's maximum concurrency are both loader_concurrency.
+# The event source's cap keeps it from invoking more loaders than that ("Configuring scaling
+# behavior for SQS event source mappings", AWS Lambda Developer Guide). Reserved concurrency
+# alone would not: the event source does not account for it and reads more messages than the
+# function may take (AWS re:Post Knowledge Center, "lambda-sqs-scaling"); the throttled ones
+# come back after the visibility timeout with a receive counted towards the dead-letter queue.
+# Reserved concurrency still earns its place: it caps every other way of invoking the loader
+# (warehouse connections stay bounded) and keeps that much of the account's concurrency for it
+# (100 stay unreserved: "Configuring reserved concurrency", AWS Lambda Developer Guide). Equal,
+# the cap is never above what is reserved, which the same Knowledge Center article advises.
 resource "aws_lambda_event_source_mapping" "loader" {
-  event_source_arn                   = aws_sqs_queue.load.arn
-  function_name                      = aws_lambda_function.loader.arn
-  batch_size                         = 10
-  maximum_batching_window_in_seconds = 0 # latency first: a manifest is loaded as soon as it lands
+  event_source_arn = aws_sqs_queue.load.arn
+  function_name    = aws_lambda_function.loader.arn
+  # Up to 10,000 on a standard queue, but above 10 only with a batching window of 1 s or more
+  # ("Lambda parameters for Amazon SQS event source mappings"; CreateEventSourceMapping, AWS
+  # Lambda API Reference). Default 10 with no window: a manifest is loaded as soon as it lands.
+  batch_size                         = var.loader_batch_size
+  maximum_batching_window_in_seconds = var.loader_batching_window_s
   function_response_types            = ["ReportBatchItemFailures"]
   scaling_config {
-    maximum_concurrency = max(2, var.loader_concurrency)
+    maximum_concurrency = var.loader_concurrency
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.loader_batch_size <= 10 || var.loader_batching_window_s >= 1
+      error_message = "loader_batch_size above 10 needs loader_batching_window_s of at least 1 (Lambda refuses the event source mapping otherwise)."
+    }
   }
 }

@@ -6,8 +6,10 @@ resource "aws_sqs_queue" "load_dlq" {
 
 resource "aws_sqs_queue" "load" {
   name = "${local.name}-load"
-  # Six times the Lambda timeout, as AWS advises for event source mappings.
-  visibility_timeout_seconds = 6 * aws_lambda_function.loader.timeout
+  # Six times the Lambda timeout, as AWS advises for event source mappings ("Creating and
+  # configuring an Amazon SQS event source mapping"), plus the batching window a message may
+  # wait in before its invocation starts.
+  visibility_timeout_seconds = 6 * aws_lambda_function.loader.timeout + var.loader_batching_window_s
   message_retention_seconds  = 345600
   receive_wait_time_seconds  = 20
   kms_master_key_id          = aws_kms_key.pipeline.arn

@@ -68,7 +68,7 @@ variable "warehouse_port" {
 # --- DMS ------------------------------------------------------------------------------------
 
 variable "dms_instance_class" {
-  description = "DMS replication instance class."
+  description = "DMS replication instance class. dms.t3.* are burstable (sustained CDC spends CPU credits); docs/sizing.md suggests a class per change rate (dms.c5.large at 1,000 changes/s)."
   type        = string
   default     = "dms.t3.medium"
   validation {
@@ -117,7 +117,7 @@ variable "source_db_instance_identifier" {
 # --- Kinesis --------------------------------------------------------------------------------
 
 variable "kinesis_stream_mode" {
-  description = "ON_DEMAND or PROVISIONED."
+  description = "ON_DEMAND (the default: AWS scales the shards, billed per GB in 1 KiB records) or PROVISIONED (kinesis_shard_count shards; cheaper at a steady rate, docs/sizing.md)."
   type        = string
   default     = "ON_DEMAND"
   validation {
@@ -127,7 +127,7 @@ variable "kinesis_stream_mode" {
 }
 
 variable "kinesis_shard_count" {
-  description = "Shards when kinesis_stream_mode is PROVISIONED (ignored on demand)."
+  description = "Shards when kinesis_stream_mode is PROVISIONED (ignored on demand): 1,000 records/s or 1 MiB/s each, run at 70% (docs/sizing.md: 2 at 1,000 changes/s, 15 at 10,000, 143 at 100,000)."
   type        = number
   default     = 2
   validation {
@@ -163,29 +163,67 @@ variable "processor_ecr_repository_arn" {
 }
 
 variable "processor_count" {
-  description = "Processor tasks (KCL workers); more than the shard count leaves workers idle."
+  description = "Processor tasks (KCL workers) at deployment and the autoscaling floor: what the steady change rate needs (docs/sizing.md: 2 at 1,000 changes/s, 3 at 10,000, 13 at 100,000). A shard is leased by one worker, so tasks beyond the shard count are idle."
   type        = number
   default     = 2
   validation {
-    condition     = var.processor_count >= 1 && var.processor_count <= 50
-    error_message = "processor_count must be between 1 and 50."
+    condition     = var.processor_count >= 1 && var.processor_count <= 200
+    error_message = "processor_count must be between 1 and 200."
+  }
+}
+
+variable "processor_max_count" {
+  description = "Autoscaling ceiling of the processor tasks (scaled out on the stream's iterator age, ecs.tf). On a PROVISIONED stream it is capped at kinesis_shard_count (one worker per shard); an on-demand stream starts with 4 shards and AWS adds more."
+  type        = number
+  default     = 8
+  validation {
+    condition     = var.processor_max_count >= 1 && var.processor_max_count <= 200
+    error_message = "processor_max_count must be between 1 and 200."
+  }
+}
+
+variable "processor_scale_out_iterator_age_ms" {
+  description = "Add processor tasks when the stream's GetRecords.IteratorAgeMilliseconds (Maximum) stays above this for 3 minutes (two at a time above 4x this)."
+  type        = number
+  default     = 30000
+  validation {
+    condition     = var.processor_scale_out_iterator_age_ms >= 1000
+    error_message = "processor_scale_out_iterator_age_ms must be at least 1000."
+  }
+}
+
+variable "processor_scale_in_iterator_age_ms" {
+  description = "Remove a processor task (down to processor_count) when the iterator age stays below this for 30 minutes: the processor is caught up."
+  type        = number
+  default     = 5000
+  validation {
+    condition     = var.processor_scale_in_iterator_age_ms >= 250
+    error_message = "processor_scale_in_iterator_age_ms must be at least 250 (the KCL polls every 250 ms)."
   }
 }
 
 variable "processor_cpu" {
-  description = "Fargate CPU units per task."
+  description = "Fargate CPU units per task (1024 = 1 vCPU)."
   type        = number
   default     = 1024
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.processor_cpu)
+    error_message = "processor_cpu must be a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
 }
 
 variable "processor_memory" {
-  description = "Fargate memory (MiB) per task."
+  description = "Fargate memory (MiB) per task. The KCL daemon runs one Python record processor per shard it holds (about 128 MiB each) beside its JVM (about 512 MiB): 2048 MiB holds 12 shards (docs/sizing.md)."
   type        = number
   default     = 2048
+  validation {
+    condition     = var.processor_memory >= 1024 && var.processor_memory <= 122880
+    error_message = "processor_memory must be between 1024 and 122880 MiB."
+  }
 }
 
 variable "max_batch_age_s" {
-  description = "Micro-batch age limit (TOTESYS_CDC_MAX_BATCH_AGE_S): the main latency knob."
+  description = "Micro-batch age limit (TOTESYS_CDC_MAX_BATCH_AGE_S): the main latency knob, and what the bill scales with (a manifest per shard per flush: S3 PUTs, SQS messages, Lambda invocations; docs/sizing.md)."
   type        = number
   default     = 1
   validation {
@@ -198,6 +236,10 @@ variable "max_batch_rows" {
   description = "Micro-batch row limit (TOTESYS_CDC_MAX_BATCH_ROWS)."
   type        = number
   default     = 20000
+  validation {
+    condition     = var.max_batch_rows >= 1
+    error_message = "max_batch_rows must be at least 1."
+  }
 }
 
 # --- storage and loading --------------------------------------------------------------------
@@ -239,12 +281,32 @@ variable "loader_max_receive_count" {
 }
 
 variable "loader_concurrency" {
-  description = "Reserved concurrency of the loader Lambda (parallel warehouse transactions)."
+  description = "Loader Lambdas at once = warehouse connections the loader may hold: the function's reserved concurrency and the SQS event source's maximum concurrency, set equal so the event source never invokes beyond what is reserved (docs/sizing.md gives it per change rate; the warehouse needs this many connections plus about 5 for operations)."
   type        = number
   default     = 4
   validation {
-    condition     = var.loader_concurrency >= 1
-    error_message = "loader_concurrency must be at least 1."
+    condition     = var.loader_concurrency >= 2 && var.loader_concurrency <= 1000
+    error_message = "loader_concurrency must be between 2 and 1000 (the SQS event source's MaximumConcurrency range)."
+  }
+}
+
+variable "loader_batch_size" {
+  description = "Manifest messages per loader invocation (SQS event source BatchSize), loaded one after another, each in its own transaction. Above 10 needs loader_batching_window_s >= 1; keep batch size x the load time of a manifest well inside the 120 s timeout (docs/sizing.md)."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.loader_batch_size >= 1 && var.loader_batch_size <= 10000
+    error_message = "loader_batch_size must be between 1 and 10000 (the maximum for a standard queue)."
+  }
+}
+
+variable "loader_batching_window_s" {
+  description = "Seconds the SQS event source may wait to fill a batch (MaximumBatchingWindowInSeconds). 0: a manifest is loaded as soon as it lands (latency first); more: fewer, fuller invocations (docs/sizing.md)."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.loader_batching_window_s >= 0 && var.loader_batching_window_s <= 300
+    error_message = "loader_batching_window_s must be between 0 and 300."
   }
 }
 

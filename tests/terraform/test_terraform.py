@@ -279,8 +279,23 @@ def test_the_key_policy_keeps_services_to_this_account():
 def test_an_alarm_watches(namespace: str, metric: str):
     alarms = [b for (t, _), b in RESOURCES.items() if t == "aws_cloudwatch_metric_alarm"]
     matching = [a for a in alarms if (a["namespace"], a["metric_name"]) == (namespace, metric)]
-    assert matching, f"no alarm on {namespace} {metric}"
-    assert all(a["alarm_actions"] == "${local.alarm_actions}" for a in matching)
+    paging = [a for a in matching if a["alarm_actions"] == "${local.alarm_actions}"]
+    assert paging, f"no alarm on {namespace} {metric} notifies the alarm topic"
+
+
+def test_every_alarm_either_pages_or_scales():
+    policies = {
+        f"${{aws_appautoscaling_policy.{name}.arn}}"
+        for (t, name) in RESOURCES
+        if t == "aws_appautoscaling_policy"
+    }
+    for (t, name), alarm in RESOURCES.items():
+        if t != "aws_cloudwatch_metric_alarm":
+            continue
+        actions = alarm["alarm_actions"]
+        if actions != "${local.alarm_actions}":
+            assert len(actions) == 1 and actions[0] in policies, f"{name}: {actions}"
+            assert alarm["alarm_description"].startswith("Scaling, not paging"), name
 
 
 def test_the_dead_letter_queue_alarm_watches_the_dlq_and_dms_failures_reach_the_topic():
@@ -338,3 +353,195 @@ def test_the_bucket_prefixes_are_the_ones_the_contract_defines():
         MANIFEST_PREFIX,
         DEAD_LETTER_PREFIX,
     )
+
+
+# --- sizing: autoscaling, the loader's concurrency and batches (docs/sizing.md) --------------
+
+VARIABLES = {k: v for doc in PARSED.values() for d in doc.get("variable", []) for k, v in d.items()}
+LOCALS = {k: v for doc in PARSED.values() for d in doc.get("locals", []) for k, v in d.items()}
+
+
+def _holds(expression: str, values: dict[str, Any]) -> bool:
+    """Evaluate one of this configuration's simple conditions (comparisons, &&, ||, contains,
+    min/max, one ternary) with the given variable values."""
+    e = expression.removeprefix("${").removesuffix("}").strip()
+    if "?" in e:
+        cond, rest = e.strip("()").split("?", 1)
+        then, other = rest.split(":", 1)
+        e = f"(({then}) if ({cond}) else ({other}))"
+    e = e.replace("&&", " and ").replace("||", " or ")
+    e = re.sub(r"var\.(\w+)", r"v['\1']", e).replace("contains(", "_contains(")
+    scope = {"v": values, "max": max, "min": min, "_contains": lambda xs, x: x in xs}
+    return eval(e, scope)  # noqa: S307 -- our own terraform, in a test
+
+
+def _defaults(**overrides: Any) -> dict[str, Any]:
+    values = {k: v.get("default") for k, v in VARIABLES.items()}
+    return {**values, **overrides}
+
+
+def _valid(name: str, value: Any) -> bool:
+    conditions = [c["condition"] for c in VARIABLES[name].get("validation", [])]
+    assert conditions, f"{name} has no validation"
+    return all(_holds(c, _defaults(**{name: value})) for c in conditions)
+
+
+def test_on_demand_kinesis_stays_the_default():
+    assert VARIABLES["kinesis_stream_mode"]["default"] == "ON_DEMAND"
+    assert _valid("kinesis_stream_mode", "PROVISIONED")
+    assert not _valid("kinesis_stream_mode", "on-demand")
+
+
+def test_the_processor_service_scales_on_the_streams_iterator_age():
+    service = one("aws_ecs_service", "processor")
+    assert service["desired_count"] == "${var.processor_count}"
+    assert "desired_count" in service["lifecycle"][0]["ignore_changes"]  # autoscaling owns it
+    target = one("aws_appautoscaling_target", "processor")
+    assert target["service_namespace"] == "ecs"
+    assert target["scalable_dimension"] == "ecs:service:DesiredCount"
+    assert target["resource_id"] == (
+        "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.processor.name}"
+    )
+    assert target["min_capacity"] == "${var.processor_count}"
+    assert target["max_capacity"] == "${local.processor_max_tasks}"
+
+    out, scale_in = (
+        one("aws_appautoscaling_policy", "processor_scale_out"),
+        one("aws_appautoscaling_policy", "processor_scale_in"),
+    )
+    for policy in (out, scale_in):
+        assert policy["policy_type"] == "StepScaling"
+        assert policy["resource_id"] == "${aws_appautoscaling_target.processor.resource_id}"
+    assert all(
+        step["scaling_adjustment"] > 0
+        for step in out["step_scaling_policy_configuration"][0]["step_adjustment"]
+    )
+    (step,) = scale_in["step_scaling_policy_configuration"][0]["step_adjustment"]
+    assert step["scaling_adjustment"] == -1 and step["metric_interval_upper_bound"] == 0
+
+    for name, policy, comparison in (
+        ("processor_scale_out", "processor_scale_out", "GreaterThanThreshold"),
+        ("processor_scale_in", "processor_scale_in", "LessThanThreshold"),
+    ):
+        alarm = one("aws_cloudwatch_metric_alarm", name)
+        assert (alarm["namespace"], alarm["metric_name"]) == (
+            "AWS/Kinesis",
+            "GetRecords.IteratorAgeMilliseconds",
+        )
+        assert alarm["dimensions"] == {"StreamName": "${aws_kinesis_stream.changes.name}"}
+        assert alarm["statistic"] == "Maximum"
+        assert alarm["comparison_operator"] == comparison
+        assert alarm["treat_missing_data"] == "notBreaching"  # no reader: never scale in
+        assert alarm["alarm_actions"] == [f"${{aws_appautoscaling_policy.{policy}.arn}}"]
+    assert (
+        one("aws_cloudwatch_metric_alarm", "processor_scale_in")["evaluation_periods"]
+        > one("aws_cloudwatch_metric_alarm", "processor_scale_out")["evaluation_periods"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "shards", "floor", "ceiling", "tasks"),
+    [
+        ("ON_DEMAND", 2, 2, 8, 8),  # on demand the shard count is AWS's: the ceiling holds
+        ("PROVISIONED", 4, 2, 8, 4),  # no more tasks than shards: a shard has one worker
+        ("PROVISIONED", 15, 3, 8, 8),
+        ("PROVISIONED", 1, 2, 8, 2),  # never below the floor
+    ],
+)
+def test_the_processors_ceiling_is_the_shard_count_on_a_provisioned_stream(
+    mode: str, shards: int, floor: int, ceiling: int, tasks: int
+):
+    values = _defaults(
+        kinesis_stream_mode=mode,
+        kinesis_shard_count=shards,
+        processor_count=floor,
+        processor_max_count=ceiling,
+    )
+    assert _holds(LOCALS["processor_max_tasks"], values) == tasks
+
+
+def test_the_autoscaling_ceiling_cannot_be_below_the_floor():
+    (check,) = one("aws_appautoscaling_target", "processor")["lifecycle"][0]["precondition"]
+    assert _holds(check["condition"], _defaults())
+    assert not _holds(check["condition"], _defaults(processor_count=5, processor_max_count=4))
+
+
+def test_the_loaders_concurrency_is_reserved_and_the_event_sources_cap_alike():
+    function = one("aws_lambda_function", "loader")
+    mapping = one("aws_lambda_event_source_mapping", "loader")
+    assert function["reserved_concurrent_executions"] == "${var.loader_concurrency}"
+    assert mapping["scaling_config"][0]["maximum_concurrency"] == "${var.loader_concurrency}"
+    # The event source's MaximumConcurrency is 2-1000 (ScalingConfig, Lambda API Reference).
+    assert not _valid("loader_concurrency", 1)
+    assert _valid("loader_concurrency", 2) and _valid("loader_concurrency", 1000)
+    assert not _valid("loader_concurrency", 1001)
+
+
+def test_the_loaders_sqs_batch_size_and_window_are_variables_lambda_accepts():
+    mapping = one("aws_lambda_event_source_mapping", "loader")
+    assert mapping["batch_size"] == "${var.loader_batch_size}"
+    assert mapping["maximum_batching_window_in_seconds"] == "${var.loader_batching_window_s}"
+    assert (
+        VARIABLES["loader_batch_size"]["default"],
+        VARIABLES["loader_batching_window_s"]["default"],
+    ) == (10, 0)
+    assert _valid("loader_batch_size", 10_000) and not _valid("loader_batch_size", 10_001)
+    assert not _valid("loader_batch_size", 0)
+    assert _valid("loader_batching_window_s", 300) and not _valid("loader_batching_window_s", 301)
+    # Above 10 messages a batch, Lambda wants a batching window of at least 1 s.
+    (check,) = mapping["lifecycle"][0]["precondition"]
+    assert _holds(check["condition"], _defaults())
+    assert not _holds(check["condition"], _defaults(loader_batch_size=11))
+    assert _holds(check["condition"], _defaults(loader_batch_size=11, loader_batching_window_s=1))
+    # A message waits in the window before its invocation's timeout starts.
+    visibility = one("aws_sqs_queue", "load")["visibility_timeout_seconds"]
+    assert "6 * aws_lambda_function.loader.timeout" in visibility
+    assert "var.loader_batching_window_s" in visibility
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("processor_count", 13, 0),
+        ("processor_max_count", 143, 201),
+        ("processor_cpu", 2048, 1000),
+        ("processor_memory", 4096, 512),
+        ("processor_scale_out_iterator_age_ms", 30_000, 500),
+        ("processor_scale_in_iterator_age_ms", 5_000, 100),
+        ("max_batch_rows", 20_000, 0),
+    ],
+)
+def test_sizing_variables_refuse_what_aws_or_the_pipeline_cannot_take(
+    name: str, good: Any, bad: Any
+):
+    assert _valid(name, VARIABLES[name]["default"])
+    assert _valid(name, good) and not _valid(name, bad)
+
+
+def test_the_sizing_variables_point_to_the_sizing_page():
+    for name in (
+        "processor_count",
+        "processor_memory",
+        "kinesis_stream_mode",
+        "kinesis_shard_count",
+        "loader_concurrency",
+        "loader_batch_size",
+        "loader_batching_window_s",
+        "dms_instance_class",
+        "max_batch_age_s",
+    ):
+        assert "docs/sizing.md" in VARIABLES[name]["description"], name
+
+
+def test_the_example_variables_file_sets_only_declared_variables():
+    with (TF / "terraform.tfvars.example").open() as f:
+        example = _clean(hcl2.load(f))
+    assert set(example) <= set(VARIABLES)
+    assert {"processor_count", "processor_max_count", "loader_concurrency"} <= set(example)
+    for name in (
+        "processor_count",
+        "processor_max_count",
+        "loader_concurrency",
+        "loader_batch_size",
+    ):
+        assert _valid(name, example[name]), name
