@@ -1,0 +1,376 @@
+"""bench/sizing.py: the sizing arithmetic, checked by hand, with no service."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from pathlib import Path
+
+import hcl2
+import pytest
+
+from bench import sizing
+from bench.sizing import Assumptions, Inputs, Measured, Prices, Settings
+from stream_processor.config import ProcessorConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+MONTH = 730 * 3600
+
+
+def inputs(**changes: object) -> Inputs:
+    """Fixed figures (not this machine's results.json) so the arithmetic below is exact."""
+    measured = Measured(
+        processor_records_per_s_per_core=40_000,
+        loader_rows_per_s_per_connection=100_000,
+        warehouse_rows_per_s_per_core=100_000,
+        capture_changes_per_s=5_000,
+    )
+    i = Inputs(measured=measured, assumptions=Assumptions(record_bytes=750))
+    return sizing.with_overrides(i, [f"{k}={v}" for k, v in changes.items()])
+
+
+@pytest.mark.parametrize(
+    ("rate", "shards"),
+    [(1_000, 2), (10_000, 15), (100_000, 143), (100, 1)],
+)
+def test_shards_are_records_per_second_over_1000_at_70_percent(rate: int, shards: int):
+    # 750-byte records: 1,000 a second is 0.72 MiB/s, so records/s decides, not bytes.
+    assert sizing.size(rate, inputs())["shards"] == shards == max(1, math.ceil(rate / 700))
+
+
+def test_large_records_make_bytes_decide_the_shards():
+    big = inputs(record_bytes=2_000)  # 1,000/s × 2,000 B = 1.91 MiB/s
+    sz = sizing.size(1_000, big)
+    assert sz["shards"] == math.ceil(1_000 * 2_000 / 2**20 / 0.7) == 3
+    first = sz.bites_first[0]
+    assert first.limit == "Kinesis write bytes/s per shard"
+
+
+def test_an_on_demand_stream_runs_at_least_four_shards_and_each_flushes_once_a_batch_age():
+    on_demand = sizing.size(1_000, inputs())
+    assert (on_demand["shards"], on_demand["stream_shards"]) == (2, 4)
+    assert on_demand["manifests_per_s"] == 4  # a manifest per shard per 1 s flush
+    provisioned = sizing.size(1_000, inputs(stream_mode="PROVISIONED"))
+    assert provisioned["stream_shards"] == 2 and provisioned["manifests_per_s"] == 2
+    slower = sizing.size(1_000, inputs(stream_mode="PROVISIONED", max_batch_age_s=5))
+    assert slower["manifests_per_s"] == pytest.approx(0.4)
+    # A batch also flushes when max_batch_rows fill: 545 rows/s per shard, 100-row batches.
+    small = sizing.size(1_000, inputs(stream_mode="PROVISIONED", max_batch_rows=100))
+    assert small["manifests_per_s"] == pytest.approx(2 * 1_000 * 1.09 / 2 / 100)
+
+
+def test_ecs_tasks_are_memory_or_cpu_plus_one_between_the_floor_and_the_shards():
+    # 100k changes/s: 143 shards; (2048 - 512) // 128 = 12 shard processes a task → 12 tasks;
+    # CPU: 100,000 / (40,000 × 0.5) = 5 vCPU / 0.6 → 9 tasks. The larger, + 1 → 13.
+    assert sizing.size(100_000, inputs())["ecs_tasks"] == 13
+    # CPU-bound when the processor is slow: 100,000 / (4,000 × 0.5) = 50 vCPU / 0.6 → 84 + 1.
+    assert sizing.size(100_000, inputs(processor_records_per_s_per_core=4_000))["ecs_tasks"] == 85
+    # Bigger tasks: 2 vCPU, 4 GiB hold 28 shards (→ 6) and 1.2 vCPU of work each (→ 5): 6 + 1.
+    assert sizing.size(100_000, inputs(task_memory_mib=4096, task_vcpu=2))["ecs_tasks"] == 7
+    # At low rates the floor (processor_count) holds, even above the shard count.
+    assert sizing.size(100, inputs(stream_mode="PROVISIONED"))["ecs_tasks"] == 2
+    # Never more tasks than shards beyond the floor: a shard is leased by one worker.
+    tiny_tasks = inputs(task_memory_mib=1024, processor_process_mib=512, stream_mode="PROVISIONED")
+    sz = sizing.size(10_000, tiny_tasks)  # 1 shard process a task → 15 + 1, capped at 15
+    assert sz["ecs_tasks"] == sz["shards"] == 15
+
+
+def test_lambda_concurrency_is_manifests_per_second_times_load_time_with_headroom():
+    i = inputs(stream_mode="PROVISIONED")
+    sz = sizing.size(10_000, i)  # 15 shards, 15 manifests/s of 726.7 rows
+    rows = 10_000 * 1.09 / 15
+    load = (400 + 8 * 500 + rows) / 100_000 + 9 * 0.02
+    assert sz["load_s"] == pytest.approx(load)
+    assert sz["lambda_concurrency"] == math.ceil(15 * load * 2.0) == 7
+    assert sz["warehouse_connections"] == 7 + 5
+    # Never below the SQS event source's minimum maximum concurrency.
+    assert sizing.size(100, i)["lambda_concurrency"] == 2
+    # The warehouse does all of the load but the S3 GETs.
+    expected = (15 * (400 + 8 * 500) + 10_000 * 1.09) / 100_000 / 0.6
+    assert sz["warehouse_vcpu"] == pytest.approx(expected)
+
+
+def test_the_loader_batch_size_keeps_a_full_batch_inside_half_the_timeout():
+    sz = sizing.size(1_000, inputs())
+    assert sz["loader_batch_size_max"] == math.floor(120 / (2 * sz["load_s"]))
+
+
+def test_the_dms_class_and_parallel_apply_threads_follow_the_rate():
+    assert sizing.size(1_000, inputs())["dms"] == "dms.c5.large, ParallelApplyThreads 4"
+    assert sizing.size(10_000, inputs())["dms"] == "dms.c5.xlarge, ParallelApplyThreads 15"
+    big = sizing.size(100_000, inputs())
+    assert big["dms"] == "dms.r5.4xlarge, ParallelApplyThreads 32"  # the documented maximum
+    assert "split the tables" in big.cells["dms"].how
+
+
+def test_what_bites_first_is_the_rate_driven_limit_nearest_its_maximum():
+    sz = sizing.size(1_000, inputs())
+    assert sz.bites_first[0].limit == "Kinesis write records/s per shard"
+    assert sz.bites_first[0].used == pytest.approx(0.5)
+    kinds = {u.limit: u.kind for u in sz.uses}
+    assert kinds["Kinesis GetRecords calls per shard"] == "setting"  # 4 of 5 whatever the rate
+    assert all(u.kind == "rate" for u in sz.bites_first)
+    # At 100k changes/s a 4-vCPU warehouse is the first to give.
+    assert sizing.size(100_000, inputs()).bites_first[0].limit.startswith("Warehouse CPU")
+
+
+def test_monthly_cost_on_a_provisioned_stream_by_hand():
+    i = inputs(stream_mode="PROVISIONED")
+    lines = {c.item: c.usd for c in sizing.monthly_cost(1_000, i)}
+    p = Prices()
+    assert lines["Kinesis provisioned: shard-hours"] == pytest.approx(
+        2 * 730 * p.kinesis_shard_hour
+    )
+    assert lines["Kinesis provisioned: PUT payload units"] == pytest.approx(
+        1_000 * MONTH / 1e6 * p.kinesis_put_payload_units_million
+    )
+    assert lines["Kinesis provisioned: retention 168 h"] == pytest.approx(2 * 730 * 0.02)
+    # 2 manifests/s, each 8 parquet files + the manifest.
+    assert lines["S3 PUTs (parquet files + manifest)"] == pytest.approx(
+        2 * 9 * MONTH / 1000 * p.s3_put_1000
+    )
+    assert lines["SQS requests"] == pytest.approx((2 + 2 * 2 + 0.25) * MONTH / 1e6 * 0.40)
+    assert lines["Lambda invocations"] == pytest.approx(2 * MONTH / 1e6 * 0.20)
+    fargate = 2 * (1 * p.fargate_vcpu_hour + 2 * p.fargate_gb_hour) * 730
+    assert lines["ECS Fargate (the KCL workers)"] == pytest.approx(fargate)
+    assert lines["DMS instance (dms.c5.large, Multi-AZ)"] == pytest.approx(0.154 * 2 * 730)
+
+
+def test_monthly_cost_on_demand_bills_records_rounded_up_to_a_kib():
+    lines = {c.item: c.usd for c in sizing.monthly_cost(1_000, inputs())}
+    gib = 1_000 * MONTH / 2**20  # 750-byte records billed as 1 KiB each
+    assert lines["Kinesis on-demand: data in"] == pytest.approx(gib * 0.08)
+    assert lines["Kinesis on-demand: data out (one consumer)"] == pytest.approx(gib * 0.04)
+    # Four shards on demand: twice the manifests (and S3 PUTs) of two provisioned shards.
+    assert lines["S3 PUTs (parquet files + manifest)"] == pytest.approx(
+        4 * 9 * MONTH / 1000 * 0.005
+    )
+
+
+def test_a_batching_window_puts_several_manifests_in_an_invocation():
+    lines = {
+        c.item: c.usd
+        for c in sizing.monthly_cost(
+            10_000, inputs(stream_mode="PROVISIONED", loader_batching_window_s=1)
+        )
+    }
+    # 15 manifests/s gathered for 1 s: batches of 10 (the batch size) → 1.5 invocations/s.
+    assert lines["Lambda invocations"] == pytest.approx(1.5 * MONTH / 1e6 * 0.20)
+
+
+def test_measured_figures_fall_back_to_the_readme_run_and_prefer_scaling_figures(tmp_path: Path):
+    missing = sizing.load_measured(tmp_path / "none.json")
+    assert (
+        missing.processor_records_per_s_per_core
+        == sizing.REFERENCE_FIGURES["processor_records_per_s"]
+    )
+    assert "README" in missing.sources["processor_records_per_s_per_core"]
+
+    results = tmp_path / "results.json"
+    figure = {"unit": "records/s", "baseline": "b", "baseline_value": 1.0}
+    results.write_text(
+        json.dumps(
+            [
+                {**figure, "name": "processor_records_per_s", "value": 30_000.0},
+                {**figure, "name": "loader_fact_rows_per_s", "value": 90_000.0},
+            ]
+        )
+    )
+    plain = sizing.load_measured(results)
+    assert plain.processor_records_per_s_per_core == 30_000
+    assert plain.loader_rows_per_s_per_connection == 90_000
+    assert plain.warehouse_rows_per_s_per_core == 90_000
+
+    # Scaling figures without CPU times: value ÷ min(workers, cores), the most workers counting.
+    no_cpu = [
+        {
+            **figure,
+            "name": "processor_scaling_records_per_s",
+            "value": 50_000.0,
+            "params": {"workers": 1},
+        },
+        {
+            **figure,
+            "name": "processor_scaling_records_per_s",
+            "value": 80_000.0,
+            "params": {"workers": 4},
+        },
+    ]
+    results.write_text(json.dumps(no_cpu))
+    scaled = sizing.load_measured(results)
+    assert scaled.processor_records_per_s_per_core == 80_000 / 2  # 4 workers on 2 cores
+    assert not scaled.processor_under_kcl
+
+
+def test_scaling_figures_are_read_per_cpu_second(tmp_path: Path):
+    """The shapes bench/processor_scaling.py and bench/loader_scaling.py write: CPU seconds,
+    which do not depend on what else the shared machine was running."""
+    figure = {"unit": "records/s", "baseline": "b", "baseline_value": 1.0}
+    results = tmp_path / "results.json"
+    processor = {
+        **figure,
+        "name": "processor_scaling_records_per_s",
+        "value": 9_000.0,
+        "params": {
+            "records": 100_000,
+            "workers": 2,
+            "cores": 2,
+            "two_worker_cpu_s": 20.0,
+            "two_emulation_cpu_s": 30.0,
+            "one_worker_cpu_s": 16.0,
+        },
+    }
+    loader = [
+        {
+            **figure,
+            "name": "loader_scaling_rows_per_s",
+            "value": 4_000.0,
+            "params": {
+                "runners": runners,
+                "manifests": 16,
+                "rows": 9_600,
+                "cores": 2,
+                "loader_cpu_s_per_10k_rows": loader,
+                "postgres_backend_cpu_s_per_10k_rows": 0.7,
+                "baseline_loader_cpu_s_per_10k_rows": 1.0,
+                "baseline_postgres_backend_cpu_s_per_10k_rows": 0.8,
+            },
+        }
+        for runners, loader in ((1, 1.2), (2, 2.0), (4, 2.9))
+    ]
+    # The first shape the benchmark wrote: CPU seconds of the whole run.
+    older = {
+        **figure,
+        "name": "loader_scaling_rows_per_s",
+        "value": 4_000.0,
+        "params": {
+            "runners": 1,
+            "manifests": 16,
+            "rows": 9_600,
+            "loader_cpu_s": 1.44,
+            "postgres_backend_cpu_s": 0.72,
+        },
+    }
+    results.write_text(json.dumps([processor, *loader, older]))
+    m = sizing.load_measured(results, Assumptions(record_bytes=750))
+    # The dearest run: 100,000 records over 20 CPU-seconds (the emulation's CPU is AWS's side).
+    assert m.processor_records_per_s_per_core == 100_000 / 20
+    assert m.processor_under_kcl  # no allowance for the KCL's own costs on top
+    # A manifest of 600 rows is worth (400 + 8 × 500) + 600 rows. The backend's CPU per row is
+    # the mean of every run and baseline; the loader's the least (a process's start is in it).
+    worth = 400 + 8 * 500 + 600
+    backend = (0.7 * 3 + 0.8 * 3 + 0.75) / 7 / 10_000 * 600
+    loader = 1.0 / 10_000 * 600
+    assert m.warehouse_rows_per_s_per_core == pytest.approx(worth / backend)
+    assert m.loader_rows_per_s_per_connection == pytest.approx(worth / (backend + loader))
+    i = Inputs(measured=m, assumptions=Assumptions(record_bytes=750))
+    cell = sizing.size(100_000, i).cells["ecs_tasks"]
+    assert "× 1)" in cell.how  # efficiency 1: the figure already ran under the daemon
+
+
+def test_the_record_size_is_a_dms_update_record_with_its_partition_key():
+    size = sizing.measure_record_bytes()
+    record = json.loads(sizing.RECORD_FIXTURE.read_text())
+    compact = len(json.dumps(record, separators=(",", ":")).encode())
+    assert size == compact + 1 + len("public.payment.100000000")
+    assert 300 < size < 1024  # under a KiB: on demand bills it as 1 KiB
+    assert sizing.measure_record_bytes(Path("/nonexistent.json")) == 760
+
+
+def test_the_settings_are_the_processors_and_terraforms_defaults():
+    processor = ProcessorConfig(bucket="", state_table="")
+    s = Settings()
+    assert (s.max_batch_age_s, s.max_batch_rows, s.kcl_idle_time_ms) == (
+        processor.max_batch_age_s,
+        processor.max_batch_rows,
+        processor.kcl_idle_time_ms,
+    )
+    with (ROOT / "terraform" / "variables.tf").open() as f:
+        variables = {k.strip('"'): v for d in hcl2.load(f)["variable"] for k, v in d.items()}
+
+    def default(name: str) -> object:
+        value = variables[name]["default"]
+        return value.strip('"') if isinstance(value, str) else value
+
+    assert default("max_batch_age_s") == s.max_batch_age_s
+    assert default("max_batch_rows") == s.max_batch_rows
+    assert default("kinesis_stream_mode") == s.stream_mode
+    assert default("kinesis_retention_hours") == s.retention_hours
+    assert default("processor_count") == s.min_tasks
+    assert default("processor_cpu") == s.task_vcpu * 1024
+    assert default("processor_memory") == s.task_memory_mib
+    assert default("loader_batch_size") == s.loader_batch_size
+    assert default("loader_batching_window_s") == s.loader_batching_window_s
+    assert default("dms_multi_az") == s.dms_multi_az
+    lambda_tf = (ROOT / "terraform" / "lambda.tf").read_text()
+    assert re.search(rf"\n  memory_size\s+= {s.lambda_memory_mib}\n", lambda_tf)
+    assert re.search(rf"\n  timeout\s+= {s.lambda_timeout_s}\n", lambda_tf)
+
+
+def test_every_dms_class_the_table_picks_has_its_size_and_the_cost_its_price():
+    for _, name in Assumptions().dms_class_by_rate:
+        assert name in sizing.DMS_CLASSES
+    assert "dms.c5.large" in Prices().dms_instance_hour
+
+
+def test_overrides_reach_every_part_and_refuse_unknown_names():
+    i = inputs()
+    changed = sizing.with_overrides(
+        i,
+        [
+            "files_per_manifest=4",
+            "kinesis_shard_hour=0.0175",
+            "dms_instance_hour[dms.c5.large]=0.2",
+            "dms_multi_az=false",
+            "stream_mode=PROVISIONED",
+        ],
+    )
+    assert changed.assumptions.files_per_manifest == 4
+    assert changed.prices.kinesis_shard_hour == 0.0175
+    assert changed.prices.dms_instance_hour["dms.c5.large"] == 0.2
+    assert changed.prices.dms_instance_hour["dms.t3.medium"] == 0.073
+    assert changed.settings.dms_multi_az is False
+    assert changed.settings.stream_mode == "PROVISIONED"
+    with pytest.raises(ValueError, match="no input named"):
+        sizing.with_overrides(i, ["shard_count=3"])
+    with pytest.raises(ValueError, match="not name=value"):
+        sizing.with_overrides(i, ["files_per_manifest"])
+
+
+def test_the_markdown_shows_every_cell_with_its_arithmetic_and_the_inputs():
+    text = sizing.render(inputs())
+    assert "| Kinesis shards | 2 (4 on demand) | 15 | 143 |" in text
+    for rate in ("1,000", "10,000", "100,000"):
+        assert f"### {rate} changes/s: the arithmetic" in text
+    assert "max(1,000 ÷ 1,000 records/s = 1.00" in text
+    assert "### Cost per month at 1,000 changes/s" in text
+    assert '"Quotas and limits", Amazon Kinesis Data Streams Developer Guide' in text
+    assert '"AWS Database Migration Service pricing"' in text
+    assert "| dms_instance_hour[dms.c5.large] | $0.154 |" in text
+    assert text.count("not confirmed: check the page") >= 10  # every price says what it is
+
+
+def test_write_replaces_only_the_generated_block(tmp_path: Path):
+    page = tmp_path / "sizing.md"
+    page.write_text(f"# Sizing\n\nprose\n\n{sizing.BEGIN}\nold\n{sizing.END}\n\nmore prose\n")
+    assert sizing.main(["--results", str(tmp_path / "none.json"), "--write", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("# Sizing\n\nprose\n\n") and text.endswith("\n\nmore prose\n")
+    assert "old" not in text and "### The table" in text
+    page.write_text("no markers")
+    assert sizing.main(["--write", str(page)]) == 2
+
+
+def test_the_sizing_page_has_a_generated_block():
+    text = (ROOT / "docs" / "sizing.md").read_text()
+    assert text.count(sizing.BEGIN) == 1 and text.count(sizing.END) == 1
+    block = text.split(sizing.BEGIN)[1].split(sizing.END)[0]
+    assert "### The table" in block and "### Cost per month" in block
+
+
+def test_inputs_are_frozen_dataclasses():
+    i = inputs()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        i.settings.max_batch_age_s = 3  # type: ignore[misc]
