@@ -45,6 +45,7 @@ FAST_TIMINGS = (
     "leaseAssignmentIntervalMillis",
     "shardSyncIntervalMillis",
     "parentShardPollIntervalMillis",
+    "varianceBalancingFrequency",
 )
 
 
@@ -54,6 +55,7 @@ def test_fast_lease_timings_are_local_only_and_aws_keeps_the_kcl_defaults():
         "leaseAssignmentIntervalMillis": "1000",
         "shardSyncIntervalMillis": "2000",
         "parentShardPollIntervalMillis": "1000",
+        "varianceBalancingFrequency": "30",
     }
     aws = properties({k: v for k, v in ENV.items() if k != "AWS_ENDPOINT_URL"})
     assert not set(FAST_TIMINGS) & set(aws), "the KCL's documented defaults apply in AWS"
