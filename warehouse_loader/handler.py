@@ -25,12 +25,12 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from contracts.batches import S3Store, is_manifest_key
+from contracts.batches import ObjectStore, S3Store, is_manifest_key
 from contracts.events import error, log, warning
 from warehouse_loader import config as loader_config
 from warehouse_loader.connection import Warehouse
 from warehouse_loader.errors import BadBatch, Transient
-from warehouse_loader.load import load_manifest
+from warehouse_loader.load import LoadResult, load_manifest
 
 _WAREHOUSE: Warehouse | None = None  # cached across warm invocations
 _S3: Any = None
@@ -97,11 +97,18 @@ def _is_transient(exc: Exception) -> bool:
     return False
 
 
-def load_one(warehouse: Warehouse, s3: Any, bucket: str, key: str, etag: str | None) -> None:  # noqa: ANN401
-    """Load one manifest, retrying what passes (``errors.Transient`` once retries run out)."""
-    for attempt in range(RETRIES):
+def load_with_retries(
+    warehouse: Warehouse, store: ObjectStore, key: str, etag: str | None = None
+) -> LoadResult:
+    """Load one manifest, retrying what passes (``errors.Transient`` once retries run out).
+
+    A failed attempt's transaction is rolled back whole (``load.load_tables``), so a retry
+    starts from nothing of that manifest; ``LoadResult.attempts`` says how many it took. Each
+    loader process (a Lambda instance, a local runner, a benchmark worker) runs this on its
+    own connection: concurrent loads are safe (docs/warehouse-loader.md, Concurrent loaders)."""
+    for attempt in range(1, RETRIES + 1):
         try:
-            result = load_manifest(warehouse.connection(), S3Store(s3, bucket), key, etag)
+            result = load_manifest(warehouse.connection(), store, key, etag)
         except ParamValidationError as exc:  # e.g. a bucket name no bucket can have
             raise BadBatch(f"the event names no loadable object: {exc}") from None
         except (psycopg.DataError, psycopg.IntegrityError) as exc:  # rows this batch holds
@@ -111,13 +118,20 @@ def load_one(warehouse: Warehouse, s3: Any, bucket: str, key: str, etag: str | N
                 raise
             if warehouse.broken():
                 warehouse.reset()  # reconnect (the secret may have been rotated)
-            warning("load_retried", manifest=key, attempt=attempt + 1, error=repr(exc))
-            if attempt == RETRIES - 1:
+            warning("load_retried", manifest=key, attempt=attempt, error=repr(exc))
+            if attempt == RETRIES:
                 raise Transient(f"{type(exc).__name__}: {exc}") from exc
-            time.sleep(BACKOFF_S * 2**attempt)
+            time.sleep(BACKOFF_S * 2 ** (attempt - 1))
         else:
-            log("manifest_loaded", bucket=bucket, **result.to_log())
-            return
+            result.attempts = attempt
+            return result
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def load_one(warehouse: Warehouse, s3: Any, bucket: str, key: str, etag: str | None) -> None:  # noqa: ANN401
+    """Load one manifest from S3 (``load_with_retries``) and log what it did."""
+    result = load_with_retries(warehouse, S3Store(s3, bucket), key, etag)
+    log("manifest_loaded", bucket=bucket, attempts=result.attempts, **result.to_log())
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:  # noqa: ANN401, ARG001

@@ -1,10 +1,17 @@
-"""Loading one manifest: one PostgreSQL transaction, in order:
+"""Loading one manifest: one PostgreSQL transaction (READ COMMITTED), in order:
 
 1. claim the manifest in the load ledger by (key, generation): one already there is skipped
    (a redelivery, a replay by the same generation); a replay by a newer generation loads;
-2. per file: COPY into a staging table, then merge (``merge_sql``), dimensions before facts
-   (dim_date rows and inferred members for what the facts reference, then the facts);
-3. record what was loaded in the ledger row, and commit.
+2. per file: COPY into a staging table (session-private);
+3. write, in the lock order (``merge_sql.WRITE_ORDER``, rows sorted by key within a table):
+   dim_date rows for every date the facts reference, each dimension (its staged rows and the
+   inferred members the facts need, in one pass), then the facts;
+4. record what was loaded in the ledger row, and commit.
+
+Every load takes its row locks in that one order, so concurrent loads (several Lambda
+instances, local runners) wait for each other but never deadlock among themselves; a deadlock
+with some other writer, or any failure, rolls the whole manifest back and the handler retries
+it (docs/warehouse-loader.md, Concurrent loaders).
 
 Anything wrong with the manifest or a file (missing, corrupt, schema mismatch) raises
 ``BadBatch`` before commit: nothing of that manifest lands.
@@ -38,7 +45,9 @@ class LoadResult:
     staged: dict[str, int] = field(default_factory=dict)
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    inferred: dict[str, int] = field(default_factory=dict)  # inferred members made, per dim
     duration_ms: float = 0.0
+    attempts: int = 1  # set by ``handler.load_with_retries``: tries it took (not in the ledger)
 
     def to_log(self) -> dict[str, Any]:
         return {
@@ -48,17 +57,13 @@ class LoadResult:
             "staged": self.staged,
             "inserted": self.inserted,
             "updated": self.updated,
+            "inferred": self.inferred,
             "unchanged": {
                 t: n - self.inserted.get(t, 0) - self.updated.get(t, 0)
                 for t, n in self.staged.items()
             },
             "duration_ms": self.duration_ms,
         }
-
-
-def _order(table: str) -> tuple[int, str]:
-    """Dimensions, then facts."""
-    return (1 if table.startswith("dim_") else 2, table)
 
 
 def read_manifest(store: ObjectStore, key: str) -> Manifest:
@@ -114,17 +119,21 @@ def _distinct(data: pa.Table, columns: tuple[str, ...] | list[str]) -> list[Any]
     return pc.unique(values.drop_null()).to_pylist()
 
 
-def _ensure_referenced_rows(
-    conn: psycopg.Connection, p: merge_sql.TablePlan, data: pa.Table
-) -> None:
-    """dim_date rows and inferred dimension members for every value the facts reference."""
-    dates = _distinct(data, p.date_columns)
-    if dates:
-        conn.execute(merge_sql.ensure_dates(), (dates,))
-    for column, statement in merge_sql.inferred_members(p).items():
-        keys = _distinct(data, [column])
-        if keys:
-            conn.execute(statement, (keys,))
+def referenced(
+    tables: dict[str, pa.Table],
+) -> tuple[list[Any], dict[str, list[int]]]:
+    """(every date the facts reference, per dimension the keys they reference), each sorted
+    and distinct over all the manifest's fact files, from their Arrow columns."""
+    dates: set[Any] = set()
+    keys: dict[str, set[int]] = {}
+    for table, data in tables.items():
+        p = merge_sql.table_plan(table)
+        if not p.is_fact or data.num_rows == 0:
+            continue
+        dates.update(_distinct(data, p.date_columns))
+        for column, dim in merge_sql.references(p).items():
+            keys.setdefault(dim, set()).update(_distinct(data, [column]))
+    return sorted(dates), {dim: sorted(ks) for dim, ks in keys.items() if ks}
 
 
 def _insert_facts(
@@ -139,7 +148,8 @@ def _insert_facts(
             inserted = conn.execute(merge_sql.insert_all(p), params).rowcount
             return inserted, inserted
     except psycopg.errors.UniqueViolation:
-        return conn.execute(merge_sql.merge_counted(p), params).fetchone()
+        inserted, written, _ = conn.execute(merge_sql.merge_counted(p), params).fetchone()
+        return inserted, written
 
 
 def load_manifest(
@@ -178,6 +188,9 @@ def load_tables(
     started = time.monotonic() if started is None else started
     result = LoadResult(ledger_key, skipped=False, generation=generation)
     with conn.transaction():
+        # the analysis of concurrent loads assumes it (ON CONFLICT waits for, then sees, rows
+        # other loads commit); an isolation level set on the connection must not change it
+        conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         claimed = conn.execute(  # 1
             "INSERT INTO cdc_load_ledger "
             "(manifest_key, generation, etag, shard_id, records, rows_loaded) "
@@ -189,24 +202,36 @@ def load_tables(
             result.skipped = True
             return result
         _skip_row_by_row_fk_checks(conn)
-        for table in sorted(tables, key=_order):  # 2
+        for table, data in tables.items():  # 2
             p = merge_sql.table_plan(table)
-            data = tables[table]
             conn.execute(merge_sql.create_stage(p))
             with conn.cursor().copy(merge_sql.copy_into_stage(p)) as copy:
                 copy.write(to_csv(data.select(list(p.columns))))
             result.staged[p.table] = data.num_rows
+        dates, members = referenced(tables)
+        params = {"generation": generation}
+        if dates:  # 3, in the lock order
+            conn.execute(merge_sql.ensure_dates(), (dates,))
+        for table in merge_sql.WRITE_ORDER:
+            staged, keys = table in tables, members.get(table)
+            if not staged and not keys:
+                continue
+            p = merge_sql.table_plan(table)
             if p.is_fact:
-                _ensure_referenced_rows(conn, p, data)
                 inserted, written = _insert_facts(conn, p, generation)
             else:
-                inserted, written = conn.execute(
-                    merge_sql.merge_counted(p), {"generation": generation}
+                statement = merge_sql.merge_counted(p, staged=staged, inferred=bool(keys))
+                inserted, written, made = conn.execute(
+                    statement, {**params, "inferred": keys} if keys else params
                 ).fetchone()
-            result.inserted[p.table] = inserted
-            result.updated[p.table] = written - inserted
+                if made:
+                    result.inferred[table] = made
+                if not staged:
+                    continue
+            result.inserted[table] = inserted
+            result.updated[table] = written - inserted
         result.duration_ms = round((time.monotonic() - started) * 1000, 1)
-        conn.execute(  # 3
+        conn.execute(  # 4
             "UPDATE cdc_load_ledger SET rows_loaded = %s, duration_ms = %s, "
             "loaded_at = clock_timestamp() WHERE manifest_key = %s AND generation = %s",
             (json.dumps(result.to_log()), result.duration_ms, ledger_key, generation),

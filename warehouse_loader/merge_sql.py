@@ -1,19 +1,23 @@
 """The SQL of one load, built by pure functions with ``psycopg.sql`` (no database needed to
 test what they build).
 
-Per table touched by a manifest, inside the manifest's transaction:
+Inside a manifest's transaction:
 
-1. ``CREATE TEMP TABLE`` a staging table shaped like the batch file, ``ON COMMIT DROP``;
-2. ``COPY`` the file's rows into it;
-3. merge:
-   - dimensions: the newest staged version per key is upserted only where it is newer than the
-     stored row (joined dimensions compare (version, joined version)), or the stored row is an
-     inferred member; a delete flags the row and keeps its attributes;
-   - facts: inferred members first for every dimension a fact references that is missing,
-     ``dim_date`` ensured for every date it references (both from the distinct values of the
-     batch, passed as array parameters), then each (key, version) inserted once: a plain
-     ``INSERT`` in a savepoint first, ``ON CONFLICT DO NOTHING`` when that meets a version
-     already loaded (a replay, an overlapping batch, a concurrent loader);
+1. per file: ``CREATE TEMP TABLE`` a staging table shaped like the batch file, ``ON COMMIT
+   DROP``, and ``COPY`` the file's rows into it (session-private: no shared row is touched);
+2. the writes, in the **lock order** (``WRITE_ORDER``: ``contracts.star_schema``'s table order,
+   and within a table the rows sorted by the table's key), so that concurrent loaders never
+   wait on each other in a cycle (docs/warehouse-loader.md, Concurrent loaders):
+   - ``dim_date``: every date the manifest's facts reference, sorted (``ensure_dates``);
+   - each dimension, in one statement (``merge`` with ``inferred=True``): the newest staged
+     version per key, upserted only where it is newer than the stored row (joined dimensions
+     compare (version, joined version)) or the stored row is an inferred member (a delete
+     flags the row and keeps its attributes), and an **inferred member** for every key the
+     facts reference that the dimension does not hold: one sorted pass over the table's keys,
+     never two;
+   - facts: each (key, version) inserted once, sorted by (key, version): a plain ``INSERT`` in
+     a savepoint first, ``ON CONFLICT DO UPDATE`` (a newer generation only) when that meets a
+     version already loaded (a replay, an overlapping batch, a concurrent loader).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from contracts.star_schema import (
-    KEYS,
     PUBLISHED,
+    SPECS,
     Kind,
     TableSpec,
     date_columns,
@@ -60,8 +64,15 @@ class TablePlan:
         return date_columns(self.spec)
 
 
-# The query parameter every statement that writes rows takes: the manifest's generation.
+# The query parameters of the statements that write rows: the manifest's generation, and the
+# keys the facts reference (a dimension's inferred members).
 GENERATION = sql.Placeholder("generation")
+INFERRED = sql.Placeholder("inferred")
+
+# The order a load writes tables in: contracts.star_schema's (dim_date, the dimensions, the
+# facts). Every load takes its row locks table by table in this order and, within a table, in
+# key order, so two loads never hold what the other waits for.
+WRITE_ORDER: tuple[str, ...] = tuple(s.name for s in SPECS)
 
 
 def table_plan(table: str | TableSpec) -> TablePlan:
@@ -94,30 +105,23 @@ def copy_into_stage(p: TablePlan) -> sql.Composed:
 
 def ensure_dates() -> sql.Composed:
     """dim_date rows for the dates passed as one ``date[]`` parameter (ISO weekday, English
-    names). The loader collects a batch's distinct dates from its Arrow columns: far cheaper
-    than a UNION over every staged row."""
+    names), inserted in date order. The loader collects the distinct dates of all the
+    manifest's facts from their Arrow columns (far cheaper than a UNION over every staged row)
+    and ensures them in this one statement, before any other table is written."""
     return sql.SQL(
         "INSERT INTO dim_date "
         "(date_id, year, month, day, day_of_week, day_name, month_name, quarter) "
         "SELECT d, extract(year FROM d), extract(month FROM d), extract(day FROM d), "
         "extract(isodow FROM d), to_char(d, 'FMDay'), to_char(d, 'FMMonth'), "
-        "extract(quarter FROM d) FROM unnest(%s::date[]) AS d "
+        "extract(quarter FROM d) FROM unnest(%s::date[]) AS d ORDER BY d "
         "ON CONFLICT (date_id) DO NOTHING"
     )
 
 
-def inferred_members(p: TablePlan) -> dict[str, sql.Composed]:
-    """Per fact column that references a dimension: the statement that adds placeholder rows
-    (flagged inferred) for the keys passed as one ``integer[]`` parameter, where the dimension
-    does not hold them yet, so foreign keys hold and no fact is dropped."""
-    return {
-        column: sql.SQL(
-            "INSERT INTO {dim} ({key}, cdc_version, cdc_is_inferred) "
-            "SELECT k, 0, true FROM unnest(%s::integer[]) AS k "
-            "ON CONFLICT ({key}) DO NOTHING"
-        ).format(dim=sql.Identifier(dim), key=sql.Identifier(KEYS[dim]))
-        for column, dim in dimension_references(p.spec).items()
-    }
+def references(p: TablePlan) -> dict[str, str]:
+    """Fact column → the dimension it references (dim_date's aside): the keys that need an
+    inferred member where the dimension does not hold them yet."""
+    return dict(dimension_references(p.spec))
 
 
 def insert_all(p: TablePlan) -> sql.Composed:
@@ -128,18 +132,36 @@ def insert_all(p: TablePlan) -> sql.Composed:
         raise ValueError(f"{p.table} is not a fact table")
     cols = _cols(p.columns)
     return sql.SQL(
-        "INSERT INTO {t} ({cols}, cdc_generation) SELECT {cols}, {generation} FROM {s}"
-    ).format(t=sql.Identifier(p.table), cols=cols, s=sql.Identifier(p.stage), generation=GENERATION)
+        "INSERT INTO {t} ({cols}, cdc_generation) SELECT {cols}, {generation} FROM {s} "
+        "ORDER BY {key}, cdc_version"
+    ).format(
+        t=sql.Identifier(p.table),
+        cols=cols,
+        s=sql.Identifier(p.stage),
+        generation=GENERATION,
+        key=sql.Identifier(p.spec.key),
+    )
 
 
-def merge(p: TablePlan) -> sql.Composed:
+def merge(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.Composed:
     """The statement that moves staged rows into the table, stamped with the manifest's
-    generation (the ``generation`` parameter); returns one row per row written, with
-    ``inserted`` true for a new row and false for an update.
+    generation (the ``generation`` parameter), in key order; returns one row per row written,
+    with ``inserted`` true for a new row and false for an update, and (dimensions)
+    ``inferred`` true for an inferred member.
 
     Rows are ordered by (version, joined version, generation): a newer generation replaces a
     row of an equal version (a replay after a fix to the transform), an older one never
-    overwrites a newer one, and no generation brings an older version back."""
+    overwrites a newer one, and no generation brings an older version back.
+
+    A dimension's statement may also take (``inferred``) the keys the manifest's facts
+    reference, as one ``integer[]`` parameter, ``inferred``: each key the table does not hold
+    becomes an inferred member (``cdc_is_inferred``, key and version 0 only) in the same
+    sorted pass as the staged rows, so a load locks a table's keys in one increasing order
+    however its rows and references interleave. A key already committed when the statement
+    starts is left alone (no lock, no wait, even while another load updates it); a staged row
+    of the same key wins; an inferred member never overwrites a row, and a real row always
+    replaces an inferred member. ``staged=False``:
+    inferred members only (the manifest has no file of this dimension)."""
     table, stage, key = (
         sql.Identifier(p.table),
         sql.Identifier(p.stage),
@@ -147,6 +169,8 @@ def merge(p: TablePlan) -> sql.Composed:
     )
     cols = _cols(p.columns)
     if p.is_fact:
+        if inferred or not staged:
+            raise ValueError(f"{p.table} is a fact table: it has staged rows and no members")
         replace = sql.SQL(", ").join(
             sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
             for c in p.columns
@@ -155,11 +179,14 @@ def merge(p: TablePlan) -> sql.Composed:
         return sql.SQL(
             "INSERT INTO {t} ({cols}, cdc_generation) "
             "SELECT DISTINCT ON ({key}, cdc_version) {cols}, {generation} FROM {s} "
+            "ORDER BY {key}, cdc_version "
             "ON CONFLICT ({key}, cdc_version) DO UPDATE SET {replace}, "
             "cdc_generation = EXCLUDED.cdc_generation, cdc_loaded_at = clock_timestamp() "
             "WHERE {t}.cdc_generation < EXCLUDED.cdc_generation "
             "RETURNING (xmax = 0) AS inserted"
         ).format(t=table, cols=cols, key=key, s=stage, generation=GENERATION, replace=replace)
+    if not (staged or inferred):
+        raise ValueError(f"a merge into {p.table} needs staged rows or inferred members")
     attributes = [c for c in p.columns if c != p.spec.key and not c.startswith("cdc_")]
     keep_on_delete = sql.SQL(", ").join(
         sql.SQL(
@@ -171,35 +198,65 @@ def merge(p: TablePlan) -> sql.Composed:
     set_bookkeeping = sql.SQL(", ").join(
         sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in bookkeeping
     )
+    # per key: a staged row before an inferred member, then the newest version first
+    newest = [key, sql.SQL("cdc_is_inferred"), sql.SQL("cdc_version DESC")]
     if p.spec.kind is Kind.JOINED:
-        newest = sql.SQL("{key}, cdc_version DESC, cdc_joined_version DESC NULLS LAST").format(
-            key=key
-        )
+        newest.append(sql.SQL("cdc_joined_version DESC NULLS LAST"))
         newer = sql.SQL(
             "({t}.cdc_version, coalesce({t}.cdc_joined_version, -1), {t}.cdc_generation) < "
             "(EXCLUDED.cdc_version, coalesce(EXCLUDED.cdc_joined_version, -1), "
             "EXCLUDED.cdc_generation)"
         ).format(t=table)
     else:
-        newest = sql.SQL("{key}, cdc_version DESC").format(key=key)
         newer = sql.SQL(
             "({t}.cdc_version, {t}.cdc_generation) < "
             "(EXCLUDED.cdc_version, EXCLUDED.cdc_generation)"
         ).format(t=table)
+    sources = []
+    if staged:
+        sources.append(
+            sql.SQL("SELECT {cols}, false AS cdc_is_inferred FROM {s}").format(cols=cols, s=stage)
+        )
+    if inferred:
+        # a member knows its key only; (NULL::table).column is a NULL of the column's type
+        member = {
+            p.spec.key: sql.SQL("k"),
+            "cdc_version": sql.SQL("0"),
+            "cdc_is_deleted": sql.SQL("false"),
+        }
+        sources.append(
+            sql.SQL(
+                "SELECT {values}, true AS cdc_is_inferred FROM unnest({keys}::integer[]) AS k "
+                "WHERE NOT EXISTS (SELECT FROM {t} WHERE {t}.{key} = k)"
+            ).format(
+                values=sql.SQL(", ").join(
+                    sql.SQL("{v} AS {c}").format(
+                        v=member.get(c, sql.SQL("(NULL::{t}).{c}").format(t=table, c=name)),
+                        c=name,
+                    )
+                    for c in p.columns
+                    for name in (sql.Identifier(c),)
+                ),
+                keys=INFERRED,
+                t=table,
+                key=key,
+            )
+        )
     return sql.SQL(
-        "INSERT INTO {t} ({cols}, cdc_generation) "
-        "SELECT DISTINCT ON ({key}) {cols}, {generation} FROM {s} ORDER BY {newest} "
+        "INSERT INTO {t} ({cols}, cdc_is_inferred, cdc_generation) "
+        "SELECT DISTINCT ON ({key}) {cols}, cdc_is_inferred, {generation} "
+        "FROM ({sources}) AS incoming ORDER BY {newest} "
         "ON CONFLICT ({key}) DO UPDATE SET {attrs}, {book}, "
         "cdc_generation = EXCLUDED.cdc_generation, "
         "cdc_is_inferred = false, cdc_loaded_at = clock_timestamp() "
-        "WHERE {newer} OR {t}.cdc_is_inferred "
-        "RETURNING (xmax = 0) AS inserted"
+        "WHERE NOT EXCLUDED.cdc_is_inferred AND ({newer} OR {t}.cdc_is_inferred) "
+        "RETURNING (xmax = 0) AS inserted, {t}.cdc_is_inferred AS inferred"
     ).format(
         t=table,
         cols=cols,
         key=key,
-        s=stage,
-        newest=newest,
+        sources=sql.SQL(" UNION ALL ").join(sources),
+        newest=sql.SQL(", ").join(newest),
         attrs=keep_on_delete,
         book=set_bookkeeping,
         newer=newer,
@@ -207,9 +264,15 @@ def merge(p: TablePlan) -> sql.Composed:
     )
 
 
-def merge_counted(p: TablePlan) -> sql.Composed:
-    """``merge`` wrapped to return one row, (rows inserted, rows written), instead of a row per
-    row written."""
+def merge_counted(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.Composed:
+    """``merge`` wrapped to return one row instead of a row per row written: (staged rows
+    inserted, staged rows written, inferred members inserted)."""
+    if p.is_fact:
+        return sql.SQL(
+            "WITH written AS ({merge}) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*), 0 FROM written"
+        ).format(merge=merge(p))
     return sql.SQL(
-        "WITH written AS ({merge}) SELECT count(*) FILTER (WHERE inserted), count(*) FROM written"
-    ).format(merge=merge(p))
+        "WITH written AS ({merge}) SELECT count(*) FILTER (WHERE inserted AND NOT inferred), "
+        "count(*) FILTER (WHERE NOT inferred), count(*) FILTER (WHERE inferred) FROM written"
+    ).format(merge=merge(p, staged=staged, inferred=inferred))

@@ -26,7 +26,10 @@ def test_a_joined_dimension_compares_version_then_joined_version_and_replaces_in
         '"dim_staff".cdc_generation) <' in sql
     )
     assert 'OR "dim_staff".cdc_is_inferred' in sql
-    assert 'ORDER BY "staff_id", cdc_version DESC, cdc_joined_version DESC NULLS LAST' in sql
+    assert (
+        'ORDER BY "staff_id", cdc_is_inferred, cdc_version DESC, cdc_joined_version DESC NULLS LAST'
+        in sql
+    )
     assert '"first_name" = CASE WHEN EXCLUDED.cdc_is_deleted THEN "dim_staff"."first_name"' in sql
 
 
@@ -39,17 +42,51 @@ def test_a_plain_dimension_takes_only_newer_versions_or_an_equal_one_of_a_newer_
 
 
 def test_facts_get_inferred_members_for_every_dimension_they_reference():
-    statements = merge_sql.inferred_members(merge_sql.table_plan("fact_payment"))
-    assert {column: text(s).split()[2] for column, s in statements.items()} == {
-        "transaction_id": '"dim_transaction"',
-        "counterparty_id": '"dim_counterparty"',
-        "currency_id": '"dim_currency"',
-        "payment_type_id": '"dim_payment_type"',
+    assert merge_sql.references(merge_sql.table_plan("fact_payment")) == {
+        "transaction_id": "dim_transaction",
+        "counterparty_id": "dim_counterparty",
+        "currency_id": "dim_currency",
+        "payment_type_id": "dim_payment_type",
     }
-    assert all(
-        "cdc_is_inferred" in text(s) and "unnest(%s::integer[])" in text(s)
-        for s in statements.values()
+
+
+def test_a_dimension_takes_its_rows_and_inferred_members_in_one_pass_in_key_order():
+    """One statement per dimension, its input sorted by the key: the staged rows and the keys
+    the facts reference interleave in one increasing order (two statements, each sorted,
+    would lock the union of their keys out of order, and two loads could deadlock)."""
+    sql = text(merge_sql.merge(merge_sql.table_plan("dim_currency"), inferred=True))
+    assert sql.count("INSERT INTO") == 1
+    assert 'FROM "stage_dim_currency" UNION ALL SELECT k AS "currency_id"' in sql
+    assert "FROM unnest(%(inferred)s::integer[]) AS k" in sql
+    assert (
+        'WHERE NOT EXISTS (SELECT FROM "dim_currency" WHERE "dim_currency"."currency_id" = k)'
+        in sql
     )
+    assert 'ORDER BY "currency_id", cdc_is_inferred, cdc_version DESC' in sql
+    assert "WHERE NOT EXCLUDED.cdc_is_inferred AND (" in sql, "a member never overwrites a row"
+    assert '(NULL::"dim_currency")."currency_code" AS "currency_code"' in sql
+    only = text(merge_sql.merge(merge_sql.table_plan("dim_currency"), staged=False, inferred=True))
+    assert "stage_dim_currency" not in only and 'ORDER BY "currency_id"' in only
+    with pytest.raises(ValueError, match="needs staged rows or inferred members"):
+        merge_sql.merge(merge_sql.table_plan("dim_currency"), staged=False)
+    with pytest.raises(ValueError, match="is a fact table"):
+        merge_sql.merge(merge_sql.table_plan("fact_payment"), inferred=True)
+
+
+def test_every_write_is_sorted_by_the_table_key_and_tables_follow_the_star_schema_order():
+    assert merge_sql.WRITE_ORDER[0] == "dim_date"
+    assert merge_sql.WRITE_ORDER.index("dim_transaction") < merge_sql.WRITE_ORDER.index(
+        "fact_sales_order"
+    )
+    assert text(merge_sql.ensure_dates()).endswith(
+        "FROM unnest(%s::date[]) AS d ORDER BY d ON CONFLICT (date_id) DO NOTHING"
+    )
+    fact = merge_sql.table_plan("fact_payment")
+    assert text(merge_sql.insert_all(fact)).endswith('ORDER BY "payment_id", cdc_version')
+    assert 'ORDER BY "payment_id", cdc_version ON CONFLICT' in text(merge_sql.merge(fact))
+    for table in ("dim_staff", "dim_design"):
+        key = merge_sql.table_plan(table).spec.key
+        assert f'ORDER BY "{key}", ' in text(merge_sql.merge(merge_sql.table_plan(table)))
 
 
 def test_the_fast_fact_insert_has_no_conflict_clause_and_exists_only_for_facts():
