@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bench import capture, e2e, loader, processor
+from bench import capture, e2e, loader, loader_scaling, processor
 from bench.results import Figure, report
 from local_stack import config as stack_config
 from local_stack import stack
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[..., list[Figure]]] = {
     "capture_changes_per_s": capture.run,
     "processor_records_per_s": processor.run,
     "loader": loader.run,
+    "loader_scaling_rows_per_s": loader_scaling.run,
     "e2e_latency": e2e.run,
 }
 
