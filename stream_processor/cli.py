@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
+import signal
+import socket
+import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
 from contracts.batches import CAUSES, DEAD_LETTER_PREFIX, DeadLetter, S3Store
+from contracts.events import log, warning
 from stream_processor import config as processor_config
 from stream_processor import daemon, dead_letters
 from stream_processor import replay as replay_mod
@@ -47,19 +53,35 @@ def main() -> None:
     show_default=True,
 )
 def run(properties_path: Path) -> None:
-    """Write the KCL properties and become the MultiLangDaemon (the container's entry point)."""
+    """Write the KCL properties and run the MultiLangDaemon (the container's entry point).
+
+    SIGTERM and SIGINT are passed to the daemon, which shuts its record processors down
+    (each commits and checkpoints). Once it has exited, the leases it still owns are released
+    so the other workers take them at once: KCL 3.1 leaves them owned until they expire."""
     try:
         cfg = processor_config.load()
         if not cfg.stream_name:
             raise processor_config.ConfigError("TOTESYS_CDC_STREAM_NAME is not set")
+        worker_id = cfg.worker_id or f"{socket.gethostname()}-{uuid.uuid4()}"
         ensure_table(boto3.client("dynamodb"), cfg.state_table)
         properties_path.parent.mkdir(parents=True, exist_ok=True)
-        properties_path.write_text(daemon_settings(cfg).render())
+        settings = dataclasses.replace(daemon_settings(cfg), worker_id=worker_id)
+        properties_path.write_text(settings.render())
         argv = daemon.command(properties_path)
     except (processor_config.ConfigError, daemon.DaemonSetupError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    os.execv(argv[0], argv)  # noqa: S606 - the daemon replaces this process, signals and all
+    child = subprocess.Popen(argv)  # noqa: S603 - our own java command line
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: child.send_signal(signum))
+    code = child.wait()
+    try:
+        released = replay_mod.release(boto3.client("dynamodb"), cfg.application_name, worker_id)
+    except (BotoCoreError, ClientError) as exc:  # they expire on their own: a warning
+        warning("leases_not_released", worker=worker_id, error=str(exc))
+    else:
+        log("leases_released", worker=worker_id, shards=released, daemon_exit=code)
+    sys.exit(code)
 
 
 @main.group()

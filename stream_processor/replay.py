@@ -8,6 +8,10 @@ counter moves while we watch) is refused unless forced; forcing also takes the l
 owner (owner removed, counter bumped), so the owner drops it and the new owner starts from the
 reset position.
 
+``release`` is what a worker's supervisor does once the daemon has exited: the leases still
+owned by that worker lose their owner, so the leader hands them to a live worker at its next
+assignment run instead of after they expire (KCL 3.1 does not give leases up at shutdown).
+
 Checkpoint semantics are the KCL's: a sequence number means "resume *after* this record";
 ``TRIM_HORIZON`` and ``LATEST`` are the KCL's sentinels.
 """
@@ -200,3 +204,31 @@ def reset(
             CheckpointMove(shard_id, lease.checkpoint, checkpoint, lease.owner if force else None)
         )
     return changes
+
+
+def release(dynamodb: Any, lease_table: str, worker_id: str) -> list[str]:  # noqa: ANN401
+    """Take ``worker_id``'s name off the leases it still owns (its daemon has exited), each
+    conditioned on the owner and lease counter read, the counter bumped as a taken lease's is;
+    a lease another worker took meanwhile is left alone. Returns the shards released."""
+    released = []
+    for lease in leases(dynamodb, lease_table):
+        if lease.owner != worker_id:
+            continue
+        try:
+            dynamodb.update_item(
+                TableName=lease_table,
+                Key={"leaseKey": {"S": lease.shard_id}},
+                UpdateExpression="SET leaseCounter = :next REMOVE leaseOwner",
+                ConditionExpression="leaseOwner = :me AND leaseCounter = :counter",
+                ExpressionAttributeValues={
+                    ":me": {"S": worker_id},
+                    ":counter": {"N": str(lease.counter)},
+                    ":next": {"N": str(lease.counter + 1)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            continue
+        released.append(lease.shard_id)
+    return released

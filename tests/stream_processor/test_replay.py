@@ -134,3 +134,23 @@ def test_reset_to_a_time_resumes_at_the_first_record_at_or_after_it(aws_client):
         replay.sequence_before(kinesis, stream, shard, datetime.now(UTC) + timedelta(hours=1))
         == first
     )
+
+
+def test_release_takes_the_stopped_workers_name_off_its_leases_only(tables):
+    ddb, lease_table, _ = tables
+    ddb.put_item(
+        TableName=lease_table,
+        Item={
+            "leaseKey": {"S": "shardId-000000000002"},
+            "checkpoint": {"S": "9"},
+            "leaseCounter": {"N": "3"},
+            "leaseOwner": {"S": "worker-b"},
+        },
+    )
+    assert replay.release(ddb, lease_table, "worker-a") == ["shardId-000000000001"]
+    after = {lease.shard_id: lease for lease in replay.leases(ddb, lease_table)}
+    assert after["shardId-000000000001"].owner is None
+    assert after["shardId-000000000001"].counter == 6  # bumped: the old owner's view is stale
+    assert after["shardId-000000000001"].checkpoint == "77"  # the checkpoint stays
+    assert after["shardId-000000000002"].owner == "worker-b"
+    assert replay.release(ddb, lease_table, "worker-a") == []
