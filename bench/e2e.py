@@ -142,7 +142,8 @@ KNOBS = [
 @click.option("--rate", default=200.0, show_default=True)
 @click.option("--seconds", default=30.0, show_default=True)
 def sweep(rate: float, seconds: float) -> None:
-    """``python -m bench.e2e``: latency under each knob setting (README, "Tuning latency")."""
+    """``python -m bench.e2e``: latency under each knob setting (docs/benchmarks.md, "Tuning
+    latency")."""
     cfg = stack_config.load()
     started_here = not stack.is_up(cfg)
     stack.up(cfg)

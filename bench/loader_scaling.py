@@ -46,6 +46,7 @@ from contracts.batches import ObjectMissing
 from contracts.star_schema import schema_of
 from local_stack import postgres
 from local_stack.config import StackConfig
+from local_stack.processes import process_cpu_seconds
 from stream_processor.batch import Batch, write_files, write_manifest
 from stream_processor.transform import OutRow
 from warehouse_loader import handler, migrations
@@ -56,7 +57,6 @@ from warehouse_loader.load import read_file, read_manifest, to_csv
 RUNNERS = (1, 2, 4)
 SHARDS = 4
 T0 = datetime(2026, 6, 1, 9, 0, 0)
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class DirStore:
@@ -236,15 +236,6 @@ def write_manifests(store: DirStore, manifests: int, rows: int, seed: int = 14) 
     return keys
 
 
-def _proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process of this machine (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-
-
 def _machine_busy_ticks() -> tuple[int, int]:
     """(busy, total) CPU ticks of the whole machine so far."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -284,7 +275,7 @@ def _load_all(
     for f in manifest.files:
         to_csv(read_file(store, f.table, f.key))
     ready.wait()
-    cpu, backend_cpu = time.process_time(), _proc_cpu_s(backend)
+    cpu, backend_cpu = time.process_time(), process_cpu_seconds(backend)
     rows = attempts = loaded = 0
     while True:
         with cursor.get_lock():
@@ -297,7 +288,7 @@ def _load_all(
         attempts += result.attempts
         loaded += not result.skipped
     finished = time.perf_counter()
-    cpu, backend_cpu = time.process_time() - cpu, _proc_cpu_s(backend) - backend_cpu
+    cpu, backend_cpu = time.process_time() - cpu, process_cpu_seconds(backend) - backend_cpu
     warehouse.connection().execute("SELECT pg_stat_force_next_flush()")  # deadlocks counted
     warehouse.reset()
     return {

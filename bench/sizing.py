@@ -8,7 +8,7 @@ that page. ``--set name=value`` overrides any named input (``--set files_per_man
 ``--set dms_instance_hour[dms.c5.large]=0.16``). Pure arithmetic: no service is called.
 
 Measured figures come from ``bench/results.json`` (git-ignored: what ``make bench`` last wrote on
-this machine) when it has them, else from the full run recorded in the README's "Benchmarks"
+this machine) when it has them, else from the full run recorded in docs/benchmarks.md's "Benchmarks"
 table. The scaling figures (``processor_scaling_records_per_s``, ``loader_scaling_rows_per_s``)
 are used when present. Absolute figures are from a 2-core shared machine: per-core figures are
 what carries over.
@@ -35,20 +35,21 @@ RECORD_FIXTURE = ROOT / "tests" / "fixtures" / "dms" / "update_same_key.json"
 RATES = (1_000, 10_000, 100_000)
 MIB = 1024 * 1024
 SECONDS_PER_MONTH = 730 * 3600  # AWS's pricing pages count 730 hours in a month
-MACHINE_CORES = 2  # where `make bench` ran (README: "One full run on this machine (2 cores)")
+# where `make bench` ran (docs/benchmarks.md: "One full run on this machine (2 cores)")
+MACHINE_CORES = 2
 BEGIN, END = "<!-- sizing:begin -->", "<!-- sizing:end -->"
 
 # --- measured figures ------------------------------------------------------------------------
 
-# The full `make bench` run the README's "Benchmarks" table records (2026-11-25, 2-core shared
-# machine): used for any figure bench/results.json does not have.
+# The full `make bench` run the "Benchmarks" table (docs/benchmarks.md) records (2026-11-25,
+# 2-core shared machine): used for any figure bench/results.json does not have.
 REFERENCE_FIGURES: dict[str, float] = {
     "capture_changes_per_s": 6_861.0,
     "processor_records_per_s": 47_232.0,
     "loader_fact_rows_per_s": 149_888.0,
     "loader_dim_rows_per_s": 186_314.0,
 }
-REFERENCE_SOURCE = "README 'Benchmarks' (full run, 2026-11-25, 2 cores)"
+REFERENCE_SOURCE = "docs/benchmarks.md (full run, 2026-11-25, 2 cores)"
 
 
 @dataclass(frozen=True)

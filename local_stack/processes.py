@@ -145,13 +145,16 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) ``pid`` has used so far, with its exited, reaped children's
+    (0 once it is gone)."""
+    fields = _stat_fields(str(pid))
+    if not fields:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # fields 14-17
+
+
 def cpu_seconds(pgid: int) -> float:
-    """CPU time (user + system) used so far by the live processes of group ``pgid``, plus
-    what their exited, reaped children used. For a benchmark: sample before the group ends."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in group_members(pgid):
-        fields = _stat_fields(str(pid))
-        if fields:  # utime, stime, cutime, cstime: fields 14-17 of stat
-            total += sum(int(v) for v in fields[11:15])
-    return total / ticks
+    """CPU time used so far by the live processes of group ``pgid`` (``process_cpu_seconds``
+    of each). For a benchmark: sample before the group ends."""
+    return sum(process_cpu_seconds(pid) for pid in group_members(pgid))

@@ -160,13 +160,13 @@ def test_a_batching_window_puts_several_manifests_in_an_invocation():
     assert lines["Lambda invocations"] == pytest.approx(1.5 * MONTH / 1e6 * 0.20)
 
 
-def test_measured_figures_fall_back_to_the_readme_run_and_prefer_scaling_figures(tmp_path: Path):
+def test_measured_figures_fall_back_to_the_recorded_run_and_prefer_scaling_figures(tmp_path: Path):
     missing = sizing.load_measured(tmp_path / "none.json")
     assert (
         missing.processor_records_per_s_per_core
         == sizing.REFERENCE_FIGURES["processor_records_per_s"]
     )
-    assert "README" in missing.sources["processor_records_per_s_per_core"]
+    assert "docs/benchmarks.md" in missing.sources["processor_records_per_s_per_core"]
 
     results = tmp_path / "results.json"
     figure = {"unit": "records/s", "baseline": "b", "baseline_value": 1.0}
