@@ -5,6 +5,12 @@ moto's own server speaks HTTP/1.1 only; the KCL's Kinesis client speaks HTTP/2 c
 AWS CLI and the KCL's Java SDK all reach S3, SQS, DynamoDB, Kinesis, Secrets Manager,
 CloudWatch and SNS at one endpoint.
 
+Threads: hypercorn runs a WSGI app's requests on its event loop's default executor, which
+has min(32, cores + 4) threads: 6 on a 2-core machine. A long-polling SQS ReceiveMessage holds
+one for up to 20 s, so a few loader runners (each long-polls, as the SQS documentation
+recommends) left every other call waiting for a free thread: ~1 s per PutRecords, leases
+assigned tens of seconds late. The loop gets a pool of ``REQUEST_THREADS`` instead.
+
 Repairs to moto's Kinesis (tests/local_stack/test_stack.py checks each):
 
 - **Speed.** moto finds a shard's newest sequence number by copying every key
@@ -28,8 +34,10 @@ Repairs to moto's Kinesis (tests/local_stack/test_stack.py checks each):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from hypercorn.asyncio import task_group
 from moto.kinesis.exceptions import InvalidArgumentError
 from moto.kinesis.models import Record, Shard, Stream
 from moto.kinesis.responses import KinesisResponse
@@ -166,6 +174,19 @@ def _get_records_response(self: KinesisResponse) -> Any:  # noqa: ANN401 - moto'
 
 
 _ORIGINAL_GET_RECORDS_RESPONSE = KinesisResponse.get_records
+
+REQUEST_THREADS = 64
+_REQUEST_POOL = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="aws-emulation")
+_ORIGINAL_SPAWN_APP = task_group.TaskGroup.spawn_app
+
+
+async def _spawn_app(self: task_group.TaskGroup, *args: Any) -> Any:  # noqa: ANN401
+    """hypercorn's ``spawn_app``, on an event loop whose default executor is our pool."""
+    self._loop.set_default_executor(_REQUEST_POOL)  # noqa: SLF001 - idempotent
+    return await _ORIGINAL_SPAWN_APP(self, *args)
+
+
+task_group.TaskGroup.spawn_app = _spawn_app
 
 Shard.get_min_sequence_number = _min_sequence_number
 Shard.get_max_sequence_number = _max_sequence_number

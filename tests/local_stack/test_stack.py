@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +276,23 @@ def test_resharding_keeps_each_record_in_one_shard_and_ends_closed_shards_with_t
     ]
     _, end = contents[merged[0]]
     assert end.get("NextShardIterator") and not end.get("ChildShards")
+
+
+@pytest.mark.stack
+def test_long_polls_do_not_hold_up_other_calls(aws_client):
+    """Loader runners long-poll SQS; the emulation serves other calls meanwhile (hypercorn's
+    default of 6 request threads on 2 cores made every call wait for a poll to end)."""
+    sqs, kinesis = aws_client("sqs"), aws_client("kinesis")
+    url = sqs.create_queue(QueueName=unique_name("polls"))["QueueUrl"]
+    polls = [
+        threading.Thread(target=sqs.receive_message, kwargs={"QueueUrl": url, "WaitTimeSeconds": 5})
+        for _ in range(12)
+    ]
+    for poll in polls:
+        poll.start()
+    time.sleep(0.5)  # every poll is waiting on the empty queue
+    for _ in range(5):
+        kinesis.list_streams()
+    assert all(poll.is_alive() for poll in polls), "a call waited for a long poll to end"
+    for poll in polls:
+        poll.join()
