@@ -1,6 +1,6 @@
 # The stream processor's container: the KCL MultiLangDaemon (Java) driving stream_processor's
 # record processors (Python). Built by `make image`; run on ECS Fargate (terraform/ecs.tf).
-# checkov:skip=CKV_DOCKER_2: the daemon is PID 1 (stream-processor run execs it): when it dies the task stops and ECS replaces it; the KCL's own lease expiry moves its shards meanwhile
+# checkov:skip=CKV_DOCKER_2: stream-processor run is PID 1 and supervises the daemon: when the daemon dies it releases the worker's leases (the other tasks take its shards) and exits, the task stops and ECS replaces it
 
 # --- build: a virtualenv with the project and amazon-kclpy, its KCL jars fetched by Maven ---
 FROM python:3.11.11-slim-bookworm AS build

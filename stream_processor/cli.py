@@ -6,7 +6,6 @@ import dataclasses
 import json
 import signal
 import socket
-import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -58,6 +57,8 @@ def run(properties_path: Path) -> None:
     SIGTERM and SIGINT are passed to the daemon, which shuts its record processors down
     (each commits and checkpoints). Once it has exited, the leases it still owns are released
     so the other workers take them at once: KCL 3.1 leaves them owned until they expire."""
+    for sig in (signal.SIGTERM, signal.SIGINT):  # until the daemon runs: stop at once
+        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
     try:
         cfg = processor_config.load()
         if not cfg.stream_name:
@@ -71,16 +72,15 @@ def run(properties_path: Path) -> None:
     except (processor_config.ConfigError, daemon.DaemonSetupError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    child = subprocess.Popen(argv)  # noqa: S603 - our own java command line
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, _frame: child.send_signal(signum))
-    code = child.wait()
+    code = daemon.supervise(argv)
     try:
         released = replay_mod.release(boto3.client("dynamodb"), cfg.application_name, worker_id)
+    except replay_mod.ReplayError:  # the daemon never made its lease table: nothing to release
+        released = []
     except (BotoCoreError, ClientError) as exc:  # they expire on their own: a warning
         warning("leases_not_released", worker=worker_id, error=str(exc))
-    else:
-        log("leases_released", worker=worker_id, shards=released, daemon_exit=code)
+        sys.exit(code)
+    log("leases_released", worker=worker_id, shards=released, daemon_exit=code)
     sys.exit(code)
 
 

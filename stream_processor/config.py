@@ -31,8 +31,9 @@ class ProcessorConfig:
     compression: str = "zstd"
     publish_metrics: bool = False  # CloudWatch metrics per flush (on by default in AWS)
     metrics_namespace: str = "TotesysCDC/StreamProcessor"
-    # The KCL worker's name in the lease table (the lease owner); None: the KCL's own, a
-    # random UUID per start. Each worker of one application needs its own.
+    # The KCL worker's name in the lease table (the lease owner); None: ``stream-processor
+    # run`` makes one per start (host name and a UUID). Each worker of one application needs
+    # its own.
     worker_id: str | None = None
 
 

@@ -9,6 +9,8 @@ parses (with CBOR every call fails).
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,3 +129,32 @@ def command(properties_path: Path) -> list[str]:
         "-p",
         str(properties_path),
     ]
+
+
+def supervise(argv: list[str]) -> int:
+    """Run the daemon as a child process, passing SIGTERM and SIGINT on to it, and return its
+    exit status as a shell reports it (128 + the signal's number when a signal ended it).
+
+    The container's entry point needs a parent that outlives the daemon, to release its leases
+    afterwards; as PID 1 it must also handle SIGTERM itself (PID 1 ignores unhandled signals).
+    A signal that arrives before the daemon has started stops it from starting."""
+    received: list[int] = []
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if child is not None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if received:
+            return 128 + received[0]
+        child = subprocess.Popen(argv)  # noqa: S603 - the daemon's own command line
+        for signum in received:  # came while Popen ran, before ``child`` was set
+            child.send_signal(signum)
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code

@@ -40,6 +40,9 @@ class Lease:
     checkpoint: str | None
     owner: str | None
     counter: int
+    # KCL 3's graceful lease handoff: the worker handing the lease over, until it has
+    # checkpointed (the new owner, ``owner``, waits for it)
+    checkpoint_owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ def leases(dynamodb: Any, lease_table: str) -> list[Lease]:  # noqa: ANN401 - bo
             i.get("checkpoint", {}).get("S"),
             i.get("leaseOwner", {}).get("S"),
             int(i.get("leaseCounter", {}).get("N", "0")),
+            i.get("checkpointOwner", {}).get("S"),
         )
         for i in items
         if i["leaseKey"]["S"].startswith("shardId-")
@@ -208,23 +212,27 @@ def reset(
 
 def release(dynamodb: Any, lease_table: str, worker_id: str) -> list[str]:  # noqa: ANN401
     """Take ``worker_id``'s name off the leases it still owns (its daemon has exited), each
-    conditioned on the owner and lease counter read, the counter bumped as a taken lease's is;
-    a lease another worker took meanwhile is left alone. Returns the shards released."""
+    conditioned on what was read, the lease counter bumped as a taken lease's is; and end the
+    hand-overs it had started (KCL 3's graceful lease handoff: the new owner waits until the
+    old one, named in ``checkpointOwner``, lets go). A lease another worker took meanwhile is
+    left alone. Returns the shards released."""
     released = []
     for lease in leases(dynamodb, lease_table):
-        if lease.owner != worker_id:
+        if lease.owner == worker_id and lease.checkpoint_owner in (None, worker_id):
+            update = "SET leaseCounter = :next REMOVE leaseOwner, checkpointOwner"
+            condition = "leaseOwner = :me AND leaseCounter = :counter"
+            values = {":next": {"N": str(lease.counter + 1)}, ":counter": {"N": str(lease.counter)}}
+        elif lease.checkpoint_owner == worker_id:
+            update, condition, values = "REMOVE checkpointOwner", "checkpointOwner = :me", {}
+        else:
             continue
         try:
             dynamodb.update_item(
                 TableName=lease_table,
                 Key={"leaseKey": {"S": lease.shard_id}},
-                UpdateExpression="SET leaseCounter = :next REMOVE leaseOwner",
-                ConditionExpression="leaseOwner = :me AND leaseCounter = :counter",
-                ExpressionAttributeValues={
-                    ":me": {"S": worker_id},
-                    ":counter": {"N": str(lease.counter)},
-                    ":next": {"N": str(lease.counter + 1)},
-                },
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":me": {"S": worker_id}, **values},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":

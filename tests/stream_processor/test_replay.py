@@ -154,3 +154,23 @@ def test_release_takes_the_stopped_workers_name_off_its_leases_only(tables):
     assert after["shardId-000000000001"].checkpoint == "77"  # the checkpoint stays
     assert after["shardId-000000000002"].owner == "worker-b"
     assert replay.release(ddb, lease_table, "worker-a") == []
+
+
+def test_release_ends_a_hand_over_the_stopped_worker_had_started(tables):
+    """KCL 3's graceful handoff: the new owner waits for the old one (checkpointOwner)."""
+    ddb, lease_table, _ = tables
+    ddb.put_item(
+        TableName=lease_table,
+        Item={
+            "leaseKey": {"S": "shardId-000000000003"},
+            "checkpoint": {"S": "12"},
+            "leaseCounter": {"N": "8"},
+            "leaseOwner": {"S": "worker-b"},
+            "checkpointOwner": {"S": "worker-a"},
+        },
+    )
+    assert "shardId-000000000003" in replay.release(ddb, lease_table, "worker-a")
+    lease = {lease.shard_id: lease for lease in replay.leases(ddb, lease_table)}[
+        "shardId-000000000003"
+    ]
+    assert (lease.owner, lease.checkpoint_owner, lease.counter) == ("worker-b", None, 8)
