@@ -101,12 +101,12 @@ def ensure_table(client: Any, table_name: str) -> None:  # noqa: ANN401
     Several workers starting at once may all find it missing: the ones that lose the race to
     create it (ResourceInUseException) wait for it like the winner."""
     try:
-        client.describe_table(TableName=table_name)
-        return
+        if client.describe_table(TableName=table_name)["Table"]["TableStatus"] != "CREATING":
+            return
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
-    try:
+    try:  # missing, or another worker is creating it
         client.create_table(
             TableName=table_name,
             BillingMode="PAY_PER_REQUEST",
