@@ -34,6 +34,7 @@ Repairs to moto's Kinesis (tests/local_stack/test_stack.py checks each):
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -88,7 +89,29 @@ def _open_shard(stream: Stream, shard_id: str) -> Shard:
     return shard
 
 
+# moto holds no lock of its own, and requests run on many threads: a record routed to a shard
+# that a split or merge closes before the record is appended would land after the shard's
+# end, unseen by a reader that has been handed the ChildShards. Routing and appending a record
+# and resharding exclude each other.
+_RESHARDING = threading.RLock()
+
+
+def _put_record(self: Stream, partition_key: str, explicit_hash_key: str, data: str) -> Any:  # noqa: ANN401
+    with _RESHARDING:
+        return _ORIGINAL_PUT_RECORD(self, partition_key, explicit_hash_key, data)
+
+
 def _split_shard(self: Stream, shard_to_split: str, new_starting_hash_key: str) -> None:
+    with _RESHARDING:
+        _split(self, shard_to_split, new_starting_hash_key)
+
+
+def _merge_shards(self: Stream, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
+    with _RESHARDING:
+        _merge(self, shard_to_merge, adjacent_shard_to_merge)
+
+
+def _split(self: Stream, shard_to_split: str, new_starting_hash_key: str) -> None:
     parent, split_at = _open_shard(self, shard_to_split), int(new_starting_hash_key)
     if not parent.starting_hash < split_at <= parent.ending_hash:
         raise InvalidArgumentError(
@@ -104,7 +127,7 @@ def _split_shard(self: Stream, shard_to_split: str, new_starting_hash_key: str) 
     parent.is_open = False
 
 
-def _merge_shards(self: Stream, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
+def _merge(self: Stream, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
     shard, adjacent = _open_shard(self, shard_to_merge), _open_shard(self, adjacent_shard_to_merge)
     low, high = sorted([shard, adjacent], key=lambda s: s.starting_hash)
     if low.ending_hash + 1 != high.starting_hash:
@@ -174,6 +197,7 @@ def _get_records_response(self: KinesisResponse) -> Any:  # noqa: ANN401 - moto'
 
 
 _ORIGINAL_GET_RECORDS_RESPONSE = KinesisResponse.get_records
+_ORIGINAL_PUT_RECORD = Stream.put_record
 
 REQUEST_THREADS = 64
 _REQUEST_POOL = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="aws-emulation")
@@ -191,6 +215,7 @@ task_group.TaskGroup.spawn_app = _spawn_app
 Shard.get_min_sequence_number = _min_sequence_number
 Shard.get_max_sequence_number = _max_sequence_number
 Shard.get_records = _get_records
+Stream.put_record = _put_record
 Stream.split_shard = _split_shard
 Stream.merge_shards = _merge_shards
 Stream.get_shard_for_key = _get_shard_for_key
