@@ -112,16 +112,25 @@ def _processor_per_cpu_second(runs: Sequence[Mapping[str, Any]]) -> tuple[float,
     per_cpu = []
     for f in runs:
         params = f.get("params") or {}
-        records = params.get("records")
         for key, cpu in params.items():
-            if key.endswith("worker_cpu_s") and records and cpu:
-                per_cpu.append((float(records) / float(cpu), key))
+            if not key.endswith("worker_cpu_s"):
+                continue
+            # the CPU was read over the measured records only (``<run>_measured_records``)
+            prefix = key.removesuffix("worker_cpu_s")
+            records = params.get(f"{prefix}measured_records", params.get("records"))
+            if records and cpu:
+                per_cpu.append((float(records) / float(cpu), float(records), float(cpu), key))
     if not per_cpu:
         return None
-    rate, key = min(per_cpu)
+    runs_text = "; ".join(
+        f"{key}: {_n(records)} records ÷ {cpu:g} s = {_n(rate)}"
+        for rate, records, cpu, key in sorted(per_cpu, key=lambda r: r[3])
+    )
+    rate = min(per_cpu)[0]
     return rate, (
-        f"results.json processor_scaling_records_per_s: records ÷ {key} (the real KCL daemon "
-        f"and record processors) = {rate:,.0f} records per CPU-second"
+        "results.json processor_scaling_records_per_s, measured records per CPU-second of the "
+        f"real KCL daemon and its record processors ({runs_text}): the dearest, "
+        f"{_n(rate)}; the emulation's CPU (AWS's side) not counted"
     )
 
 
@@ -331,14 +340,29 @@ class Assumptions:
     files_per_manifest: int = 8
     shard_utilisation: float = 0.7  # shards run at most 70% of their write limit: bursts fit
     cpu_utilisation: float = 0.6  # tasks sized to 60% CPU
-    # The KCL's protocol (JSON + base64 over a pipe), DynamoDB join-state round trips and S3
-    # PUT waits are not in processor_records_per_s (in-memory stores): count half of it. Not
-    # applied to processor_scaling_records_per_s, which ran under the real daemon.
-    processor_aws_efficiency: float = 0.5
-    # One Python record processor per shard (the MultiLangDaemon's child): 96 MiB measured after
-    # its imports and boto3 clients (2026-11-26), plus its batch.
-    processor_process_mib: int = 128
-    daemon_mib: int = 512  # the KCL's JVM (heap and metaspace)
+    # The KCL daemon (GetRecords decoded in the JVM, each record base64 in JSON over the record
+    # processor's stdin and decoded again), the DynamoDB and S3 calls and the JVM's upkeep are
+    # not in processor_records_per_s (one process, in-memory stores). Measured: under the real
+    # daemon a worker did 3,855-4,471 records per CPU-second (processor_scaling_records_per_s,
+    # 2026-11-26) against 47,232 a second in process on the same machine: 0.082 of it at the
+    # dearer. Used only when processor_scaling_records_per_s is missing from results.json.
+    processor_aws_efficiency: float = 0.082
+    # A task's memory, measured 2026-11-26 (resident memory sampled every 0.5 s while the real
+    # daemon drained processor_scaling's 300,000-record backlog on 4 shards, twice, and on 12
+    # shards once; the JVM limited as in a 2 GiB task in the last two, -XX:MaxRAM=2g, and with
+    # no limit on this 24 GiB machine in the first, when it grew to 1.1 GiB). One Python record
+    # processor per shard (the MultiLangDaemon's child): ~100 MiB after its imports and boto3
+    # clients, 160-170 MiB while draining, 183 MiB at most (a 10,000-record GetRecords delivery
+    # decoded beside a batch of up to 20,000 rows): counted at its peak, since a task that takes
+    # over a lost task's shards drains all of them at once.
+    processor_process_mib: int = 184
+    # The KCL's JVM: the image sets no -Xmx, so its heap may grow to the JVM's default quarter
+    # of the task's memory (MaxRAMPercentage 25), plus what it keeps outside the heap (170 MiB:
+    # metaspace, GC, code, threads; Native Memory Tracking, 12 shards). Measured at most: 447
+    # MiB holding 4 shards, 638 MiB holding 12, with the heap capped at 512 MiB.
+    daemon_heap_fraction: float = 0.25
+    daemon_non_heap_mib: int = 170
+    supervisor_mib: int = 93  # `stream-processor run` (PID 1, Python): 91-93 MiB measured
     # A manifest's load besides its rows, in rows' worth of the loader's measured rate (so it
     # carries over between machines like the rate does): ad hoc, 2026-11-26, this 2-core machine
     # under other work, the processor's own manifests of ~300 rows in one file, each run beside
@@ -410,14 +434,45 @@ PRICE_SOURCES = {
     "cloudwatch": '"Amazon CloudWatch pricing" (API requests, custom metrics)',
     "dynamodb": '"Amazon DynamoDB pricing" (on-demand write request units)',
 }
-# None of the prices could be read from AWS's own pricing pages when this was written (only
-# copies of them without the figures, and third-party summaries): these agreed with such a
-# summary; every other one is as remembered. Check each on its page before quoting it.
-CORROBORATED_PRICES = {
-    "fargate_vcpu_hour": "third-party summaries of the page (us-east-1, Linux/x86)",
-    "fargate_gb_hour": "third-party summaries of the page (us-east-1, Linux/x86)",
-    "sqs_requests_million": "third-party summaries of the page (standard queue)",
+# What each price was checked against, 2026-11-26. None could be read from AWS's own pricing
+# pages here (the stored copies carry the billing rules, not the figures); Lambda's two are in
+# AWS's whitepaper "How AWS Pricing Works", the ones below it agreed with third-party summaries
+# of the pages, and every other one is as remembered. Check each on its page before quoting it.
+AWS_DOCUMENT = 'AWS\'s whitepaper "How AWS Pricing Works", whose AWS Lambda section names no region'
+THIRD_PARTY = "third-party summaries of the page"
+PRICE_CHECKS = {
+    "lambda_requests_million": AWS_DOCUMENT,
+    "lambda_gb_second": AWS_DOCUMENT + "; a third-party summary gives it for us-east-1, x86",
+    "s3_put_1000": THIRD_PARTY + " (S3 Standard)",
+    "s3_get_1000": THIRD_PARTY + " (S3 Standard)",
+    "sqs_requests_million": THIRD_PARTY + " (standard queue)",
+    "fargate_vcpu_hour": THIRD_PARTY + " (us-east-1, Linux/x86)",
+    "fargate_gb_hour": THIRD_PARTY + " (us-east-1, Linux/x86)",
+    "kinesis_put_payload_units_million": "a third-party document quoting the page for US West "
+    "(Oregon), not us-east-1",
+    "cloudwatch_metric_month": THIRD_PARTY + " (custom metrics, the first 10,000)",
 }
+UNCONFIRMED = "not confirmed: check the page"
+
+
+def price_check_summary(p: Prices) -> str:
+    """One paragraph: which prices are confirmed, how, and which are not."""
+    names = [f.name for f in dataclasses.fields(p) if f.name not in ("region", "as_of")]
+    aws = [n for n in names if PRICE_CHECKS.get(n, "").startswith(AWS_DOCUMENT)]
+    others = [n for n in names if n in PRICE_CHECKS and n not in aws]
+    missing = [n for n in names if n not in PRICE_CHECKS]
+
+    def listed(xs: list[str]) -> str:
+        return ", ".join(f"`{x}`" for x in xs)
+
+    return (
+        f"Prices: {p.region} list prices as written on {p.as_of}; none could be read from "
+        "AWS's own pricing pages here (the stored copies carry the billing rules, not the "
+        f"figures). Confirmed by an AWS document: {listed(aws)}, in {AWS_DOCUMENT}. Agreeing with "
+        f"third-party summaries only: {listed(others)}. Not confirmed: {listed(missing)}. "
+        "terraform's default region is eu-west-2 (London), for which no price was found: check "
+        "each on its page, for the deployment's region, before quoting the cost."
+    )
 
 
 @dataclass(frozen=True)
@@ -561,17 +616,26 @@ def size(rate: int, i: Inputs) -> Sizing:
     per_core = m.processor_records_per_s_per_core * efficiency
     vcpu = rate / per_core
     tasks_cpu = math.ceil(vcpu / (s.task_vcpu * a.cpu_utilisation))
-    per_task = (s.task_memory_mib - a.daemon_mib) // a.processor_process_mib
+    heap = s.task_memory_mib * a.daemon_heap_fraction
+    jvm = heap + a.daemon_non_heap_mib
+    per_task = int((s.task_memory_mib - a.supervisor_mib - jvm) // a.processor_process_mib)
+    if per_task < 1:
+        raise ValueError(
+            f"a task of {s.task_memory_mib} MiB holds no {a.processor_process_mib} MiB record "
+            f"processor beside the supervisor ({a.supervisor_mib} MiB) and the JVM ({jvm:g} MiB)"
+        )
     tasks_mem = math.ceil(running / per_task)
     tasks = max(s.min_tasks, min(max(tasks_cpu, tasks_mem) + 1, running))
     cells["ecs_tasks"] = Cell(
         tasks,
         f"CPU: {_n(rate)} ÷ ({_n(m.processor_records_per_s_per_core)} records/s per core × "
         f"{efficiency:g}) = {vcpu:.2f} vCPU ÷ ({s.task_vcpu:g} vCPU × "
-        f"{a.cpu_utilisation}) → {tasks_cpu}; memory: ({s.task_memory_mib} − {a.daemon_mib} "
-        f"MiB) ÷ {a.processor_process_mib} MiB = {per_task} shard processes per task, "
-        f"{running} shards → {tasks_mem}; the larger + 1 (a lost task's leases move to the "
-        f"others), at least {s.min_tasks}, at most {running} (a shard has one worker) → {tasks}",
+        f"{a.cpu_utilisation}) → {tasks_cpu}; memory: ({s.task_memory_mib} − "
+        f"{a.supervisor_mib} supervisor − {jvm:g} JVM ({heap:g} heap + "
+        f"{a.daemon_non_heap_mib}) MiB) ÷ {a.processor_process_mib} MiB = {per_task} shard "
+        f"processes per task, {running} shards → {tasks_mem}; the larger + 1 (a lost task's "
+        f"leases move to the others), at least {s.min_tasks}, at most {running} (a shard has "
+        f"one worker) → {tasks}",
     )
 
     cells["load_s"] = load = load_seconds(rows_per_manifest, i)
@@ -611,7 +675,8 @@ def size(rate: int, i: Inputs) -> Sizing:
     record = a.record_bytes
     per_shard = rate / shards.value
     polls = 1000 / s.kcl_idle_time_ms
-    lost = math.ceil(running / (tasks - 1)) if tasks > 1 else running
+    left = tasks - 1 if tasks > 1 else tasks  # the tasks left after one is lost
+    lost = math.ceil(running / left)
     uses = [
         Use(
             "Kinesis write records/s per shard",
@@ -660,9 +725,9 @@ def size(rate: int, i: Inputs) -> Sizing:
             f"{lost} of {per_task} shard processes per task",
         ),
         Use(
-            "ECS task CPU",
-            vcpu / (tasks * s.task_vcpu),
-            f"{vcpu:.2f} of {tasks * s.task_vcpu:g} vCPU",
+            "ECS task CPU after losing a task",
+            vcpu / (left * s.task_vcpu),
+            f"{vcpu:.2f} of {left * s.task_vcpu:g} vCPU",
         ),
         Use(
             "Warehouse CPU (its size is an assumption)",
@@ -945,13 +1010,7 @@ def _cost_tables(rate: int, i: Inputs) -> list[str]:
         ["item", "arithmetic", "per month"],
         [[c.item + ("" if c.asked else " (also billed)"), c.how, f"${c.usd:,.2f}"] for c in lines],
     )
-    out += [
-        "",
-        f"Prices: {i.prices.region} list prices as written on {i.prices.as_of}, none read "
-        "from AWS's own pricing page here (Inputs below): check each on its page before "
-        "quoting it.",
-        "",
-    ]
+    out += ["", price_check_summary(i.prices), ""]
     totals = []
     for label, variant in variants:
         cost = monthly_cost(rate, variant)
@@ -1014,11 +1073,11 @@ def _inputs(i: Inputs) -> list[str]:
             continue
         value = getattr(p, f.name)
         page = PRICE_SOURCES.get(f.name.split("_")[0], "")
-        checked = CORROBORATED_PRICES.get(f.name, "not confirmed: check the page")
+        checked = PRICE_CHECKS.get(f.name, UNCONFIRMED)
         if isinstance(value, Mapping):
             rows += [[f"{f.name}[{k}]", f"${v:g}", page, checked] for k, v in value.items()]
         elif f.name.endswith("_factor"):
-            rows.append([f.name, f"×{value:g}", page, "not confirmed: check the page"])
+            rows.append([f.name, f"×{value:g}", page, UNCONFIRMED])
         else:
             rows.append([f.name, f"${value:g}", page, checked])
     out += _table(["price", "USD", "page", "checked against"], rows)

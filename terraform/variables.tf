@@ -163,7 +163,7 @@ variable "processor_ecr_repository_arn" {
 }
 
 variable "processor_count" {
-  description = "Processor tasks (KCL workers) at deployment and the autoscaling floor: what the steady change rate needs (docs/sizing.md: 2 at 1,000 changes/s, 3 at 10,000, 13 at 100,000). A shard is leased by one worker, so tasks beyond the shard count are idle."
+  description = "Processor tasks (KCL workers) at deployment and the autoscaling floor: what the steady change rate needs (docs/sizing.md: 2 at 1,000 changes/s, 6 at 10,000, 45 at 100,000 with 1 vCPU and 2048 MiB each; from about 2,300 changes/s the count is set by the workers' CPU). A shard is leased by one worker, so tasks beyond the shard count are idle."
   type        = number
   default     = 2
   validation {
@@ -203,7 +203,7 @@ variable "processor_scale_in_iterator_age_ms" {
 }
 
 variable "processor_cpu" {
-  description = "Fargate CPU units per task (1024 = 1 vCPU)."
+  description = "Fargate CPU units per task (1024 = 1 vCPU). Under the KCL daemon a worker processes about 3,900 records per CPU-second (measured), so a vCPU takes about 2,300 changes/s at 60% (docs/sizing.md)."
   type        = number
   default     = 1024
   validation {
@@ -213,7 +213,7 @@ variable "processor_cpu" {
 }
 
 variable "processor_memory" {
-  description = "Fargate memory (MiB) per task. The KCL daemon runs one Python record processor per shard it holds (about 128 MiB each) beside its JVM (about 512 MiB): 2048 MiB holds 12 shards (docs/sizing.md)."
+  description = "Fargate memory (MiB) per task. The KCL daemon runs one Python record processor per shard it holds (up to 184 MiB each while draining a backlog, measured) beside its JVM (a heap of up to a quarter of this, plus about 170 MiB) and stream-processor run (about 93 MiB): 2048 MiB holds 6 shards (docs/sizing.md)."
   type        = number
   default     = 2048
   validation {

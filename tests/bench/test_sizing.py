@@ -27,7 +27,9 @@ def inputs(**changes: object) -> Inputs:
         warehouse_rows_per_s_per_core=100_000,
         capture_changes_per_s=5_000,
     )
-    i = Inputs(measured=measured, assumptions=Assumptions(record_bytes=750))
+    # Half the in-process rate for the daemon's costs: round figures for the arithmetic below.
+    assumptions = Assumptions(record_bytes=750, processor_aws_efficiency=0.5)
+    i = Inputs(measured=measured, assumptions=assumptions)
     return sizing.with_overrides(i, [f"{k}={v}" for k, v in changes.items()])
 
 
@@ -41,7 +43,7 @@ def test_shards_are_records_per_second_over_1000_at_70_percent(rate: int, shards
 
 
 def test_large_records_make_bytes_decide_the_shards():
-    big = inputs(record_bytes=2_000)  # 1,000/s × 2,000 B = 1.91 MiB/s
+    big = inputs(record_bytes=2_000, stream_mode="PROVISIONED")  # 1,000/s × 2,000 B = 1.91 MiB/s
     sz = sizing.size(1_000, big)
     assert sz["shards"] == math.ceil(1_000 * 2_000 / 2**20 / 0.7) == 3
     first = sz.bites_first[0]
@@ -62,19 +64,51 @@ def test_an_on_demand_stream_runs_at_least_four_shards_and_each_flushes_once_a_b
 
 
 def test_ecs_tasks_are_memory_or_cpu_plus_one_between_the_floor_and_the_shards():
-    # 100k changes/s: 143 shards; (2048 - 512) // 128 = 12 shard processes a task → 12 tasks;
-    # CPU: 100,000 / (40,000 × 0.5) = 5 vCPU / 0.6 → 9 tasks. The larger, + 1 → 13.
-    assert sizing.size(100_000, inputs())["ecs_tasks"] == 13
+    # A 2048 MiB task: the supervisor (93), the JVM (a quarter as heap, 512, + 170 outside it)
+    # and record processors of 184 MiB: (2048 - 93 - 682) // 184 = 6 shards a task.
+    # 100k changes/s: 143 shards → 24 tasks; CPU: 100,000 / (40,000 × 0.5) = 5 vCPU / 0.6 → 9
+    # tasks. The larger, + 1 → 25.
+    assert sizing.size(100_000, inputs())["ecs_tasks"] == 25
+    assert "= 6 shard processes per task" in sizing.size(100_000, inputs()).cells["ecs_tasks"].how
     # CPU-bound when the processor is slow: 100,000 / (4,000 × 0.5) = 50 vCPU / 0.6 → 84 + 1.
     assert sizing.size(100_000, inputs(processor_records_per_s_per_core=4_000))["ecs_tasks"] == 85
-    # Bigger tasks: 2 vCPU, 4 GiB hold 28 shards (→ 6) and 1.2 vCPU of work each (→ 5): 6 + 1.
-    assert sizing.size(100_000, inputs(task_memory_mib=4096, task_vcpu=2))["ecs_tasks"] == 7
+    # Bigger tasks: 2 vCPU, 4 GiB (a 1,024 MiB heap) hold (4096 - 93 - 1194) // 184 = 15 shards
+    # (→ 10) and 1.2 vCPU of work each (→ 5): 10 + 1.
+    assert sizing.size(100_000, inputs(task_memory_mib=4096, task_vcpu=2))["ecs_tasks"] == 11
     # At low rates the floor (processor_count) holds, even above the shard count.
     assert sizing.size(100, inputs(stream_mode="PROVISIONED"))["ecs_tasks"] == 2
     # Never more tasks than shards beyond the floor: a shard is leased by one worker.
-    tiny_tasks = inputs(task_memory_mib=1024, processor_process_mib=512, stream_mode="PROVISIONED")
-    sz = sizing.size(10_000, tiny_tasks)  # 1 shard process a task → 15 + 1, capped at 15
+    tiny_tasks = inputs(task_memory_mib=1024, processor_process_mib=400, stream_mode="PROVISIONED")
+    sz = sizing.size(10_000, tiny_tasks)  # (1024 - 93 - 426) // 400 = 1 a task → 15 + 1, capped
     assert sz["ecs_tasks"] == sz["shards"] == 15
+    # A task too small for one record processor is refused, not sized.
+    with pytest.raises(ValueError, match="holds no"):
+        sizing.size(1_000, inputs(task_memory_mib=1024, processor_process_mib=600))
+
+
+def test_without_the_daemon_figure_the_in_process_one_is_discounted_as_measured(tmp_path: Path):
+    # No results.json: processor_records_per_s of the recorded run (47,232) × 0.082, the ratio
+    # processor_scaling_records_per_s measured (3,855 per worker-CPU-second): ~3,900.
+    m = sizing.load_measured(tmp_path / "none.json")
+    assert not m.processor_under_kcl
+    i = Inputs(measured=m, assumptions=Assumptions(record_bytes=750))
+    assert "× 0.082)" in sizing.size(10_000, i).cells["ecs_tasks"].how
+    assert 47_232 * Assumptions(record_bytes=750).processor_aws_efficiency == pytest.approx(
+        3_855, rel=0.01
+    )
+
+
+def test_the_task_memory_is_what_was_measured():
+    """docs/sizing.md and terraform's processor_memory quote these: one value each."""
+    a = Assumptions(record_bytes=750)
+    assert a.processor_process_mib == 184  # a record processor's peak draining a backlog
+    assert (a.daemon_heap_fraction, a.daemon_non_heap_mib, a.supervisor_mib) == (0.25, 170, 93)
+    page = (ROOT / "docs" / "sizing.md").read_text()
+    assert "184 MiB" in page and "96 MiB" not in page
+    with (ROOT / "terraform" / "variables.tf").open() as f:
+        variables = {k.strip('"'): v for d in hcl2.load(f)["variable"] for k, v in d.items()}
+    described = variables["processor_memory"]["description"]
+    assert "184 MiB" in described and "6 shards" in described
 
 
 def test_lambda_concurrency_is_manifests_per_second_times_load_time_with_headroom():
@@ -106,12 +140,21 @@ def test_the_dms_class_and_parallel_apply_threads_follow_the_rate():
 
 
 def test_what_bites_first_is_the_rate_driven_limit_nearest_its_maximum():
-    sz = sizing.size(1_000, inputs())
-    assert sz.bites_first[0].limit == "Kinesis write records/s per shard"
-    assert sz.bites_first[0].used == pytest.approx(0.5)
-    kinds = {u.limit: u.kind for u in sz.uses}
+    provisioned = sizing.size(1_000, inputs(stream_mode="PROVISIONED"))
+    assert provisioned.bites_first[0].limit == "Kinesis write records/s per shard"
+    assert provisioned.bites_first[0].used == pytest.approx(0.5)
+    # On demand, 2 tasks on 4 shards: losing one leaves the other with all 4 of its 6.
+    on_demand = sizing.size(1_000, inputs())
+    assert on_demand.bites_first[0].limit == "ECS task memory after losing a task"
+    assert on_demand.bites_first[0].used == pytest.approx(4 / 6)
+    kinds = {u.limit: u.kind for u in on_demand.uses}
     assert kinds["Kinesis GetRecords calls per shard"] == "setting"  # 4 of 5 whatever the rate
-    assert all(u.kind == "rate" for u in sz.bites_first)
+    assert all(u.kind == "rate" for u in on_demand.bites_first)
+    # The workers' CPU is counted with a task lost, as their memory is: 10,000 / 4,000 = 2.5
+    # vCPU → 5 tasks + 1; 2.5 of the 5 vCPU left.
+    slow = sizing.size(10_000, inputs(processor_records_per_s_per_core=8_000))
+    cpu = {u.limit: u for u in slow.uses}["ECS task CPU after losing a task"]
+    assert slow["ecs_tasks"] == 6 and cpu.used == pytest.approx(2.5 / 5)
     # At 100k changes/s a 4-vCPU warehouse is the first to give.
     assert sizing.size(100_000, inputs()).bites_first[0].limit.startswith("Warehouse CPU")
 
@@ -217,6 +260,7 @@ def test_scaling_figures_are_read_per_cpu_second(tmp_path: Path):
             "records": 100_000,
             "workers": 2,
             "cores": 2,
+            "two_measured_records": 90_000,
             "two_worker_cpu_s": 20.0,
             "two_emulation_cpu_s": 30.0,
             "one_worker_cpu_s": 16.0,
@@ -255,8 +299,10 @@ def test_scaling_figures_are_read_per_cpu_second(tmp_path: Path):
     }
     results.write_text(json.dumps([processor, *loader, older]))
     m = sizing.load_measured(results, Assumptions(record_bytes=750))
-    # The dearest run: 100,000 records over 20 CPU-seconds (the emulation's CPU is AWS's side).
-    assert m.processor_records_per_s_per_core == 100_000 / 20
+    # The dearest run: the 90,000 records measured over 20 CPU-seconds (the emulation's CPU is
+    # AWS's side); a run without its own count measured them all (100,000 / 16).
+    assert m.processor_records_per_s_per_core == 90_000 / 20
+    assert "100,000 records ÷ 16 s = 6,250" in m.sources["processor_records_per_s_per_core"]
     assert m.processor_under_kcl  # no allowance for the KCL's own costs on top
     # A manifest of 600 rows is worth (400 + 8 × 500) + 600 rows. The backend's CPU per row is
     # the mean of every run and baseline; the loader's the least (a process's start is in it).
@@ -350,6 +396,10 @@ def test_the_markdown_shows_every_cell_with_its_arithmetic_and_the_inputs():
     assert '"AWS Database Migration Service pricing"' in text
     assert "| dms_instance_hour[dms.c5.large] | $0.154 |" in text
     assert text.count("not confirmed: check the page") >= 10  # every price says what it is
+    summary = sizing.price_check_summary(Prices())
+    assert summary in text and "eu-west-2" in summary
+    assert "Confirmed by an AWS document: `lambda_requests_million`, `lambda_gb_second`" in summary
+    assert "`dms_instance_hour`" in summary.split("Not confirmed:")[1]
 
 
 def test_write_replaces_only_the_generated_block(tmp_path: Path):
