@@ -69,7 +69,7 @@ def drain(cfg: StackConfig, backlog: list[bytes], workers: int) -> dict[str, obj
             return sum(_position(lease.checkpoint) for lease in pipeline.observe.leases())
 
         wait_until(
-            lambda: sum(owners().values()) == SHARDS and None not in owners(),
+            lambda: _all_leased(owners()),
             what="every shard leased",
             timeout_s=180,
             log_path=pipeline.log_path("processor"),
@@ -113,6 +113,10 @@ def drain(cfg: StackConfig, backlog: list[bytes], workers: int) -> dict[str, obj
     finally:
         pipeline.stop()
         pipeline.destroy()
+
+
+def _all_leased(owners: Counter[str | None]) -> bool:
+    return sum(owners.values()) == SHARDS and None not in owners
 
 
 def _position(checkpoint: str | None) -> int:

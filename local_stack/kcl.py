@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from local_stack.config import StackConfig, process_env
-from local_stack.processes import StackError, group_members, pid_alive, wait_until
+from local_stack.processes import StackError, group_members, wait_until
 from stream_processor import daemon
 from stream_processor.daemon import DaemonSettings
 
@@ -97,4 +97,4 @@ class Daemon:
 
 
 def _group_alive(pgid: int) -> bool:
-    return any(pid_alive(pid) for pid in group_members(pgid))
+    return bool(group_members(pgid))  # live, not zombies

@@ -136,17 +136,24 @@ def test_reset_to_a_time_resumes_at_the_first_record_at_or_after_it(aws_client):
     )
 
 
+def put_lease(
+    ddb: object, table: str, shard: str, *, counter: int, owner: str, handing_over: str = ""
+) -> None:
+    """A lease item as the KCL writes it (``handing_over``: its checkpointOwner)."""
+    item = {
+        "leaseKey": {"S": shard},
+        "checkpoint": {"S": "9"},
+        "leaseCounter": {"N": str(counter)},
+        "leaseOwner": {"S": owner},
+    }
+    if handing_over:
+        item["checkpointOwner"] = {"S": handing_over}
+    ddb.put_item(TableName=table, Item=item)
+
+
 def test_release_takes_the_stopped_workers_name_off_its_leases_only(tables):
     ddb, lease_table, _ = tables
-    ddb.put_item(
-        TableName=lease_table,
-        Item={
-            "leaseKey": {"S": "shardId-000000000002"},
-            "checkpoint": {"S": "9"},
-            "leaseCounter": {"N": "3"},
-            "leaseOwner": {"S": "worker-b"},
-        },
-    )
+    put_lease(ddb, lease_table, "shardId-000000000002", counter=3, owner="worker-b")
     assert replay.release(ddb, lease_table, "worker-a") == ["shardId-000000000001"]
     after = {lease.shard_id: lease for lease in replay.leases(ddb, lease_table)}
     assert after["shardId-000000000001"].owner is None
@@ -159,15 +166,13 @@ def test_release_takes_the_stopped_workers_name_off_its_leases_only(tables):
 def test_release_ends_a_hand_over_the_stopped_worker_had_started(tables):
     """KCL 3's graceful handoff: the new owner waits for the old one (checkpointOwner)."""
     ddb, lease_table, _ = tables
-    ddb.put_item(
-        TableName=lease_table,
-        Item={
-            "leaseKey": {"S": "shardId-000000000003"},
-            "checkpoint": {"S": "12"},
-            "leaseCounter": {"N": "8"},
-            "leaseOwner": {"S": "worker-b"},
-            "checkpointOwner": {"S": "worker-a"},
-        },
+    put_lease(
+        ddb,
+        lease_table,
+        "shardId-000000000003",
+        counter=8,
+        owner="worker-b",
+        handing_over="worker-a",
     )
     assert "shardId-000000000003" in replay.release(ddb, lease_table, "worker-a")
     lease = {lease.shard_id: lease for lease in replay.leases(ddb, lease_table)}[
