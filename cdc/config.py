@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cdc.capture.records import PARTITIONINGS, PRIMARY_KEY
+
 PREFIX = "TOTESYS_CDC_"
 
 
@@ -46,6 +48,9 @@ class CaptureConfig:
     max_changes_per_step: int = 20_000
     status_interval_s: float = 1.0
     batch_records: int = 500  # records per PutRecords call (1..500)
+    # How CDC records are partitioned (cdc.capture.records): "primary-key", as the DMS task
+    # in terraform is configured; "schema-table", DMS's default without object-mapping rules.
+    partitioning: str = PRIMARY_KEY
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,14 @@ def load_capture(env: Mapping[str, str] | None = None) -> CaptureConfig:
                 env.get(PREFIX + "CAPTURE_POLL_INTERVAL_S", defaults.poll_interval_s)
             ),
             batch_records=int(env.get(PREFIX + "CAPTURE_BATCH_RECORDS", defaults.batch_records)),
+            partitioning=_choice(env, "CAPTURE_PARTITIONING", defaults.partitioning, PARTITIONINGS),
         )
     except ValueError as exc:
         raise ConfigError(f"invalid capture setting: {exc}") from None
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(PREFIX + name, default)
+    if value not in choices:
+        raise ConfigError(f"{PREFIX}{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value

@@ -4,7 +4,8 @@ Pure functions build the documents DMS takes; ``render`` writes them as JSON fil
 terraform reads (``terraform/dms/*.json``), so no copy of them is ever written by hand.
 
 - table mappings: one selection rule per ToteSys table in ``public`` (never a whole-schema
-  wildcard, so bookkeeping tables such as DMS's own ``awsdms_ddl_audit`` stay out);
+  wildcard, so bookkeeping tables such as DMS's own ``awsdms_ddl_audit`` stay out), and one
+  object-mapping rule per table that partitions its records by primary key (below);
 - Kinesis target endpoint settings: Contract A's record format (DESIGN.md §3);
 - PostgreSQL source endpoint settings: logical replication slot, heartbeat, DDL capture,
   booleans as booleans, tasks fail rather than truncate a LOB silently;
@@ -27,21 +28,73 @@ SLOT_NAME = "totesys_cdc"
 LOB_MAX_SIZE_KB = 64
 
 
+# How DMS partitions records on a Kinesis target ("Using Amazon Kinesis Data Streams as a
+# target for AWS Database Migration Service", AWS DMS User Guide,
+# https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Target.Kinesis.html): full-load records
+# go by primary key, but CDC records of a task without object mapping (or ParallelApply*
+# settings) go by schema-table, with no partition-key-value: every change of a table lands on
+# one shard, capped at that shard's 1,000 records/s and 1 MiB/s and read by one KCL worker.
+# Records published from PostgreSQL-source tasks show exactly this (tests/fixtures/dms/README.md).
+# The page's "Using object mapping to migrate data to a Kinesis data stream"
+# (#CHAP_Target.Kinesis.ObjectMapping) names primary-key among an object-mapping rule's
+# partition-key-type values and map-record-to-record as the action for a relational source: one
+# such rule per table puts a row's changes, like its load record, on the shard its key hashes
+# to (Contract A's partition-key-value, public.<table>.<key> with PartitionIncludeSchemaTable).
+# ParallelApply* would also change the default to primary-key (the same page), but it also
+# changes how many threads put records concurrently; it stays off.
+PARTITION_KEY_TYPE = "primary-key"
+
+
 def table_mappings() -> dict[str, Any]:
-    """Selection rules: exactly the ToteSys tables, nothing else."""
-    return {
-        "rules": [
-            {
-                "rule-type": "selection",
-                "rule-id": str(i),
-                "rule-name": f"include-{table}",
-                "object-locator": {"schema-name": SCHEMA, "table-name": table},
-                "rule-action": "include",
-                "filters": [],
-            }
-            for i, table in enumerate(TABLES, start=1)
-        ]
-    }
+    """Selection rules (exactly the ToteSys tables, nothing else), then object-mapping rules
+    (each table's records partitioned by primary key)."""
+    selections = [
+        {
+            "rule-type": "selection",
+            "rule-id": str(i),
+            "rule-name": f"include-{table}",
+            "object-locator": {"schema-name": SCHEMA, "table-name": table},
+            "rule-action": "include",
+            "filters": [],
+        }
+        for i, table in enumerate(TABLES, start=1)
+    ]
+    mappings = [
+        {
+            "rule-type": "object-mapping",
+            "rule-id": str(i),
+            "rule-name": f"partition-{table}-by-primary-key",
+            "rule-action": "map-record-to-record",
+            "object-locator": {"schema-name": SCHEMA, "table-name": table},
+            "mapping-parameters": {"partition-key-type": PARTITION_KEY_TYPE},
+        }
+        for i, table in enumerate(TABLES, start=len(TABLES) + 1)
+    ]
+    return {"rules": selections + mappings}
+
+
+def cdc_partitioning(mappings: dict[str, Any], settings: dict[str, Any]) -> dict[str, str]:
+    """How DMS partitions each selected table's CDC records under these table mappings and task
+    settings: ``primary-key`` where an object-mapping rule for the table asks for it, or where
+    ParallelApplyThreads is above 0 and no rule says otherwise; ``schema-table`` elsewhere
+    (DMS's default; the comment above). Tables are those of exact selection rules."""
+    rules = mappings.get("rules", [])
+    parallel = (settings.get("TargetMetadata") or {}).get("ParallelApplyThreads") or 0
+    default = PARTITION_KEY_TYPE if parallel > 0 else "schema-table"
+    found: dict[str, str] = {}
+    for rule in rules:
+        if rule.get("rule-type") == "selection" and rule.get("rule-action") != "exclude":
+            locator = rule.get("object-locator", {})
+            found[f"{locator.get('schema-name')}.{locator.get('table-name')}"] = default
+    for rule in rules:
+        if rule.get("rule-type") != "object-mapping":
+            continue
+        locator = rule.get("object-locator", {})
+        name = f"{locator.get('schema-name')}.{locator.get('table-name')}"
+        kind = (rule.get("mapping-parameters") or {}).get("partition-key-type")
+        if name in found and kind is not None:
+            found[name] = kind
+    return found
 
 
 def kinesis_settings() -> dict[str, Any]:

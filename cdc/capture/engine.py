@@ -317,4 +317,11 @@ class CaptureEngine:
         stats = self.status.tables.get(tdef.table)
         if stats is not None:
             setattr(stats, change.operation + "s", getattr(stats, change.operation + "s") + 1)
-        return data_record(tdef, change.operation, values, now=utcnow(), position=position)
+        return data_record(
+            tdef,
+            change.operation,
+            values,
+            now=utcnow(),
+            position=position,
+            partitioning=self.config.partitioning,
+        )

@@ -6,8 +6,23 @@ operations and control details on. Pure: values in, records out.
 
 The record's shape is Contract A (``contracts.change_records``). How DMS fills it:
 
+- Data records are partitioned as the task's table mappings say (``partitioning``):
+  ``primary-key`` (the DMS task in ``cdc.dms_task`` has an object-mapping rule per table that
+  asks for it): the Kinesis partition key is ``partition-key-value``, ``public.<table>.<key>``
+  (``PartitionIncludeSchemaTable``); ``schema-table`` (DMS's default for CDC records of a task
+  without such rules): ``insert``/``update``/``delete`` records carry ``partition-key-type:
+  schema-table`` and no ``partition-key-value`` (``IncludePartitionValue`` leaves it out for
+  that type), and the Kinesis partition key is ``<schema>.<table>``, so a table's changes all
+  land on one shard. ``load`` records go by primary key either way. Sources: "Using Amazon
+  Kinesis Data Streams as a target", AWS DMS User Guide,
+  https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Target.Kinesis.html (endpoint settings;
+  the two forms of partition key, ``SchemaName.TableName`` and a field's value), and records
+  published from PostgreSQL-source tasks (``load`` with ``primary-key``, CDC with
+  ``schema-table``; tests/fixtures/dms/README.md).
 - Control records (``record-type: control``; ``create-table``, ``add-column``, ``drop-column``,
-  ``drop-table``) carry ``control.table-def`` and are partitioned by the task id.
+  ``drop-table``) carry ``control.table-def`` and ``partition-key-value`` the task id; their
+  Kinesis partition key is ``<task id>.<schema>.<table>`` (the same page: "The partition-key
+  value for a control record that is for a specific table is TaskId.SchemaName.TableName").
 
 Values, as DMS writes a PostgreSQL source's types into JSON (the choices this project makes
 where the DMS documentation is silent are marked *):
@@ -54,7 +69,10 @@ TIMESTAMP_OID = 1114
 TIMESTAMPTZ_OID = 1184
 DATE_OID = 1082
 
-PARTITION_KEY_TYPE = "primary-key"
+# How data records are partitioned (the module docstring): DMS's two behaviours for this task.
+PRIMARY_KEY = "primary-key"
+SCHEMA_TABLE = "schema-table"
+PARTITIONINGS = (PRIMARY_KEY, SCHEMA_TABLE)
 
 
 class EncodingError(ValueError):
@@ -165,21 +183,29 @@ def data_record(
     *,
     now: datetime,
     position: TransactionPosition | None = None,
+    partitioning: str = PRIMARY_KEY,
 ) -> OutRecord:
-    """A data record from a row's text values (in ``table.columns`` order)."""
+    """A data record from a row's text values (in ``table.columns`` order), partitioned as
+    ``partitioning`` says (``load`` records always by primary key)."""
+    if partitioning not in PARTITIONINGS:
+        raise ValueError(f"partitioning must be one of {PARTITIONINGS}, not {partitioning!r}")
     if len(values) != len(table.columns):
         raise EncodingError(f"{table.table}: {len(values)} values for {len(table.columns)} columns")
     data = {c.name: encode_value(c.type_oid, v) for c, v in zip(table.columns, values, strict=True)}
-    partition = partition_key_value(table, data)
     metadata: dict[str, Any] = {
         "timestamp": dms_timestamp(now),
         "record-type": "data",
         "operation": operation,
-        "partition-key-type": PARTITION_KEY_TYPE,
-        "partition-key-value": partition,
-        "schema-name": table.schema,
-        "table-name": table.table,
     }
+    if partitioning == SCHEMA_TABLE and operation != "load":
+        partition = f"{table.schema}.{table.table}"
+        metadata["partition-key-type"] = SCHEMA_TABLE
+    else:
+        partition = partition_key_value(table, data)
+        metadata["partition-key-type"] = PRIMARY_KEY
+        metadata["partition-key-value"] = partition
+    metadata["schema-name"] = table.schema
+    metadata["table-name"] = table.table
     if position is not None:
         metadata["transaction-id"] = position.xid
         metadata["transaction-record-id"] = position.record_id
@@ -208,7 +234,9 @@ def control_record(table: TableDef, operation: str, *, task_id: str, now: dateti
             "table-name": table.table,
         },
     }
-    return OutRecord(task_id, _serialise(record), table.table, operation)
+    return OutRecord(
+        f"{task_id}.{table.schema}.{table.table}", _serialise(record), table.table, operation
+    )
 
 
 # The PostgreSQL type of each Contract A column kind in ToteSys (pg_type OIDs), for building

@@ -20,6 +20,7 @@ def test_capture_settings_come_from_the_documented_variables():
             "TOTESYS_CDC_CAPTURE_STATE_DIR": "/tmp/st",
             "TOTESYS_CDC_CAPTURE_POLL_INTERVAL_S": "0.5",
             "TOTESYS_CDC_CAPTURE_BATCH_RECORDS": "1",
+            "TOTESYS_CDC_CAPTURE_PARTITIONING": "schema-table",
         }
     )
     assert (cfg.source_dsn, cfg.stream_name, cfg.task_id, cfg.slot_name, cfg.publication) == (
@@ -30,6 +31,9 @@ def test_capture_settings_come_from_the_documented_variables():
         "pub",
     )
     assert (cfg.state_dir, cfg.poll_interval_s, cfg.batch_records) == (Path("/tmp/st"), 0.5, 1)
+    assert cfg.partitioning == "schema-table"
+    default = config.load_capture({"TOTESYS_CDC_SOURCE_DSN": "x", "TOTESYS_CDC_STREAM_NAME": "s"})
+    assert default.partitioning == "primary-key"  # as the DMS task in terraform partitions CDC
 
 
 def test_missing_or_invalid_settings_name_the_variable():
@@ -43,5 +47,13 @@ def test_missing_or_invalid_settings_name_the_variable():
                 "TOTESYS_CDC_SOURCE_DSN": "d",
                 "TOTESYS_CDC_STREAM_NAME": "s",
                 "TOTESYS_CDC_CAPTURE_BATCH_RECORDS": "many",
+            }
+        )
+    with pytest.raises(config.ConfigError, match="TOTESYS_CDC_CAPTURE_PARTITIONING"):
+        config.load_capture(
+            {
+                "TOTESYS_CDC_SOURCE_DSN": "d",
+                "TOTESYS_CDC_STREAM_NAME": "s",
+                "TOTESYS_CDC_CAPTURE_PARTITIONING": "table",
             }
         )

@@ -65,7 +65,7 @@ SEVERITIES = {
 
 
 def test_the_mappings_select_exactly_the_eleven_toteys_tables_and_nothing_else():
-    rules = dms_task.table_mappings()["rules"]
+    rules = [r for r in dms_task.table_mappings()["rules"] if r["rule-type"] == "selection"]
     assert {
         (r["object-locator"]["schema-name"], r["object-locator"]["table-name"]) for r in rules
     } == {("public", t) for t in TABLES}
@@ -75,7 +75,65 @@ def test_the_mappings_select_exactly_the_eleven_toteys_tables_and_nothing_else()
         assert "%" not in json.dumps(rule["object-locator"]), (
             "no wildcards: bookkeeping tables stay out"
         )
-    assert len({r["rule-id"] for r in rules}) == len(rules)
+    every_rule = dms_task.table_mappings()["rules"]
+    assert len({r["rule-id"] for r in every_rule}) == len(every_rule)
+
+
+# "Using object mapping to migrate data to a Kinesis data stream", AWS DMS User Guide: the rule's
+# keys, its actions, and the partition-key-type values of data records.
+OBJECT_MAPPING_KEYS = {
+    "rule-type",
+    "rule-id",
+    "rule-name",
+    "rule-action",
+    "object-locator",
+    "target-table-name",
+    "mapping-parameters",
+}
+OBJECT_MAPPING_ACTIONS = {"map-record-to-record", "map-record-to-document"}
+PARTITION_KEY_TYPES = {
+    "schema-table",
+    "transaction-id",
+    "primary-key",
+    "constant",
+    "attribute-name",
+}
+
+
+def test_the_mappings_partition_every_tables_cdc_records_by_primary_key():
+    mappings = dms_task.table_mappings()
+    objects = [r for r in mappings["rules"] if r["rule-type"] == "object-mapping"]
+    assert {r["object-locator"]["table-name"] for r in objects} == set(TABLES)
+    for rule in objects:
+        assert set(rule) <= OBJECT_MAPPING_KEYS
+        assert rule["rule-action"] == "map-record-to-record"  # a relational source's rows as-is
+        assert rule["object-locator"]["schema-name"] == "public"
+        assert rule["mapping-parameters"] == {"partition-key-type": "primary-key"}
+        assert rule["mapping-parameters"]["partition-key-type"] in PARTITION_KEY_TYPES
+    # With these mappings and these task settings, DMS partitions CDC by key, table by table.
+    assert dms_task.cdc_partitioning(mappings, dms_task.task_settings()) == {
+        f"public.{t}": "primary-key" for t in TABLES
+    }
+
+
+def test_without_object_mapping_dms_partitions_cdc_by_schema_and_table():
+    selections = {
+        "rules": [r for r in dms_task.table_mappings()["rules"] if r["rule-type"] == "selection"]
+    }
+    settings = dms_task.task_settings()
+    assert set(dms_task.cdc_partitioning(selections, settings).values()) == {"schema-table"}
+    parallel = {**settings, "TargetMetadata": {"ParallelApplyThreads": 8}}
+    # ParallelApply* makes primary-key the default (the DMS User Guide, same page).
+    assert set(dms_task.cdc_partitioning(selections, parallel).values()) == {"primary-key"}
+    one_off = dms_task.table_mappings()
+    one_off["rules"] = [
+        r
+        for r in one_off["rules"]
+        if r["rule-type"] == "selection" or r["object-locator"]["table-name"] != "payment"
+    ]
+    found = dms_task.cdc_partitioning(one_off, settings)
+    assert found.pop("public.payment") == "schema-table"
+    assert set(found.values()) == {"primary-key"}
 
 
 def test_endpoint_settings_are_valid_for_the_dms_api_and_give_contract_a():

@@ -9,7 +9,10 @@ import pytest
 
 from cdc.capture import records
 from cdc.capture.records import ColumnDef, TableDef, TransactionPosition
-from contracts.change_records import version_of
+from contracts.change_records import SOURCE_TABLES, version_of
+from stream_processor.decode import decode
+from stream_processor.join_state import MemoryJoinState
+from stream_processor.transform import transform
 
 PAYMENT = TableDef(
     "public",
@@ -110,13 +113,82 @@ def test_versions_order_changes_by_commit_position_then_place_in_the_transaction
         version_of({"operation": "update"})
 
 
-def test_a_control_record_describes_the_table_and_is_partitioned_by_task():
+def test_a_control_record_describes_the_table_and_is_partitioned_by_task_and_table():
     out = records.control_record(PAYMENT, "add-column", task_id="task-1", now=NOW)
     body = json.loads(out.data)
-    assert out.partition_key == "task-1"
+    # DMS: partition-key-value the task id; the Kinesis key TaskId.SchemaName.TableName.
+    assert out.partition_key == "task-1.public.payment"
+    assert body["metadata"]["partition-key-type"] == "task-id"
+    assert body["metadata"]["partition-key-value"] == "task-1"
     assert (
         body["metadata"]["record-type"] == "control"
         and body["metadata"]["operation"] == "add-column"
     )
     assert body["control"]["table-def"]["columns"]["paid"] == {"nullable": False, "type": "BOOLEAN"}
     assert body["control"]["table-def"]["primary-key"] == ["payment_id"]
+
+
+POSITION = TransactionPosition(1140, 1, 0x2_7C007328, 0x2_7C007300, NOW, (1139, 3))
+PAYMENT_ROW = {
+    "payment_id": "17",
+    "created_at": "2026-11-25 11:00:00",
+    "last_updated": "2026-11-25 11:59:59.5",
+    "transaction_id": "4",
+    "counterparty_id": "2",
+    "payment_amount": "10.00",
+    "currency_id": "1",
+    "payment_type_id": "3",
+    "paid": "t",
+    "payment_date": "2026-11-26",
+    "company_ac_number": "12345678",
+    "counterparty_ac_number": "87654321",
+}
+
+
+def payment(operation: str, partitioning: str) -> records.OutRecord:
+    values = [PAYMENT_ROW[c] for c in SOURCE_TABLES["payment"]]
+    position = None if operation == "load" else POSITION
+    return records.data_record(
+        records.table_def("payment"),
+        operation,
+        values,
+        now=NOW,
+        position=position,
+        partitioning=partitioning,
+    )
+
+
+@pytest.mark.parametrize("operation", ["insert", "update", "delete"])
+def test_schema_table_partitioning_gives_cdc_records_the_shape_dms_writes_without_mappings(
+    operation,
+):
+    out = payment(operation, records.SCHEMA_TABLE)
+    metadata = json.loads(out.data)["metadata"]
+    assert out.partition_key == "public.payment"  # every change of the table: one shard
+    assert metadata["partition-key-type"] == "schema-table"
+    assert "partition-key-value" not in metadata
+    by_key = json.loads(payment(operation, records.PRIMARY_KEY).data)["metadata"]
+    assert by_key.pop("partition-key-value") == "public.payment.17"
+    assert {**by_key, "partition-key-type": "schema-table"} == metadata  # nothing else differs
+
+
+def test_load_records_go_by_primary_key_in_either_partitioning():
+    for partitioning in records.PARTITIONINGS:
+        out = payment("load", partitioning)
+        metadata = json.loads(out.data)["metadata"]
+        assert out.partition_key == metadata["partition-key-value"] == "public.payment.17"
+        assert metadata["partition-key-type"] == "primary-key"
+    with pytest.raises(ValueError, match="partitioning"):
+        payment("load", "table")
+
+
+@pytest.mark.parametrize("operation", ["insert", "update", "delete"])
+def test_the_stream_processor_reads_both_shapes_as_the_same_change(operation):
+    """The processor never reads the partition fields: a schema-table record gives the same
+    change and the same warehouse rows as the primary-key one."""
+    by_key = decode(payment(operation, records.PRIMARY_KEY).data)
+    by_table = decode(payment(operation, records.SCHEMA_TABLE).data)
+    assert by_table == by_key
+    assert (by_table.table, by_table.key, by_table.operation) == ("payment", 17, operation)
+    assert transform(by_table, MemoryJoinState()).rows == transform(by_key, MemoryJoinState()).rows
+    assert transform(by_table, MemoryJoinState()).rows
