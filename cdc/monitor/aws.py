@@ -3,6 +3,7 @@ DescribeTableStatistics and the task's AWS/DMS CloudWatch metrics."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,6 +63,32 @@ def settings_problems(live: dict[str, Any]) -> list[str]:
     ]
 
 
+def partitioning_problems(mappings: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    """The tables whose CDC records the task's table mappings (and task settings) leave in
+    DMS's schema-table partitioning: every change of such a table goes to one shard, so one
+    shard's write limit and one KCL worker cap the table, whatever the stream's size
+    (``cdc.dms_task.cdc_partitioning``; docs/contracts.md)."""
+    by_table = dms_task.cdc_partitioning(mappings, settings)
+    unkeyed = sorted(t for t, kind in by_table.items() if kind != dms_task.PARTITION_KEY_TYPE)
+    if not unkeyed:
+        return []
+    return [
+        f"table mappings: CDC of {', '.join(unkeyed)} is partitioned by schema-table, not by "
+        "primary key: each table's changes land on one shard (1,000 records/s, one worker), "
+        "so the stream's sizing does not hold (add the object-mapping rules 'cdc dms render' "
+        "writes, or apply terraform)"
+    ]
+
+
+def _task_documents(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The task's table mappings and settings, or None when the task did not return them."""
+    if not task.get("TableMappings"):
+        return None
+    return json.loads(task["TableMappings"]), json.loads(
+        task.get("ReplicationTaskSettings") or "{}"
+    )
+
+
 def read(
     dms: Any,  # noqa: ANN401 - boto3 clients
     cloudwatch: Any,  # noqa: ANN401
@@ -75,7 +102,9 @@ def read(
     now = now or datetime.now(UTC)
     try:
         tasks = dms.describe_replication_tasks(
-            Filters=[{"Name": "replication-task-id", "Values": [task_id]}], WithoutSettings=True
+            # with its settings: the table mappings say how CDC is partitioned
+            Filters=[{"Name": "replication-task-id", "Values": [task_id]}],
+            WithoutSettings=False,
         )["ReplicationTasks"]
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
@@ -134,6 +163,11 @@ def read(
     endpoint_problems = (
         settings_problems(endpoints[0].get("KinesisSettings", {})) if endpoints else []
     )
+    documents = _task_documents(task)
+    if documents is None:
+        notes.append("table mappings unavailable: CDC partitioning not checked")
+    else:
+        endpoint_problems += partitioning_problems(*documents)
     slot_lag = None
     if source_instance:
         slot_lag = _latest(

@@ -40,7 +40,8 @@ class TaskHealth:
     cdc_incoming_changes: float | None = None
     throughput_records_per_s: float | None = None
     retained_wal_bytes: int | None = None
-    settings_problems: list[str] = field(default_factory=list)  # endpoint vs Contract A
+    # the target endpoint vs Contract A; table mappings that partition CDC by schema-table
+    settings_problems: list[str] = field(default_factory=list)
     tables: list[TableHealth] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

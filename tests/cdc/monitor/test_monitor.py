@@ -62,6 +62,16 @@ def test_target_settings_that_break_contract_a_are_named_with_the_fix():
     assert problems(health(settings_problems=["x"]), Thresholds()) == ["x"]
 
 
+def test_table_mappings_that_leave_cdc_in_schema_table_partitioning_are_named():
+    settings = dms_task.task_settings()
+    assert aws_monitor.partitioning_problems(dms_task.table_mappings(), settings) == []
+    selections = [r for r in dms_task.table_mappings()["rules"] if r["rule-type"] == "selection"]
+    [problem] = aws_monitor.partitioning_problems({"rules": selections}, settings)
+    assert problem.startswith("table mappings: CDC of public.address, public.counterparty, ")
+    assert "partitioned by schema-table, not by primary key" in problem
+    assert "'cdc dms render'" in problem
+
+
 def test_stopped_failed_slow_or_errored_tasks_are_each_reported():
     assert problems(health(status="stopped", stop_reason="user"), Thresholds()) == [
         "task is stopped (user)"
@@ -203,5 +213,24 @@ def test_a_dms_task_is_read_from_the_dms_api_and_its_cloudwatch_metrics(stack_cf
     )
     [setting] = aws_monitor.read(dms, cloudwatch, f"{name}-loose").settings_problems
     assert setting.startswith("target endpoint: IncludeTransactionDetails is None")
+    # A task made without the object-mapping rules: DMS partitions its CDC by schema-table.
+    selections = [r for r in dms_task.table_mappings()["rules"] if r["rule-type"] == "selection"]
+    dms.create_replication_task(
+        ReplicationTaskIdentifier=f"{name}-by-table",
+        SourceEndpointArn=task["SourceEndpointArn"],
+        TargetEndpointArn=task["TargetEndpointArn"],
+        ReplicationInstanceArn=task["ReplicationInstanceArn"],
+        MigrationType="full-load-and-cdc",
+        TableMappings=json.dumps({"rules": selections}),
+        ReplicationTaskSettings=json.dumps(dms_task.task_settings()),
+    )
+    [partitioning] = aws_monitor.read(dms, cloudwatch, f"{name}-by-table").settings_problems
+    assert (
+        partitioning
+        == aws_monitor.partitioning_problems({"rules": selections}, dms_task.task_settings())[0]
+    )
+    by_table = monitor(env, "--source", "aws", "--task-id", f"{name}-by-table", "--json", "--check")
+    assert by_table.returncode == 1
+    assert partitioning in json.loads(by_table.stdout)["problems"]
     missing = monitor(env, "--source", "aws", "--task-id", "no-such-task")
     assert missing.returncode == 1 and "no DMS replication task 'no-such-task'" in missing.stdout
