@@ -7,6 +7,8 @@ import json
 import signal
 import socket
 import sys
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from rich.table import Table
 from contracts.batches import CAUSES, DEAD_LETTER_PREFIX, DeadLetter, S3Store
 from contracts.events import log, warning
 from stream_processor import config as processor_config
-from stream_processor import daemon, dead_letters
+from stream_processor import daemon, dead_letters, startup
 from stream_processor import replay as replay_mod
 from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
 
@@ -56,7 +58,11 @@ def run(properties_path: Path) -> None:
 
     SIGTERM and SIGINT are passed to the daemon, which shuts its record processors down
     (each commits and checkpoints). Once it has exited, the leases it still owns are released
-    so the other workers take them at once: KCL 3.1 leaves them owned until they expire."""
+    so the other workers take them at once: KCL 3.1 leaves them owned until they expire.
+
+    While the daemon runs, each start-up step seen in the lease table is logged as a
+    ``startup`` event with the seconds since this command started (``stream_processor.startup``)."""
+    started = time.monotonic()
     for sig in (signal.SIGTERM, signal.SIGINT):  # until the daemon runs: stop at once
         signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
     try:
@@ -64,7 +70,9 @@ def run(properties_path: Path) -> None:
         if not cfg.stream_name:
             raise processor_config.ConfigError("TOTESYS_CDC_STREAM_NAME is not set")
         worker_id = cfg.worker_id or f"{socket.gethostname()}-{uuid.uuid4()}"
-        ensure_table(boto3.client("dynamodb"), cfg.state_table)
+        dynamodb = boto3.client("dynamodb")
+        ensure_table(dynamodb, cfg.state_table)
+        startup.startup_event(started, step="join_state_table_ready", table=cfg.state_table)
         properties_path.parent.mkdir(parents=True, exist_ok=True)
         settings = dataclasses.replace(daemon_settings(cfg), worker_id=worker_id)
         properties_path.write_text(settings.render())
@@ -72,9 +80,14 @@ def run(properties_path: Path) -> None:
     except (processor_config.ConfigError, daemon.DaemonSetupError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    code = daemon.supervise(argv)
+
+    def watch(exited: threading.Event) -> None:
+        startup.startup_event(started, step="daemon_started", worker=worker_id)
+        startup.watch(dynamodb, cfg.application_name, cfg.state_table, worker_id, started, exited)
+
+    code = daemon.supervise(argv, watch)
     try:
-        released = replay_mod.release(boto3.client("dynamodb"), cfg.application_name, worker_id)
+        released = replay_mod.release(dynamodb, cfg.application_name, worker_id)
     except replay_mod.ReplayError:  # the daemon never made its lease table: nothing to release
         released = []
     except (BotoCoreError, ClientError) as exc:  # they expire on their own: a warning
@@ -99,13 +112,21 @@ def _config() -> processor_config.ProcessorConfig:
 
 @replay.command("list")
 def replay_list() -> None:
-    """Every shard's checkpoint, owner and lag."""
+    """Every shard's checkpoint, owner (since when) and lag.
+
+    "owner since" is when the owner's `stream-processor run` saw it take the lease (the lease
+    table keeps no time; see stream_processor/startup.py); "-" for an owner that recorded none."""
     cfg = _config()
     table = Table(title=f"checkpoints of {cfg.application_name}")
-    for column in ("shard", "checkpoint", "owner", "lease counter", "behind latest"):
+    columns = ("shard", "checkpoint", "owner", "owner since", "lease counter", "behind latest")
+    for column in columns:
         table.add_column(column, no_wrap=column == "shard", overflow="fold")
+    dynamodb = boto3.client("dynamodb")
     try:
-        for lease in replay_mod.leases(boto3.client("dynamodb"), cfg.application_name):
+        leases = replay_mod.leases(dynamodb, cfg.application_name)
+        since = startup.owners_since(dynamodb, cfg.state_table, cfg.application_name, leases)
+        now = datetime.now(UTC)
+        for lease in leases:
             lag = (
                 replay_mod.lag_ms(boto3.client("kinesis"), cfg.stream_name, lease)
                 if cfg.stream_name
@@ -115,6 +136,12 @@ def replay_list() -> None:
                 lease.shard_id,
                 str(lease.checkpoint),
                 str(lease.owner),
+                (
+                    f"{since[lease.shard_id]:%Y-%m-%d %H:%M:%S}Z "
+                    f"({(now - since[lease.shard_id]).total_seconds():.0f}s)"
+                    if lease.shard_id in since
+                    else "-"
+                ),
                 str(lease.counter),
                 "-" if lag is None else f"{lag / 1000:.1f}s",
             )

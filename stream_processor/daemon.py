@@ -11,7 +11,8 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +120,14 @@ class DaemonSettings:
         return "".join(f"{key} = {value}\n" for key, value in props.items())
 
 
+def log_configuration() -> Path:
+    """The daemon's logback configuration (``stream_processor/logback.xml``, package data):
+    each line a record processor writes on stderr is passed through once, unchanged, instead
+    of twice with an ERROR wrapper around one copy (``DrainChildSTDERRTask``); the daemon's own
+    lines keep their levels."""
+    return Path(__file__).with_name("logback.xml")
+
+
 def command(properties_path: Path) -> list[str]:
     return [
         java(),
@@ -128,12 +137,16 @@ def command(properties_path: Path) -> list[str]:
         MAIN_CLASS,
         "-p",
         str(properties_path),
+        "-l",
+        str(log_configuration()),
     ]
 
 
-def supervise(argv: list[str]) -> int:
+def supervise(argv: list[str], watch: Callable[[threading.Event], None] | None = None) -> int:
     """Run the daemon as a child process, passing SIGTERM and SIGINT on to it, and return its
     exit status as a shell reports it (128 + the signal's number when a signal ended it).
+    ``watch``, if given, runs in a thread once the daemon has started, until the event it is
+    given is set when the daemon has exited.
 
     The container's entry point needs a parent that outlives the daemon, to release its leases
     afterwards; as PID 1 it must also handle SIGTERM itself (PID 1 ignores unhandled signals).
@@ -153,7 +166,11 @@ def supervise(argv: list[str]) -> int:
         child = subprocess.Popen(argv)  # noqa: S603 - the daemon's own command line
         for signum in received:  # came while Popen ran, before ``child`` was set
             child.send_signal(signum)
+        exited = threading.Event()
+        if watch is not None:
+            threading.Thread(target=watch, args=(exited,), name="watch", daemon=True).start()
         code = child.wait()
+        exited.set()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -10,9 +10,12 @@ ever taken after the manifest covering every record up to it is in S3.
 
 from __future__ import annotations
 
+import io
 import sys
 import time
+import traceback
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import boto3
@@ -61,10 +64,12 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
         self.make_shard = make_shard
         self.shard: ShardProcessor | None = None
         self.shard_id = "?"
+        self.initialized_at: float | None = None  # until the shard's first records arrive
 
     def initialize(self, initialize_input: Any) -> None:  # noqa: ANN401 - kclpy's input
         self.shard_id = initialize_input.shard_id
         self.shard = self.make_shard(self.shard_id)
+        self.initialized_at = time.monotonic()
         log(
             "shard_initialized",
             shard=self.shard_id,
@@ -76,6 +81,15 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
 
     def process_records(self, process_records_input: Any) -> None:  # noqa: ANN401
         self.shard.metrics.millis_behind_latest = process_records_input.millis_behind_latest
+        if process_records_input.records and self.initialized_at is not None:
+            log(  # the last start-up step this shard's record processor sees
+                "first_records",
+                shard=self.shard_id,
+                records=len(process_records_input.records),
+                since_initialized_s=round(time.monotonic() - self.initialized_at, 1),
+                millis_behind_latest=process_records_input.millis_behind_latest,
+            )
+            self.initialized_at = None
         self.shard.process_many(
             [
                 (record.sequence_number, record.partition_key, record.binary_data)
@@ -109,6 +123,41 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
         log("shutdown_requested", shard=self.shard_id, metrics=vars(self.shard.metrics))
 
 
+class ErrorEvents(io.TextIOBase):
+    """kclpy's error file. kclpy catches any exception a record processor's method raises,
+    writes "Caught exception from action dispatch: ..." and the traceback to it, flushes, and
+    carries on (``KCLProcess._perform_action``). Each flush here becomes one ERROR event, so a
+    real error stays an error now that the daemon passes stderr lines through unchanged
+    (``stream_processor/logback.xml``)."""
+
+    def __init__(self, shard_id: Callable[[], str]) -> None:
+        super().__init__()
+        self._shard_id = shard_id
+        self._parts: list[str] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        text, self._parts = "".join(self._parts).strip(), []
+        if text:
+            error("record_processor_failed", shard=self._shard_id(), detail=text)
+
+
+def crashed(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    """``sys.excepthook``: what ends the record processor (an I/O error on the daemon's pipes)
+    as one ERROR event instead of bare traceback lines."""
+    error(
+        "record_processor_crashed",
+        error=f"{kind.__name__}: {value}",
+        detail="".join(traceback.format_exception(kind, value, tb)),
+    )
+
+
 def components(
     cfg: processor_config.ProcessorConfig,
 ) -> tuple[BulkJoinState, ObjectStore, Publish | None]:
@@ -127,16 +176,20 @@ def serve(
     publish: Publish | None,
 ) -> None:
     """Speak the KCL's MultiLangDaemon protocol on stdin/stdout until the daemon ends it."""
+    record_processor = StarSchemaProcessor(
+        lambda shard: ShardProcessor(shard, state, store, cfg, publish)
+    )
     kcl.KCLProcess(
-        StarSchemaProcessor(lambda shard: ShardProcessor(shard, state, store, cfg, publish))
+        record_processor, error_file=ErrorEvents(lambda: record_processor.shard_id)
     ).run()
 
 
 def main() -> int:
+    sys.excepthook = crashed
     try:
         cfg = processor_config.load()
     except processor_config.ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        error("processor_config_invalid", error=str(exc))
         return 1
     serve(cfg, *components(cfg))
     return 0

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -223,10 +224,25 @@ def put_story(p) -> None:  # noqa: ANN001
     p.put(0, b"\x00not a DMS record")
 
 
+def events_in(log: Path) -> tuple[list[str], list[str]]:
+    """(the JSON event lines, the other lines: the daemon's own) of a processor's log."""
+    lines = log.read_text(errors="replace").splitlines()
+    return [x for x in lines if x.startswith("{")], [x for x in lines if not x.startswith("{")]
+
+
 def test_records_on_two_shards_become_the_expected_parquet_rows_and_checkpoints(pipeline):
     put_story(pipeline)
     pipeline.processor.start()
     pipeline.wait_processed()
+    listed = subprocess.run(
+        [sys.executable, "-m", "stream_processor.cli", "replay", "list"],
+        env={**pipeline.processor.env, "COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    pipeline.processor.stop()
     manifests, rows, dead = pipeline.outputs()
 
     staff = latest(rows["dim_staff"], "staff_id")
@@ -249,6 +265,32 @@ def test_records_on_two_shards_become_the_expected_parquet_rows_and_checkpoints(
     assert (
         sum(m["records"] for m in manifests) + 1 >= 7
     )  # the poison record may end a rows-less batch
+
+    # Both shards' owner, and since when (the watch in `run` records it: the lease table
+    # keeps no time of ownership).
+    owned_since = [line for line in listed.splitlines() if "shardId-" in line]
+    assert len(owned_since) == 2 and all(
+        datetime.now(UTC).strftime("%Y-%m-%d") in line for line in owned_since
+    ), listed
+
+    # The processor's log: every event once, at its own level; no ERROR line (nothing failed:
+    # the poison record is bad data, a WARNING); start-up steps with their times.
+    events, daemon_lines = events_in(pipeline.processor.log)
+    assert len(events) == len(set(events)), "an event appears twice"
+    assert not [x for x in events + daemon_lines if "ERROR" in x]
+    parsed = [json.loads(x) for x in events]
+    assert {e["level"] for e in parsed} <= {"INFO", "WARNING"}
+    assert [e["reason"][:8] for e in parsed if e["event"] == "dead_letter"] == ["not JSON"]
+    assert any(e["event"] == "batch_committed" for e in parsed)
+    assert daemon_lines, "the daemon's own lines are still there"
+    steps = [(e["step"], e.get("shard")) for e in parsed if e["event"] == "startup"]
+    for step in ("join_state_table_ready", "daemon_started", "lease_table_present"):
+        assert (step, None) in steps
+    for shard in pipeline.last:
+        assert ("lease_taken", shard) in steps and ("first_checkpoint", shard) in steps
+    elapsed = [e["elapsed_s"] for e in parsed if e["event"] == "startup"]
+    assert elapsed == sorted(elapsed)
+    print("start-up:", [(s, sh, t) for (s, sh), t in zip(steps, elapsed, strict=True)])
 
 
 @pytest.mark.timeout(480)

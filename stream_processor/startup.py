@@ -1,0 +1,175 @@
+"""Start-up made visible, and who owns each shard since when.
+
+The KCL does not say what it is waiting on while it starts: it creates (or finds) its lease
+table, the leader assigns leases, each lease's record processor is initialized, and the first
+GetRecords calls bring records. ``stream-processor run`` watches the lease table while its
+daemon runs and logs each step it can see there as a ``startup`` event with the seconds since
+``run`` started (``step``: ``join_state_table_ready``, ``daemon_started``,
+``lease_table_present``, ``lease_taken``, ``first_checkpoint``: the first batch of that shard
+committed and checkpointed, then ``lease_gone`` when a lease moves to another worker). The
+record processor adds ``first_records`` per shard (kcl_app).
+
+The lease table has no time of ownership: a lease item holds ``leaseOwner`` and
+``leaseCounter`` (bumped at every renewal and take) but no timestamp (KCL 3.1.3's
+``DynamoDBLeaseSerializer`` writes none: leaseKey, leaseOwner, leaseCounter, checkpoint and
+its pending and sub-sequence fields, ownerSwitchesSinceCheckpoint, parent and child shard ids,
+hash range, throughputKBps, checkpointOwner; https://github.com/awslabs/amazon-kinesis-client,
+amazon-kinesis-client/src/main/java/software/amazon/kinesis/leases/dynamodb/).
+So when this worker is seen taking a lease, the watch records
+``lease-owner#<application>#<shard>`` = (owner, since) in the processor's state table, next to
+the saved checkpoints; ``stream-processor replay list`` shows it while that owner still holds
+the lease. "Since" is when the watch saw it (within its poll interval), not when the leader
+assigned it.
+
+``Watch.step`` is pure (lease snapshots in, events out); ``watch`` is the loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from contracts.events import log, warning
+from stream_processor import replay
+
+STARTUP_POLL_S = 1.0  # while start-up steps are still to come
+STEADY_POLL_S = 10.0  # afterwards: leases move only on a failure, a rebalance or a reshard
+
+
+@dataclass
+class Watch:
+    """What one worker has seen of the lease table so far."""
+
+    worker_id: str
+    lease_table_seen: bool = False
+    owned: dict[str, str | None] = field(default_factory=dict)  # shard -> checkpoint when taken
+    committed: set[str] = field(default_factory=set)  # shards with a first checkpoint since
+
+    def step(self, leases: list[replay.Lease] | None) -> list[dict[str, Any]]:
+        """The start-up steps a new lease-table snapshot shows (None: no table yet)."""
+        if leases is None:
+            return []
+        steps: list[dict[str, Any]] = []
+        if not self.lease_table_seen:
+            self.lease_table_seen = True
+            steps.append({"step": "lease_table_present", "leases": len(leases)})
+        for lease in leases:
+            shard, mine = lease.shard_id, lease.owner == self.worker_id
+            if mine and shard not in self.owned:
+                self.owned[shard] = lease.checkpoint
+                self.committed.discard(shard)
+                steps.append(
+                    {"step": "lease_taken", "shard": shard, "checkpoint": lease.checkpoint}
+                )
+            elif not mine and shard in self.owned:
+                del self.owned[shard]
+                steps.append({"step": "lease_gone", "shard": shard, "owner": lease.owner})
+            elif mine and shard not in self.committed and lease.checkpoint != self.owned[shard]:
+                self.committed.add(shard)
+                steps.append(
+                    {"step": "first_checkpoint", "shard": shard, "checkpoint": lease.checkpoint}
+                )
+        return steps
+
+    def settled(self, leases: list[replay.Lease] | None) -> bool:
+        """Every lease has an owner and every lease of ours has been checkpointed once (an
+        idle shard never is: the watch then keeps its start-up pace, a scan a second)."""
+        return (
+            leases is not None
+            and bool(leases)
+            and all(lease.owner for lease in leases)
+            and set(self.owned) <= self.committed
+        )
+
+
+def owner_key(lease_table: str, shard_id: str) -> str:
+    return f"lease-owner#{lease_table}#{shard_id}"
+
+
+def record_owner(
+    dynamodb: Any,  # noqa: ANN401 - boto3 client
+    state_table: str,
+    lease_table: str,
+    shard_id: str,
+    owner: str,
+    since: datetime,
+) -> None:
+    dynamodb.put_item(
+        TableName=state_table,
+        Item={
+            "pk": {"S": owner_key(lease_table, shard_id)},
+            "owner": {"S": owner},
+            "since": {"S": since.isoformat()},
+        },
+    )
+
+
+def owners_since(
+    dynamodb: Any,  # noqa: ANN401
+    state_table: str,
+    lease_table: str,
+    leases: list[replay.Lease],
+) -> dict[str, datetime]:
+    """shard -> since when its current owner holds it, where that owner's watch recorded it."""
+    keys = [{"pk": {"S": owner_key(lease_table, lease.shard_id)}} for lease in leases]
+    found: dict[str, tuple[str, datetime]] = {}
+    for start in range(0, len(keys), 100):  # BatchGetItem's limit
+        request = {state_table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+        while request:
+            page = dynamodb.batch_get_item(RequestItems=request)
+            for item in page["Responses"].get(state_table, []):
+                shard = item["pk"]["S"].rsplit("#", 1)[1]
+                found[shard] = (item["owner"]["S"], datetime.fromisoformat(item["since"]["S"]))
+            request = page.get("UnprocessedKeys") or {}
+    return {
+        lease.shard_id: found[lease.shard_id][1]
+        for lease in leases
+        if lease.shard_id in found and found[lease.shard_id][0] == lease.owner
+    }
+
+
+def startup_event(started: float, **fields: Any) -> None:  # noqa: ANN401
+    log("startup", elapsed_s=round(time.monotonic() - started, 1), **fields)
+
+
+def watch(
+    dynamodb: Any,  # noqa: ANN401
+    lease_table: str,
+    state_table: str,
+    worker_id: str,
+    started: float,
+    stop: threading.Event,
+) -> None:
+    """Poll the lease table until ``stop`` is set: each start-up step as a ``startup`` event,
+    each lease this worker takes recorded with its time. A failed read is skipped (the next
+    poll reads again); its first failure is logged as a warning."""
+    seen = Watch(worker_id)
+    warned = False
+    while not stop.is_set():
+        try:
+            try:
+                leases: list[replay.Lease] | None = replay.leases(dynamodb, lease_table)
+            except replay.ReplayError:  # the daemon has not created its lease table yet
+                leases = None
+            for step in seen.step(leases):
+                startup_event(started, **step)
+                if step["step"] == "lease_taken":
+                    record_owner(
+                        dynamodb,
+                        state_table,
+                        lease_table,
+                        step["shard"],
+                        worker_id,
+                        datetime.now(UTC),
+                    )
+        except (BotoCoreError, ClientError) as exc:
+            if not warned:
+                warning("lease_watch_failed", error=f"{type(exc).__name__}: {exc}")
+                warned = True
+            leases = None
+        stop.wait(STEADY_POLL_S if seen.settled(leases) else STARTUP_POLL_S)
