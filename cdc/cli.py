@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -176,14 +177,28 @@ def simulate() -> None:
 @simulate.command()
 @click.option("--seed", default=42, show_default=True, help="Same seed, same data.")
 @click.option("--small", is_flag=True, help="A small dataset (for quick tries).")
-def seed(seed: int, small: bool) -> None:
+@click.option(
+    "--scale",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="N times the orders, transactions and payments (100: ~1,050,000 rows).",
+)
+def seed(seed: int, small: bool, scale: int) -> None:
     """Write the initial dataset into an empty ToteSys."""
+    if small and scale != 1:
+        raise click.UsageError("--small and --scale do not go together")
 
     def run() -> None:
-        data = dataset.generate(seed, dataset.SMALL if small else dataset.DatasetSize())
+        size = dataset.SMALL if small else dataset.DatasetSize.scaled(scale)
+        data = dataset.generate(seed, size)
+        rows = sum(data.row_counts().values())
         with psycopg.connect(_source_dsn()) as conn:
+            started = time.perf_counter()
             counts = writer.load_dataset(conn, data)
-        table = Table(title=f"ToteSys initial dataset (seed {seed})")
+            seconds = time.perf_counter() - started
+        console.print(f"COPY: {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
+        table = Table(title=f"ToteSys initial dataset (seed {seed}, scale {scale})")
         table.add_column("table")
         table.add_column("rows", justify="right")
         for name, n in counts.items():

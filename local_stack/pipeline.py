@@ -86,9 +86,9 @@ class Pipeline:
     def log_path(self, process: str) -> Path:
         return self.cfg.log_dir / f"{self.names.task_id}-{process}.log"
 
-    def create(self, seed: int = 42) -> dict[str, int]:
+    def create(self, seed: int = 42, scale: int = 1) -> dict[str, int]:
         """Fresh resources for this run (``provision.create``); the source rows per table."""
-        written, queue_url = provision.create(self.cfg, self.names, seed)
+        written, queue_url = provision.create(self.cfg, self.names, seed, scale)
         self.env["TOTESYS_CDC_LOAD_QUEUE_URL"] = queue_url
         return written
 

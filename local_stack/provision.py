@@ -64,17 +64,19 @@ class Names:
         )
 
 
-def create(cfg: StackConfig, names: Names, seed: int) -> tuple[dict[str, int], str]:
-    """Fresh source (schema + the seeded dataset), warehouse (migrated), stream (``cfg``'s
-    stream name must be ``names.stream``), bucket, and queue with S3 notifications. Returns
-    the source rows loaded per table and the queue's URL."""
+def create(cfg: StackConfig, names: Names, seed: int, scale: int = 1) -> tuple[dict[str, int], str]:
+    """Fresh source (schema + the seeded dataset, ``scale`` times the orders), warehouse
+    (migrated), stream (``cfg``'s stream name must be ``names.stream``), bucket, and queue
+    with S3 notifications. Returns the source rows loaded per table and the queue's URL."""
     for db in (names.source_db, names.warehouse_db):
         postgres.drop_database(cfg, db)
     postgres.create_database(cfg, names.source_db)
     postgres.create_database(cfg, names.warehouse_db)
     with psycopg.connect(cfg.pg_dsn(names.source_db)) as conn:
         source_schema.create(conn)
-        written = writer.load_dataset(conn, dataset.generate(seed))
+        written = writer.load_dataset(
+            conn, dataset.generate(seed, dataset.DatasetSize.scaled(scale))
+        )
     with psycopg.connect(cfg.pg_dsn(names.warehouse_db)) as conn:
         migrations.apply(conn)
     kinesis, s3, sqs = aws.client(cfg, "kinesis"), aws.client(cfg, "s3"), aws.client(cfg, "sqs")

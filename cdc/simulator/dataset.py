@@ -19,6 +19,8 @@ from cdc.source_schema import TABLES
 DEFAULT_END = datetime(2026, 11, 1, 0, 0, 0)
 PAYMENT_TYPE_IDS = {name: i for i, name in enumerate(rows.PAYMENT_TYPES, start=1)}
 CURRENCIES = ("GBP", "USD", "EUR")
+# The tables that grow with the orders (``DatasetSize.scaled``); the rest is reference data.
+ORDER_ROW_TABLES = ("sales_order", "purchase_order", "transaction", "payment")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,18 @@ class DatasetSize:
     sales_orders: int = 2000
     purchase_orders: int = 1500
     days: int = 180
+
+    @classmethod
+    def scaled(cls, scale: int) -> DatasetSize:
+        """The production shape with ``scale`` times the orders (and so the transactions and
+        payments) over the same days and the same reference data: scale 100 is ~1,050,000
+        rows. Scale 1 is the default size."""
+        if scale < 1:
+            raise ValueError(f"scale must be 1 or more, not {scale}")
+        base = cls()
+        return cls(
+            sales_orders=base.sales_orders * scale, purchase_orders=base.purchase_orders * scale
+        )
 
 
 SMALL = DatasetSize(designs=40, sales_orders=120, purchase_orders=80, days=60)

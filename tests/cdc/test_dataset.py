@@ -19,6 +19,23 @@ def test_the_same_seed_gives_the_same_rows_and_another_seed_other_rows():
     assert dataset.generate(43).tables != DATA.tables
 
 
+def test_scale_multiplies_the_orders_only_and_scale_100_passes_a_million_rows():
+    assert dataset.DatasetSize.scaled(1) == dataset.DatasetSize()
+    base, big = dataset.DatasetSize(), dataset.DatasetSize.scaled(100)
+    assert (big.sales_orders, big.purchase_orders) == (
+        100 * base.sales_orders,
+        100 * base.purchase_orders,
+    )
+    assert (big.designs, big.staff, big.days) == (base.designs, base.staff, base.days)
+    # Every order brings its transaction and payment; reference rows as at scale 1.
+    reference = sum(n for t, n in DATA.row_counts().items() if t not in dataset.ORDER_ROW_TABLES)
+    assert 3 * (big.sales_orders + big.purchase_orders) + reference >= 1_000_000
+    scaled = dataset.generate(42, dataset.DatasetSize.scaled(2))
+    assert scaled.tables == dataset.generate(42, dataset.DatasetSize.scaled(2)).tables
+    counts = scaled.row_counts()
+    assert counts["payment"] == counts["transaction"] == 2 * DATA.row_counts()["payment"]
+
+
 def test_the_default_size_is_shaped_like_production():
     counts = DATA.row_counts()
     assert (counts["address"], counts["counterparty"], counts["currency"]) == (30, 20, 3)

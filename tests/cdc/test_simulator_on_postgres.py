@@ -111,3 +111,43 @@ def test_the_same_seed_replays_the_same_sequence_of_actions(totesys_dsn, fresh_d
 def test_traffic_refuses_an_unseeded_database_with_a_clear_error(totesys_dsn):
     with pytest.raises(ValueError, match="seed it first"):
         traffic.run(totesys_dsn, rate=10, duration_s=0.1)
+
+
+def _foreign_keys(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
+    return conn.execute(writer.FOREIGN_KEYS, [list(source_schema.TABLES)]).fetchall()
+
+
+def test_seed_scale_copies_n_times_the_orders_and_keeps_every_foreign_key(totesys_dsn):
+    from click.testing import CliRunner
+
+    from cdc.cli import main
+
+    with psycopg.connect(totesys_dsn) as conn:
+        keys_before = _foreign_keys(conn)
+    assert len(keys_before) == source_schema.ddl().count("REFERENCES")
+    done = CliRunner().invoke(
+        main,
+        ["simulate", "seed", "--scale", "3"],
+        env={"TOTESYS_CDC_SOURCE_DSN": totesys_dsn},
+    )
+    assert done.exit_code == 0, done.output
+    assert "rows/s" in done.output
+    expected = dataset.generate(42, dataset.DatasetSize.scaled(3)).row_counts()
+    assert _counts(totesys_dsn) == expected
+    assert expected["payment"] == 3 * dataset.generate(42).row_counts()["payment"]
+    with psycopg.connect(totesys_dsn) as conn:
+        assert _foreign_keys(conn) == keys_before
+        _check_invariants(conn)
+        # The constraints are enforced again, not merely declared.
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute("UPDATE payment SET currency_id = 999 WHERE payment_id = 1")
+
+
+def test_seed_rejects_small_with_scale():
+    from click.testing import CliRunner
+
+    from cdc.cli import main
+
+    done = CliRunner().invoke(main, ["simulate", "seed", "--small", "--scale", "2"])
+    assert done.exit_code == 2
+    assert "--small and --scale" in done.output
