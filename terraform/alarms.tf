@@ -222,3 +222,32 @@ resource "aws_cloudwatch_metric_alarm" "loader_throttles" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# From log metric filters (logs_insights.tf): what no published metric counts.
+resource "aws_cloudwatch_metric_alarm" "processor_error_log_lines" {
+  alarm_name          = "${local.name}-processor-error-log-lines"
+  alarm_description   = "The processor logged an ERROR (a failed checkpoint, a record processor's exception, a processor_error dead letter, or the KCL daemon's own error): saved query 'errors'."
+  namespace           = local.metrics_namespace
+  metric_name         = aws_cloudwatch_log_metric_filter.processor_error_events.metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "loader_manifest_failures" {
+  alarm_name          = "${local.name}-loader-manifest-failures"
+  alarm_description   = "The loader failed to load a manifest (SQS redelivers it; after the last redelivery it waits in the load DLQ): saved query 'load failures by class'."
+  namespace           = local.loader_metrics_namespace
+  metric_name         = aws_cloudwatch_log_metric_filter.loader_manifest_failures.metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
