@@ -25,6 +25,7 @@ from psycopg import sql
 from contracts.star_schema import TABLES as WAREHOUSE_TABLES
 from local_stack.observe import fact_versions_written
 from local_stack.pipeline import Names, Pipeline
+from tests.processor_log import checked_events
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(900)]
 
@@ -117,6 +118,8 @@ def test_live_traffic_reaches_the_warehouse_exactly(run):
     )
     assert len(observe.manifests()) == observe.ledger()
     assert observe.millis_behind_latest(run.pipeline.metrics_namespace) is not None
+    # No fault yet: the processor's log holds no ERROR line and every event once.
+    checked_events(run.pipeline.log_path("processor"))
 
 
 def test_garbage_on_the_stream_is_dead_lettered_and_the_warehouse_is_unaffected(run):
