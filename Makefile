@@ -14,7 +14,7 @@ LINT_INSTALLED := $(LINT_VENV)/.installed-stamp
 PY_SOURCES := cdc stream_processor warehouse_loader local_stack bench tools
 IMAGE ?= totesys-cdc-processor:$(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help prereqs install test demo bench stack-up stack-down stack-status lint format lock package image clean
+.PHONY: help prereqs install test demo bench report-check stack-up stack-down stack-status lint format lock package image clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -38,6 +38,9 @@ demo: $(INSTALLED)  ## run the demo on the local stack (DEMO_ARGS="--duration 60
 
 bench: $(INSTALLED)  ## run the benchmarks (BENCH=<name> for one, BENCH_QUICK=1 for short runs)
 	$(PY) -m bench $(if $(BENCH),--only $(BENCH)) $(if $(BENCH_QUICK),--quick)
+
+report-check: $(INSTALLED)  ## render the latest HTML report in headless chromium and check it (REPORT=path for another)
+	$(PY) tools/report_check.py $(REPORT)
 
 stack-up: $(INSTALLED)  ## start the local stack (idempotent)
 	$(VENV)/bin/totesys-stack up

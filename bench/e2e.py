@@ -23,13 +23,18 @@ import click
 from bench.results import RESULTS_PATH, Figure
 from bench.stats import percentile
 from local_stack import config as stack_config
-from local_stack import stack
+from local_stack import dashboard, stack
 from local_stack.config import StackConfig
 from local_stack.observe import fact_versions_written
 from local_stack.pipeline import Names, Pipeline
 
 BATCH_ETL_SCHEDULE_S = 900.0
 PLOT_PATH = RESULTS_PATH.with_name("e2e_latency.png")
+
+
+def report_path(rate: float) -> Path:
+    """The run's HTML report (local_stack.dashboard.html_report), beside the results."""
+    return RESULTS_PATH.with_name(f"e2e_report_{rate:g}.html")
 
 
 def measure(
@@ -50,8 +55,20 @@ def measure(
             stats.changes + Counter({(t, "load"): n for t, n in loaded.items()})
         )
         lost = sum(n - counts[fact] for fact, n in written.items())
-        differences = pipeline.observe.reconcile().differences
+        reconciled = pipeline.observe.reconcile()
+        differences = reconciled.differences
         manifests = pipeline.observe.ledger() - manifests_before  # loaded during the traffic
+        report = dashboard.observe_run(
+            pipeline,
+            title=f"make bench: end to end at {rate:g} changes/s",
+            settings={
+                "rate (changes/s)": f"{rate:g}",
+                "seconds": f"{seconds:g}",
+                **(settings or {}),
+            },
+            traffic_started=since,
+            reconcile=reconciled.to_json(),
+        )
     finally:
         pipeline.stop()
         pipeline.destroy()
@@ -64,6 +81,7 @@ def measure(
         "lost": lost,
         "reconcile_differences": differences,
         "manifests": manifests,
+        "report": report,
     }
 
 
@@ -103,6 +121,8 @@ def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:  # noqa: 
     seconds = 20.0 if quick else 120.0
     runs = [measure(cfg, rate, seconds) for rate in (200.0, 1000.0)]
     plot(runs)
+    for r in runs:
+        dashboard.html_report(r["report"], report_path(r["rate"]))
     figures = []
     for r in runs:
         latencies = [s for _, s in r["samples"]]
@@ -122,6 +142,7 @@ def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:  # noqa: 
                         "lost": r["lost"],
                         "reconcile_differences": r["reconcile_differences"],
                         "plot": PLOT_PATH.name,
+                        "report": report_path(r["rate"]).name,
                     },
                     lower_is_better=True,
                 )

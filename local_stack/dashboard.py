@@ -7,16 +7,21 @@ metrics, the queue and the warehouse's ledger and tables; never a log line);
 
 from __future__ import annotations
 
+import html
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from rich.console import Group
 from rich.table import Table
 
+from bench.stats import percentile
 from cdc.simulator.traffic import TrafficStats
 from local_stack.pipeline import Pipeline
+from stream_processor import config as processor_config
 from warehouse_loader.freshness import freshness
 
 
@@ -119,42 +124,294 @@ def render(s: Sample, title: str = "ToteSys CDC, live") -> Group:
     return Group(stages, tables, latency)
 
 
-def html_report(
-    samples: list[tuple[datetime, float]], summary: str, path: Path, title: str
-) -> Path:
-    """A one-page HTML report: the latency-over-time plot (PNG, inline) and a summary."""
+# --- the HTML report: one self-contained file (plots inline as PNG, no network at view time) ---
+
+REPORT_SECTIONS = ("throughput", "tables", "latency", "reconcile", "settings")
+STAGES = ("captured", "processed", "loaded")
+PERCENTILES = (50, 90, 95, 99)
+
+
+@dataclass
+class RunReport:
+    """What one run did, as data: the pure input of ``html_report``. Times are naive UTC.
+
+    ``stages``: per stage, (when, records) events: records arriving on the stream (captured),
+    records in the manifests the processor wrote (processed), records in the manifests the
+    loader loaded (loaded). ``tables``: rows and freshness (age in seconds) per warehouse
+    table. ``latencies``: (source change time, seconds to the warehouse) per fact version.
+    ``reconcile``: ``reconcile.Report.to_json()``, None when it was not run."""
+
+    title: str
+    settings: dict[str, str]
+    traffic_started: datetime | None
+    stages: dict[str, list[tuple[datetime, int]]]
+    tables: dict[str, tuple[int, float | None]]
+    latencies: list[tuple[datetime, float]]
+    reconcile: dict[str, Any] | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def observe_run(
+    pipeline: Pipeline,
+    *,
+    title: str,
+    settings: dict[str, str],
+    traffic_started: datetime | None,
+    reconcile: dict[str, Any] | None,
+    notes: list[str] | None = None,
+) -> RunReport:
+    """Read a finished run's report from the pipeline's parts (the stream, the batches
+    bucket, the warehouse's ledger and tables): call before the pipeline is destroyed.
+    ``reconcile``: the caller's ``reconcile.Report.to_json()`` (None: not run)."""
+    observe = pipeline.observe
+    captured = [
+        (_naive_utc(r["ApproximateArrivalTimestamp"]), 1) for _, r in observe.stream_records()
+    ]
+    processed = [(_naive_utc(m.written_at), m.records) for m in observe.manifests()]
+    with psycopg.connect(pipeline.warehouse_dsn) as conn:
+        loaded = [
+            (_naive_utc(at), records)
+            for at, records in conn.execute("SELECT loaded_at, records FROM cdc_load_ledger")
+        ]
+        tables = {
+            table: (rows, age.total_seconds() if age is not None else None)
+            for table, (rows, _, age) in freshness(conn).items()
+        }
+    processor = processor_config.load(pipeline.env)
+    return RunReport(
+        title=title,
+        settings={
+            **settings,
+            "shards": str(pipeline.cfg.stream_shards),
+            "TOTESYS_CDC_MAX_BATCH_ROWS": str(processor.max_batch_rows),
+            "TOTESYS_CDC_MAX_BATCH_BYTES": str(processor.max_batch_bytes),
+            "TOTESYS_CDC_MAX_BATCH_AGE_S": str(processor.max_batch_age_s),
+            "TOTESYS_CDC_KCL_IDLE_TIME_MS": str(processor.kcl_idle_time_ms),
+            "run": pipeline.names.task_id,
+        },
+        traffic_started=traffic_started,
+        stages={"captured": captured, "processed": processed, "loaded": loaded},
+        tables=tables,
+        latencies=observe.latencies(traffic_started or datetime.min),
+        reconcile=reconcile,
+        notes=notes or [],
+    )
+
+
+def throughput(
+    stages: dict[str, list[tuple[datetime, int]]], bins: int = 60
+) -> tuple[datetime | None, float, dict[str, list[float]]]:
+    """(start, bin width in seconds, per stage its records per second in each bin) over the
+    span of every stage's events: one time axis for all."""
+    moments = [when for events in stages.values() for when, _ in events]
+    if not moments:
+        return None, 1.0, {stage: [] for stage in stages}
+    start, end = min(moments), max(moments)
+    width = max(1.0, (end - start).total_seconds() / bins)
+    count = int((end - start).total_seconds() // width) + 1
+    rates = {}
+    for stage, events in stages.items():
+        per_bin = [0.0] * count
+        for when, records in events:
+            per_bin[int((when - start).total_seconds() // width)] += records / width
+        rates[stage] = per_bin
+    return start, width, rates
+
+
+def latency_percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50/p90/p95/p99 (nearest rank, as the benchmarks) and max; empty without samples."""
+    if not seconds:
+        return {}
+    return {**{f"p{p}": percentile(seconds, p) for p in PERCENTILES}, "max": max(seconds)}
+
+
+def _png(fig: Any) -> str:  # noqa: ANN401 - a matplotlib figure
     import base64
-    import html
     import io
 
+    from matplotlib import pyplot as plt
+
+    out = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(out, format="png", dpi=100)
+    plt.close(fig)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def _figure(name: str, points: int, png: str, alt: str) -> str:
+    """A plot as the report shows it: ``data-points`` says how many values it draws (the
+    browser check and the suite test insist on more than none)."""
+    return (
+        f"<figure class='plot' data-plot='{name}' data-points='{points}'>"
+        f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{png}'></figure>"
+    )
+
+
+def _plots(report: RunReport) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 3.5))
-    if samples:
-        start = samples[0][0]
+    plots = {}
+    start, width, rates = throughput(report.stages)
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    for stage in STAGES:
+        xs = [i * width for i in range(len(rates.get(stage, [])))]
+        ax.plot(xs, rates.get(stage, []), label=stage, drawstyle="steps-post")
+    if start is not None and report.traffic_started is not None:
+        ax.axvline((report.traffic_started - start).total_seconds(), color="grey", ls=":")
+        ax.annotate("traffic starts", ((report.traffic_started - start).total_seconds(), 0))
+    ax.set(xlabel="seconds into the run", ylabel="records / s", title="throughput per stage")
+    ax.legend(loc="upper right")
+    points = sum(len(events) for events in report.stages.values())
+    plots["throughput"] = _figure("throughput", points, _png(fig), "throughput per stage")
+
+    seconds = [v for _, v in report.latencies]
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    if report.latencies:
+        first = report.latencies[0][0]
         ax.scatter(
-            [(w - start).total_seconds() for w, _ in samples],
-            [v for _, v in samples],
-            s=3,
-            alpha=0.4,
+            [(w - first).total_seconds() for w, _ in report.latencies], seconds, s=3, alpha=0.4
         )
-    ax.set_title("commit → warehouse latency of each fact change")
-    ax.set_xlabel("seconds into the traffic")
-    ax.set_ylabel("latency (s)")
-    fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=110)
-    plt.close(fig)
+    ax.set(
+        xlabel="seconds into the traffic",
+        ylabel="latency (s)",
+        title="commit → warehouse, each fact change",
+    )
+    plots["scatter"] = _figure("scatter", len(seconds), _png(fig), "latency over time")
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    if seconds:
+        ax.hist(seconds, bins=40)
+    ax.set(xlabel="latency (s)", ylabel="fact changes", title="latency distribution")
+    plots["histogram"] = _figure("histogram", len(seconds), _png(fig), "latency histogram")
+
+    names = list(report.tables)
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    ax.barh(names, [report.tables[n][0] for n in names])
+    ax.invert_yaxis()
+    ax.set(xlabel="rows", title="warehouse rows per table")
+    plots["tables"] = _figure("tables", len(names), _png(fig), "rows per table")
+    return plots
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], cls: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def report_data(report: RunReport) -> dict[str, Any]:
+    """The figures the page shows, embedded in it as JSON (``<script id='report-data'>``)."""
+    seconds = [v for _, v in report.latencies]
+    return {
+        "title": report.title,
+        "settings": report.settings,
+        "stages": {stage: sum(n for _, n in events) for stage, events in report.stages.items()},
+        "tables": {
+            t: {"rows": rows, "freshness_s": age} for t, (rows, age) in report.tables.items()
+        },
+        "latency": {"changes": len(seconds), **latency_percentiles(seconds)},
+        "reconcile": report.reconcile,
+        "notes": report.notes,
+    }
+
+
+# The browser check (tools/report_check.py) reads what this marks on each plot; a plot that
+# does not decode is a console error.
+_CHECK_SCRIPT = """
+window.addEventListener('load', () => {
+  for (const fig of document.querySelectorAll('figure.plot')) {
+    const img = fig.querySelector('img');
+    const ok = img !== null && img.complete && img.naturalWidth > 0;
+    fig.dataset.rendered = ok ? 'yes' : 'no';
+    if (!ok) console.error('plot did not render: ' + fig.dataset.plot);
+  }
+  document.body.dataset.checked = 'yes';
+});
+"""
+
+_STYLE = """
+body { font-family: sans-serif; max-width: 72em; margin: 2em auto; color: #222; }
+section { margin-bottom: 2.5em; }
+.row { display: flex; gap: 1.5em; align-items: flex-start; flex-wrap: wrap; }
+figure { margin: 0; }
+img { max-width: 100%; }
+table { border-collapse: collapse; font-size: 0.92em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.7em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.bad { color: #b00; font-weight: bold; } .good { color: #070; font-weight: bold; }
+"""
+
+
+def html_report(report: RunReport, path: Path) -> Path:
+    """Write the report as one HTML file: throughput per stage over time, rows and freshness
+    per table, the latency scatter with its histogram and percentiles, the reconcile summary
+    and the settings used; the figures also as JSON in the page."""
+    plots = _plots(report)
+    data = report_data(report)
+    latency = data["latency"]
+    percentiles = _table(
+        ("changes", *[k for k in latency if k != "changes"]),
+        [(f"{latency['changes']:,}", *[f"{v:.2f}s" for k, v in latency.items() if k != "changes"])],
+        "percentiles",
+    )
+    tables = _table(
+        ("table", "rows", "freshness"),
+        [(t, f"{rows:,}", _age(age)) for t, (rows, age) in report.tables.items()],
+        "tables",
+    )
+    stage_totals = _table(
+        ("stage", "records"), [(s, f"{n:,}") for s, n in data["stages"].items()], "stages"
+    )
+    if report.reconcile is None:
+        verdict = "<p class='bad'>not run (the traffic was interrupted)</p>"
+        reconcile = ""
+    else:
+        differences = report.reconcile["differences"]
+        verdict = (
+            "<p class='good'>no differences between the warehouse and ToteSys</p>"
+            if differences == 0
+            else f"<p class='bad'>{differences} differences</p>"
+        )
+        reconcile = _table(
+            ("table", "source rows", "warehouse rows", "differences"),
+            [
+                (
+                    t,
+                    f"{d['source_rows']:,}",
+                    f"{d['warehouse_rows']:,}",
+                    ", ".join(f"{k}: {v['count']}" for k, v in d["differences"].items()) or "-",
+                )
+                for t, d in report.reconcile["tables"].items()
+            ],
+            "reconcile",
+        )
+    settings = _table(("setting", "value"), sorted(report.settings.items()), "settings")
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+    embedded = json.dumps(data, default=str).replace("</", "<\\/")
     path.write_text(
-        "<!doctype html><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title>"
-        "<body style='font-family: sans-serif; max-width: 60em; margin: 2em auto'>"
-        f"<h1>{html.escape(title)}</h1>"
-        f"<img alt='latency over time' src='data:image/png;base64,"
-        f"{base64.b64encode(png.getvalue()).decode()}'>"
-        f"<pre>{html.escape(summary)}</pre></body>\n"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(report.title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{html.escape(report.title)}</h1><ul class='notes'>{notes}</ul>"
+        "<section id='throughput'><h2>Throughput per stage</h2>"
+        f"<div class='row'>{plots['throughput']}{stage_totals}</div></section>"
+        "<section id='tables'><h2>Warehouse tables: rows and freshness</h2>"
+        f"<div class='row'>{plots['tables']}{tables}</div>"
+        "<p>freshness: age of the newest source change loaded, when the report was made</p>"
+        "</section>"
+        "<section id='latency'><h2>Commit → warehouse latency</h2>"
+        f"<div class='row'>{plots['scatter']}<div>{plots['histogram']}{percentiles}</div></div>"
+        "</section>"
+        f"<section id='reconcile'><h2>Reconcile</h2>{verdict}{reconcile}</section>"
+        f"<section id='settings'><h2>Settings</h2>{settings}</section>"
+        f"<script type='application/json' id='report-data'>{embedded}</script>"
+        f"<script>{_CHECK_SCRIPT}</script></body></html>\n"
     )
     return path

@@ -109,9 +109,23 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
             f"({pipeline.observe.ledger()} manifests)"
         )
         console.rule(f"live traffic: {rate:g} changes/s for {duration:g}s (Ctrl-C to stop early)")
+        traffic_started = datetime.now(UTC).replace(tzinfo=None)
         stats, final = live(pipeline, rate=rate, duration=duration, seed=seed, stop=stop)
         console.print(dashboard.render(final, title="ToteSys CDC, caught up"))
-        summary = report(pipeline, stats, final, interrupted=stop.is_set())
+        show_history(pipeline)
+        settings = {
+            "rate (changes/s)": f"{rate:g}",
+            "duration (s)": f"{duration:g}",
+            "seed": str(seed),
+        }
+        summary = report(
+            pipeline,
+            stats,
+            final,
+            interrupted=stop.is_set(),
+            settings=settings,
+            traffic_started=traffic_started,
+        )
     finally:
         signal.signal(signal.SIGINT, previous)
         pipeline.stop()
@@ -185,7 +199,13 @@ def live(
 
 
 def report(
-    pipeline: Pipeline, stats: TrafficStats, final: dashboard.Sample, *, interrupted: bool
+    pipeline: Pipeline,
+    stats: TrafficStats,
+    final: dashboard.Sample,
+    *,
+    interrupted: bool,
+    settings: dict[str, str],
+    traffic_started: datetime,
 ) -> str:
     print_traffic_summary(stats)
     console.rule("the capture task, as `cdc monitor` shows it")
@@ -198,8 +218,9 @@ def report(
         lines.append(
             "interrupted: the traffic stopped early; the warehouse may still be catching up"
         )
-    else:
-        differences = pipeline.observe.reconcile().differences
+    reconciled = None if interrupted else pipeline.observe.reconcile()
+    if reconciled is not None:
+        differences = reconciled.differences
         lines.append(
             f"reconcile: {'no differences' if not differences else f'{differences} DIFFERENCES'}"
             " between the warehouse and ToteSys"
@@ -220,14 +241,70 @@ def report(
         )
     lines.append(f"{final.manifests_loaded:,} manifests loaded, {final.dead_letters} dead letters")
     path = dashboard.html_report(
-        pipeline.observe.latencies(datetime.min),
-        "\n".join(lines),
+        dashboard.observe_run(
+            pipeline,
+            title="ToteSys CDC demo",
+            settings=settings,
+            traffic_started=traffic_started,
+            reconcile=reconciled.to_json() if reconciled is not None else None,
+            notes=list(lines),
+        ),
         pipeline.cfg.state_dir / "demo-report.html",
-        "ToteSys CDC demo",
     )
-    lines.append(f"report with the latency plot: {path}")
+    lines.append(f"report (throughput, tables, latency, reconcile, settings): {path}")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     main()
+
+
+def show_history(pipeline: Pipeline) -> None:
+    """Dimension history (docs/warehouse-loader.md): one department renamed now (one UPDATE
+    at the source, so the demo shows a rename whatever the traffic did) and one of its staff's
+    sales orders updated after it; then that staff member's history across the rename, and
+    the order's versions joined to the staff row valid at each (``fact_sales_order_as_of``)."""
+    with psycopg.connect(pipeline.source_dsn, autocommit=True) as source:
+        staff_id, department_id, name, order_id = source.execute(
+            "SELECT s.staff_id, s.department_id, d.department_name, max(o.sales_order_id) "
+            "FROM staff s JOIN department d USING (department_id) "
+            "JOIN sales_order o ON o.staff_id = s.staff_id "
+            "GROUP BY 1, 2, 3 ORDER BY count(*) DESC, 1 LIMIT 1"
+        ).fetchone()
+        source.execute(
+            "UPDATE department SET department_name = %s, "
+            "last_updated = now() AT TIME ZONE 'UTC' WHERE department_id = %s",
+            (f"{name} (renamed)", department_id),
+        )
+        source.execute(
+            "UPDATE sales_order SET units_sold = units_sold + 1, "
+            "last_updated = now() AT TIME ZONE 'UTC' WHERE sales_order_id = %s",
+            (order_id,),
+        )
+    with console.status("the rename and the order update go through the pipeline"):
+        pipeline.quiesce()
+    with psycopg.connect(pipeline.warehouse_dsn) as warehouse:
+        staff = warehouse.execute(
+            "SELECT first_name || ' ' || last_name, department_name, valid_from, valid_to, "
+            "cdc_is_deleted FROM dim_staff_history WHERE staff_id = %s "
+            "ORDER BY valid_from_version",
+            (staff_id,),
+        ).fetchall()
+        orders = warehouse.execute(
+            "SELECT cdc_version, cdc_operation, units_sold, last_updated_date, "
+            "last_updated_time, staff_department_name FROM fact_sales_order_as_of "
+            "WHERE sales_order_id = %s ORDER BY cdc_version",
+            (order_id,),
+        ).fetchall()
+    table = Table(title=f"dim_staff_history, staff {staff_id}")
+    for column in ("name", "department", "valid_from", "valid_to", "deleted"):
+        table.add_column(column)
+    for row in staff:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+    table = Table(title=f"fact_sales_order_as_of, sales order {order_id}")
+    for column in ("version", "operation", "units", "updated", "at", "staff's department then"):
+        table.add_column(column)
+    for row in orders:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
