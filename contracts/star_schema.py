@@ -392,3 +392,53 @@ def check(specs: tuple[TableSpec, ...] = SPECS) -> list[str]:
         if (s.kind is Kind.JOINED) != (s.join is not None):
             problems.append(f"{s.name}: a joined dimension needs a join, and only it")
     return problems
+
+
+# Dimension history (docs/warehouse-loader.md, Dimension history): additive, beside the
+# current tables above, which stay exactly as they are. Not published: the loader alone
+# writes them, from the same batches.
+VALIDITY: tuple[Column, ...] = (
+    # when the version took effect, as far as the batches tell (the source's last_updated)
+    Column("valid_from", TIMESTAMP, published=False),
+    Column("valid_to", TIMESTAMP, published=False),
+    # the same interval in commit order (the versions' form): what the as-of views join on
+    Column("valid_from_version", VERSION, nullable=False, published=False),
+    Column("valid_to_version", VERSION, published=False),
+)
+
+
+def history_spec(dimension: TableSpec) -> TableSpec:
+    """``dim_<name>_history``: the dimension's key and attributes, the validity interval, then
+    its bookkeeping columns but ``cdc_loaded_at``."""
+    columns = (
+        *(c for c in dimension.columns if not c.is_bookkeeping),
+        *VALIDITY,
+        *(c for c in dimension.columns if c.is_bookkeeping and c.name != "cdc_loaded_at"),
+    )
+    return replace(
+        dimension,
+        name=f"{dimension.name}_history",
+        columns=tuple(replace(c, published=False) for c in columns),
+    )
+
+
+# Every dimension but dim_date has a history, by the dimension's name.
+HISTORIES: dict[str, TableSpec] = {
+    s.name: history_spec(s) for s in SPECS if s.kind in (Kind.DIMENSION, Kind.JOINED)
+}
+
+
+def as_of_columns(fact: TableSpec) -> tuple[tuple[str, str, str, str], ...]:
+    """The dimension columns ``fact_<name>_as_of`` adds to the fact's: (view column, fact
+    column, dimension, dimension column) for every attribute of every dimension the fact
+    references (dim_date aside), named ``<dimension>_<attribute>`` unless the attribute
+    already starts with the dimension's name (``design_name``, not ``design_design_name``)."""
+    out = []
+    for column, dimension in dimension_references(fact).items():
+        prefix = dimension.removeprefix("dim_") + "_"
+        for attribute in spec(dimension).attributes:
+            name = attribute.name
+            out.append(
+                (name if name.startswith(prefix) else prefix + name, column, dimension, name)
+            )
+    return tuple(out)

@@ -15,10 +15,13 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class LoaderConfig:
-    """Where the warehouse is: a Secrets Manager secret (AWS) or a libpq DSN (locally)."""
+    """Where the warehouse is: a Secrets Manager secret (AWS) or a libpq DSN (locally); and
+    whether loads keep the dimension histories (``TOTESYS_CDC_HISTORY``: ``on``, the default,
+    or ``off``; docs/warehouse-loader.md, Dimension history)."""
 
     warehouse_dsn: str | None = None
     warehouse_secret_arn: str | None = None
+    history: bool = True
 
 
 def load(env: Mapping[str, str] | None = None) -> LoaderConfig:
@@ -30,7 +33,11 @@ def load(env: Mapping[str, str] | None = None) -> LoaderConfig:
             f"neither {PREFIX}WAREHOUSE_SECRET_ARN nor {PREFIX}WAREHOUSE_DSN is set: say where the "
             'warehouse is (for the local stack: eval "$(.venv/bin/totesys-stack env)")'
         )
+    history = env.get(PREFIX + "HISTORY", "on").strip().lower()
+    if history not in ("on", "off"):
+        raise ConfigError(f"{PREFIX}HISTORY is {history!r}: say on or off")
     return LoaderConfig(
         warehouse_dsn=dsn,
         warehouse_secret_arn=secret,
+        history=history == "on",
     )

@@ -108,7 +108,9 @@ def load_with_retries(
     own connection: concurrent loads are safe (docs/warehouse-loader.md, Concurrent loaders)."""
     for attempt in range(1, RETRIES + 1):
         try:
-            result = load_manifest(warehouse.connection(), store, key, etag)
+            result = load_manifest(
+                warehouse.connection(), store, key, etag, history=warehouse.config.history
+            )
         except ParamValidationError as exc:  # e.g. a bucket name no bucket can have
             raise BadBatch(f"the event names no loadable object: {exc}") from None
         except (psycopg.DataError, psycopg.IntegrityError) as exc:  # rows this batch holds

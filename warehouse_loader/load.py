@@ -5,7 +5,8 @@
 2. per file: COPY into a staging table (session-private);
 3. write, in the lock order (``merge_sql.WRITE_ORDER``, rows sorted by key within a table):
    dim_date rows for every date the facts reference, each dimension (its staged rows and the
-   inferred members the facts need, in one pass), then the facts;
+   inferred members the facts need, in one pass; then, unless history is off, the versions
+   it received and the history of the keys whose versions changed), then the facts;
 4. record what was loaded in the ledger row, and commit.
 
 Every load takes its row locks in that one order, so concurrent loads (several Lambda
@@ -46,6 +47,7 @@ class LoadResult:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     inferred: dict[str, int] = field(default_factory=dict)  # inferred members made, per dim
+    history: dict[str, int] = field(default_factory=dict)  # keys whose history was remade
     duration_ms: float = 0.0
     attempts: int = 1  # set by ``handler.load_with_retries``: tries it took (not in the ledger)
 
@@ -58,6 +60,7 @@ class LoadResult:
             "inserted": self.inserted,
             "updated": self.updated,
             "inferred": self.inferred,
+            "history_keys": self.history,
             "unchanged": {
                 t: n - self.inserted.get(t, 0) - self.updated.get(t, 0)
                 for t, n in self.staged.items()
@@ -152,8 +155,29 @@ def _insert_facts(
         return inserted, written
 
 
+def record_history(
+    conn: psycopg.Connection,
+    p: merge_sql.TablePlan,
+    params: dict[str, Any],
+    *,
+    staged: bool,
+) -> int:
+    """After the dimension's merge (whose row locks serialize this per key): the versions
+    received, then the history of each key whose versions changed; returns how many keys."""
+    statement = merge_sql.record_versions(p, staged=staged, inferred="inferred" in params)
+    (touched,) = conn.execute(statement, params).fetchone()
+    if touched:
+        conn.execute(merge_sql.rebuild_history(p), {"keys": touched})
+    return len(touched)
+
+
 def load_manifest(
-    conn: psycopg.Connection, store: ObjectStore, manifest_key: str, etag: str | None = None
+    conn: psycopg.Connection,
+    store: ObjectStore,
+    manifest_key: str,
+    etag: str | None = None,
+    *,
+    history: bool = True,
 ) -> LoadResult:
     """Read a manifest and its files (``BadBatch`` if anything is wrong) and load them."""
     started = time.monotonic()
@@ -168,6 +192,7 @@ def load_manifest(
         records=manifest.records,
         etag=etag,
         started=started,
+        history=history,
     )
 
 
@@ -181,10 +206,12 @@ def load_tables(
     records: int,
     etag: str | None = None,
     started: float | None = None,
+    history: bool = True,
 ) -> LoadResult:
     """Load rows of published tables (each in its Arrow schema) in one transaction, recorded
     in the ledger under (``ledger_key``, ``generation``): the steps of this module's
-    docstring. A manifest's files come through here, and so do ``reconcile --repair``'s rows."""
+    docstring. A manifest's files come through here, and so do ``reconcile --repair``'s rows.
+    ``history`` false (``TOTESYS_CDC_HISTORY=off``) leaves the dimension histories alone."""
     started = time.monotonic() if started is None else started
     result = LoadResult(ledger_key, skipped=False, generation=generation)
     with conn.transaction():
@@ -221,11 +248,12 @@ def load_tables(
                 inserted, written = _insert_facts(conn, p, generation)
             else:
                 statement = merge_sql.merge_counted(p, staged=staged, inferred=bool(keys))
-                inserted, written, made = conn.execute(
-                    statement, {**params, "inferred": keys} if keys else params
-                ).fetchone()
+                dim_params = {**params, "inferred": keys} if keys else params
+                inserted, written, made = conn.execute(statement, dim_params).fetchone()
                 if made:
                     result.inferred[table] = made
+                if history:
+                    result.history[table] = record_history(conn, p, dim_params, staged=staged)
                 if not staged:
                     continue
             result.inserted[table] = inserted

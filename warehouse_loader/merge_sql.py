@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from contracts.star_schema import (
+    HISTORIES,
     PUBLISHED,
     SPECS,
     Kind,
@@ -143,6 +144,35 @@ def insert_all(p: TablePlan) -> sql.Composed:
     )
 
 
+def _members(p: TablePlan, where: sql.Identifier) -> sql.Composed:
+    """The inferred members of the keys the ``inferred`` parameter lists that table ``where``
+    does not hold, as rows of the plan's columns and ``cdc_is_inferred``: a member knows its
+    key only (``(NULL::dimension).column`` is a NULL of the column's type)."""
+    member = {
+        p.spec.key: sql.SQL("k"),
+        "cdc_version": sql.SQL("0"),
+        "cdc_is_deleted": sql.SQL("false"),
+    }
+    return sql.SQL(
+        "SELECT {values}, true AS cdc_is_inferred FROM unnest({keys}::integer[]) AS k "
+        "WHERE NOT EXISTS (SELECT FROM {w} WHERE {w}.{key} = k)"
+    ).format(
+        values=sql.SQL(", ").join(
+            sql.SQL("{v} AS {c}").format(
+                v=member.get(
+                    c, sql.SQL("(NULL::{t}).{c}").format(t=sql.Identifier(p.table), c=name)
+                ),
+                c=name,
+            )
+            for c in p.columns
+            for name in (sql.Identifier(c),)
+        ),
+        keys=INFERRED,
+        w=where,
+        key=sql.Identifier(p.spec.key),
+    )
+
+
 def merge(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.Composed:
     """The statement that moves staged rows into the table, stamped with the manifest's
     generation (the ``generation`` parameter), in key order; returns one row per row written,
@@ -218,30 +248,7 @@ def merge(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.C
             sql.SQL("SELECT {cols}, false AS cdc_is_inferred FROM {s}").format(cols=cols, s=stage)
         )
     if inferred:
-        # a member knows its key only; (NULL::table).column is a NULL of the column's type
-        member = {
-            p.spec.key: sql.SQL("k"),
-            "cdc_version": sql.SQL("0"),
-            "cdc_is_deleted": sql.SQL("false"),
-        }
-        sources.append(
-            sql.SQL(
-                "SELECT {values}, true AS cdc_is_inferred FROM unnest({keys}::integer[]) AS k "
-                "WHERE NOT EXISTS (SELECT FROM {t} WHERE {t}.{key} = k)"
-            ).format(
-                values=sql.SQL(", ").join(
-                    sql.SQL("{v} AS {c}").format(
-                        v=member.get(c, sql.SQL("(NULL::{t}).{c}").format(t=table, c=name)),
-                        c=name,
-                    )
-                    for c in p.columns
-                    for name in (sql.Identifier(c),)
-                ),
-                keys=INFERRED,
-                t=table,
-                key=key,
-            )
-        )
+        sources.append(_members(p, table))
     return sql.SQL(
         "INSERT INTO {t} ({cols}, cdc_is_inferred, cdc_generation) "
         "SELECT DISTINCT ON ({key}) {cols}, cdc_is_inferred, {generation} "
@@ -276,3 +283,197 @@ def merge_counted(p: TablePlan, *, staged: bool = True, inferred: bool = False) 
         "WITH written AS ({merge}) SELECT count(*) FILTER (WHERE inserted AND NOT inferred), "
         "count(*) FILTER (WHERE NOT inferred), count(*) FILTER (WHERE inferred) FROM written"
     ).format(merge=merge(p, staged=staged, inferred=inferred))
+
+
+# Dimension history (docs/warehouse-loader.md, Dimension history). Every version of a
+# dimension row the loader receives is kept in ``cdc_<dimension>_versions`` (once per (key,
+# version, joined version, inferred), a newer generation replacing it); the history of a key
+# is a function of that set alone, recomputed for the keys a load touched, so any delivery
+# order, with duplicates, gives the same history.
+KEYS = sql.Placeholder("keys")
+
+
+def versions_table(p: TablePlan) -> str:
+    return f"cdc_{p.table}_versions"
+
+
+def history_table(p: TablePlan) -> str:
+    return HISTORIES[p.table].name
+
+
+def _version_order(p: TablePlan) -> sql.Composable:
+    """A key's versions in the current dimension's guard order: (version, joined version);
+    an inferred member (version 0) before a real full-load version 0."""
+    joined = p.spec.kind is Kind.JOINED
+    return sql.SQL(", ").join(
+        [
+            sql.SQL("cdc_version"),
+            *([sql.SQL("coalesce(cdc_joined_version, -1)")] if joined else []),
+            sql.SQL("cdc_is_inferred DESC"),
+        ]
+    )
+
+
+def version_identity(p: TablePlan) -> sql.Composable:
+    """The columns (and expression) a version is stored once by: the conflict target of
+    ``record_versions`` and the versions table's unique index."""
+    joined = p.spec.kind is Kind.JOINED
+    return sql.SQL(", ").join(
+        [
+            sql.Identifier(p.spec.key),
+            sql.SQL("cdc_version"),
+            *([sql.SQL("(coalesce(cdc_joined_version, -1))")] if joined else []),
+            sql.SQL("cdc_is_inferred"),
+        ]
+    )
+
+
+def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.Composed:
+    """Every staged version, and an inferred member for each referenced key (the
+    ``inferred`` parameter) with no version yet, into the versions table, sorted by key:
+    each once, an equal one changing nothing and a newer generation replacing it. The
+    history rows of every key whose versions changed are deleted (``rebuild_history`` makes
+    them again, in the next statement, where these writes are visible); returns those keys,
+    sorted, as one array.
+
+    Run right after the dimension's ``merge``: that statement has locked the current row of
+    every staged key and of every member it made (a member is made where the dimension holds
+    no row, so the versions table holds none either), so two loads of the same key do this
+    one after the other, each seeing what the other committed."""
+    if p.is_fact:
+        raise ValueError(f"{p.table} is a fact table: it has no history")
+    versions, cols, key = sql.Identifier(versions_table(p)), _cols(p.columns), p.spec.key
+    sources = []
+    if staged:
+        sources.append(
+            sql.SQL("SELECT {cols}, false AS cdc_is_inferred FROM {s}").format(
+                cols=cols, s=sql.Identifier(p.stage)
+            )
+        )
+    if inferred:
+        sources.append(_members(p, versions))
+    if not sources:
+        raise ValueError(f"versions of {p.table} need staged rows or inferred members")
+    replace = sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+        for c in (*p.columns, "cdc_generation")
+        if c not in (key, "cdc_version", "cdc_joined_version")
+    )
+    return sql.SQL(
+        "WITH written AS (INSERT INTO {v} ({cols}, cdc_is_inferred, cdc_generation) "
+        "SELECT DISTINCT ON ({identity}) {cols}, cdc_is_inferred, {generation} "
+        "FROM ({sources}) AS incoming ORDER BY {identity} "
+        "ON CONFLICT ({identity}) DO UPDATE SET {replace} "
+        "WHERE {v}.cdc_generation < EXCLUDED.cdc_generation RETURNING {key}), "
+        "gone AS (DELETE FROM {h} WHERE {key} IN (SELECT {key} FROM written)) "
+        "SELECT coalesce(array_agg(DISTINCT {key} ORDER BY {key}), '{{}}') FROM written"
+    ).format(
+        v=versions,
+        cols=cols,
+        identity=version_identity(p),
+        generation=GENERATION,
+        sources=sql.SQL(" UNION ALL ").join(sources),
+        replace=replace,
+        key=sql.Identifier(key),
+        h=sql.Identifier(history_table(p)),
+    )
+
+
+def rebuild_history(p: TablePlan) -> sql.Composed:
+    """The history rows of the keys the ``keys`` parameter lists (``integer[]``), from their
+    versions, inserted in key order (their old rows are gone: ``record_versions``). One sort
+    of the versions, by key and guard order (``_version_order``), then windows over it:
+
+    1. a key's inferred member counts only while it has no real version (the real row
+       replaces it);
+    2. a version starts a new row (an *island*) when its flags differ from the version
+       before it, or (a live version) its attributes do: a delete keeps the attributes of the
+       version before it, as the current dimension does, so consecutive deletes are one row;
+    3. each island is one row: it starts where its first version took effect and carries its
+       last version's bookkeeping (so the open row is the current dimension row), and a
+       delete's row the attributes of the island before it;
+    4. where a version takes effect is the running maximum, over the key's versions in that
+       order, of the commit position (``greatest(version, joined version)``: a joined row
+       takes effect with the later of its two sides' changes) and of the source's
+       ``last_updated``; a row ends where the next one starts (``valid_to`` NULL: current).
+    """
+    if p.is_fact:
+        raise ValueError(f"{p.table} is a fact table: it has no history")
+    h = HISTORIES[p.table]
+    key = sql.Identifier(p.spec.key)
+    attributes = _cols([c.name for c in p.spec.attributes])
+    bookkeeping = _cols([c.name for c in h.columns if c.is_bookkeeping])
+    position = (
+        sql.SQL("greatest(cdc_version, coalesce(cdc_joined_version, 0))")
+        if p.spec.kind is Kind.JOINED
+        else sql.SQL("cdc_version")
+    )
+    kept = sql.SQL(", ").join(
+        sql.SQL("CASE WHEN cdc_is_deleted THEN lag({c}) OVER k ELSE {c} END").format(
+            c=sql.Identifier(c.name)
+        )
+        for c in p.spec.attributes
+    )
+    v = sql.Identifier(versions_table(p))
+    return sql.SQL(
+        "INSERT INTO {h} ({key}, {attributes}, valid_from, valid_to, valid_from_version, "
+        "valid_to_version, {bookkeeping}) "
+        # 3, 4: the island's row, a delete's with the attributes of the island before it
+        "SELECT {key}, {kept}, valid_from, lead(valid_from) OVER k, valid_from_version, "
+        "lead(valid_from_version) OVER k, {bookkeeping} FROM ("
+        # 3: an island's last version, with where its first took effect
+        " SELECT *, CASE WHEN starts THEN at ELSE lag(at) OVER w END AS valid_from_version, "
+        " CASE WHEN starts THEN at_time ELSE lag(at_time) OVER w END AS valid_from FROM ("
+        "  SELECT *, coalesce(lead(starts) OVER w, true) AS last FROM ("
+        # 2, 4
+        "   SELECT *, lag(cdc_version) OVER w IS NULL"
+        "   OR cdc_is_deleted IS DISTINCT FROM lag(cdc_is_deleted) OVER w"
+        "   OR cdc_is_inferred IS DISTINCT FROM lag(cdc_is_inferred) OVER w"
+        "   OR (NOT cdc_is_deleted AND ({attributes}) IS DISTINCT FROM lag(({attributes})) OVER w)"
+        "   AS starts, max({position}) OVER (w ROWS UNBOUNDED PRECEDING) AS at,"
+        "   max(cdc_source_updated_at) OVER (w ROWS UNBOUNDED PRECEDING) AS at_time FROM {v}"
+        "   WHERE {key} = ANY({keys}::integer[]) AND (NOT cdc_is_inferred OR NOT EXISTS ("
+        "    SELECT FROM {v} AS r WHERE r.{key} = {v}.{key} AND NOT r.cdc_is_inferred))"  # 1
+        "   WINDOW w AS (PARTITION BY {key} ORDER BY {order})"
+        "  ) AS versions WINDOW w AS (PARTITION BY {key} ORDER BY {order})"
+        " ) AS marked WHERE starts OR last WINDOW w AS (PARTITION BY {key} ORDER BY {order})"
+        ") AS islands WHERE last WINDOW k AS (PARTITION BY {key} ORDER BY {order}) "
+        "ORDER BY {key}, {order}"
+    ).format(
+        h=sql.Identifier(h.name),
+        key=key,
+        attributes=attributes,
+        bookkeeping=bookkeeping,
+        kept=kept,
+        position=position,
+        v=v,
+        keys=KEYS,
+        order=_version_order(p),
+    )
+
+
+def seed_versions(p: TablePlan) -> sql.Composed:
+    """For the keys the ``keys`` parameter lists: lock their current rows (in key order, as a
+    load does), add each current row to the versions if they lack it (a version the loader
+    received with history off), and delete their history rows; returns the keys, sorted, for
+    ``rebuild_history``. ``reconcile --repair``'s way to make a history consistent again."""
+    if p.is_fact:
+        raise ValueError(f"{p.table} is a fact table: it has no history")
+    columns = _cols([*p.columns, "cdc_is_inferred", "cdc_generation"])
+    key = sql.Identifier(p.spec.key)
+    return sql.SQL(
+        "WITH locked AS (SELECT {cols} FROM {d} WHERE {key} = ANY({keys}::integer[]) "
+        "ORDER BY {key} FOR NO KEY UPDATE), "
+        "seeded AS (INSERT INTO {v} ({cols}) SELECT {cols} FROM locked "
+        "ON CONFLICT ({identity}) DO NOTHING), "
+        "gone AS (DELETE FROM {h} WHERE {key} = ANY({keys}::integer[])) "
+        "SELECT coalesce(array_agg({key} ORDER BY {key}), '{{}}') FROM locked"
+    ).format(
+        cols=columns,
+        d=sql.Identifier(p.table),
+        key=key,
+        keys=KEYS,
+        v=sql.Identifier(versions_table(p)),
+        identity=version_identity(p),
+        h=sql.Identifier(history_table(p)),
+    )

@@ -7,7 +7,10 @@ with the stream processor's code, so a fault in the pipeline cannot hide itself)
   deleted; every warehouse row absent from the source flagged deleted; no inferred member left;
 - facts: the latest version of every source row present and equal to it; a fact whose source
   row is gone ends in a deleted version; no (key, version) twice;
-- ``dim_date``: a correct row for every date a fact references.
+- ``dim_date``: a correct row for every date a fact references;
+- each dimension's history (``history_differences``), against the warehouse itself: its
+  intervals contiguous and non-overlapping, one open row per key equal to the current
+  dimension row, and no history for a key the dimension lacks.
 
 Calendar rows are computed here in Python, independently of the loader's SQL that makes them;
 currency names come from the same ISO 4217 library the processor uses (pycountry), looked up
@@ -28,7 +31,7 @@ import pycountry
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from contracts.star_schema import KEYS, STAR_SCHEMA, date_columns
+from contracts.star_schema import HISTORIES, KEYS, STAR_SCHEMA, date_columns
 
 # Each warehouse table's business columns, as a query over the ToteSys snapshot.
 _STAMPS = sql.SQL(
@@ -301,4 +304,73 @@ def compare_all(expected_with_stamps: dict[str, Rows], warehouse: psycopg.Connec
         )
     ).fetchall()
     tables.insert(0, compare_dates(referenced, _keyed(dates, "date_id")))
-    return Report(tables)
+    return Report(tables + history_differences(warehouse))
+
+
+def _history_checks(dimension: str) -> dict[str, sql.Composed]:
+    """Kind of difference → the query of the keys that have it, for one dimension's history.
+    The open row is compared on every column the history shares with the dimension but
+    ``cdc_loaded_at``, a deleted row's attributes aside: the dimension keeps whatever it held
+    when the delete arrived, the history the attributes of the version before the delete."""
+    history = HISTORIES[dimension]
+    key = sql.Identifier(history.key)
+    h, d = sql.Identifier(history.name), sql.Identifier(dimension)
+    attributes = [c.name for c in STAR_SCHEMA[dimension].attributes]
+    # the key and the bookkeeping: everything else the history shares with the dimension
+    book = [c.name for c in history.columns if c.name not in attributes and c.source is None]
+    book = [c for c in book if not c.startswith("valid_")]
+
+    def row(alias: str, columns: list[str]) -> sql.Composed:
+        return sql.SQL("({})").format(
+            sql.SQL(", ").join(
+                sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in columns
+            )
+        )
+
+    return {
+        "history_interval_not_contiguous": sql.SQL(
+            "SELECT DISTINCT {key} FROM (SELECT {key}, valid_from_version, valid_to_version, "
+            "valid_to, lead(valid_from_version) OVER w AS next_version, "
+            "lead(valid_from) OVER w AS next_from FROM {h} WINDOW w AS (PARTITION BY {key} "
+            "ORDER BY valid_from_version, valid_to_version NULLS LAST)) AS intervals "
+            "WHERE valid_to_version IS DISTINCT FROM next_version "
+            "OR valid_to IS DISTINCT FROM next_from OR valid_to_version < valid_from_version "
+            "ORDER BY {key}"
+        ).format(key=key, h=h),
+        "history_open_row_missing_or_different": sql.SQL(
+            "SELECT d.{key} FROM {d} AS d LEFT JOIN {h} AS o "
+            "ON o.{key} = d.{key} AND o.valid_to_version IS NULL "
+            "WHERE o.{key} IS NULL OR {dbook} IS DISTINCT FROM {obook} "
+            "OR (NOT d.cdc_is_deleted AND {dattrs} IS DISTINCT FROM {oattrs}) ORDER BY d.{key}"
+        ).format(
+            key=key,
+            d=d,
+            h=h,
+            dbook=row("d", book),
+            obook=row("o", book),
+            dattrs=row("d", attributes),
+            oattrs=row("o", attributes),
+        ),
+        "history_without_dimension_row": sql.SQL(
+            "SELECT DISTINCT {key} FROM {h} AS o WHERE NOT EXISTS "
+            "(SELECT FROM {d} AS d WHERE d.{key} = o.{key}) ORDER BY {key}"
+        ).format(key=key, h=h, d=d),
+    }
+
+
+def history_differences(warehouse: psycopg.Connection) -> list[TableDiff]:
+    """Each dimension's history checked against itself and the current dimension (one
+    ``TableDiff`` per history, named after it; keys as ``problems``)."""
+    out = []
+    for dimension, history in HISTORIES.items():
+        count = sql.SQL("SELECT count(*) FROM {}")
+        diff = TableDiff(
+            history.name,
+            warehouse.execute(count.format(sql.Identifier(dimension))).fetchone()[0],
+            warehouse.execute(count.format(sql.Identifier(history.name))).fetchone()[0],
+        )
+        for kind, query in _history_checks(dimension).items():
+            for (key,) in warehouse.execute(query):
+                diff.add(kind, key)
+        out.append(diff)
+    return out

@@ -21,7 +21,12 @@ the captured versions' form (``lsn << 32``):
   orders after the repair (a repair at (position, position) would hide a later change of the
   other side, whose rows carry the own side's older version first);
 - duplicated fact versions and wrong ``dim_date`` rows are reported, not repaired (they are
-  the loader's own bugs, not lost changes).
+  the loader's own bugs, not lost changes);
+- a dimension history that differs (``reconcile.history_differences``: written while the
+  loader ran with ``TOTESYS_CDC_HISTORY=off``, or edited by hand) is made again from the
+  versions the loader kept and the current row (``merge_sql.seed_versions``,
+  ``rebuild_history``), in one transaction after the rows above (which update their
+  histories on the way in, as every load does).
 
 Every write goes through the same guards as the loader's, so it is safe while the pipeline
 runs; afterwards the warehouse is compared again and what still differs is reported
@@ -45,8 +50,8 @@ from psycopg import sql
 
 from contracts.change_records import format_lsn, parse_lsn
 from contracts.generation import GENERATION
-from contracts.star_schema import KEYS, STAR_SCHEMA, Kind, schema_of
-from warehouse_loader import reconcile
+from contracts.star_schema import HISTORIES, KEYS, STAR_SCHEMA, Kind, schema_of
+from warehouse_loader import merge_sql, reconcile
 from warehouse_loader.load import load_tables
 
 # The kinds of difference a source row fixes, and those where the source has no row.
@@ -96,8 +101,16 @@ def repair(
     found = reconcile.compare_all(expected, warehouse)
     report = RepairReport(format_lsn(position), position << 32, found)
     batch: dict[str, list[dict[str, Any]]] = {}
+    histories = {h.name: d for d, h in HISTORIES.items()}
+    rebuild: dict[str, list[Any]] = {}  # dimension → keys whose history is made again
     for diff in found.tables:
-        if tables is not None and diff.table not in tables:
+        if tables is not None and histories.get(diff.table, diff.table) not in tables:
+            continue
+        if diff.table in histories:
+            keys = sorted({k for ks in diff.problems.values() for k in ks})
+            if keys:
+                rebuild[histories[diff.table]] = keys
+                report.rows[diff.table] = keys
             continue
         spec = STAR_SCHEMA[diff.table]
         if spec.kind is Kind.DATE:
@@ -122,20 +135,24 @@ def repair(
             for key in keys
         ]
         report.rows[diff.table] = keys
-    if dry_run or not batch:
+    if dry_run or not (batch or rebuild):
         return report
     # one ledger row per run (two runs may read the same position on a quiet source)
     report.ledger_key = f"repairs/{report.snapshot_lsn}/{datetime.now(UTC).isoformat()}"
-    loaded = load_tables(
-        warehouse,
-        {t: pa.Table.from_pylist(rows, schema=schema_of(t)) for t, rows in batch.items()},
-        ledger_key=report.ledger_key,
-        generation=GENERATION,
-        shard_id="reconcile-repair",
-        records=report.written,
-    )
-    if loaded.skipped:  # cannot happen with a fresh key; never report writes that did not land
-        raise RuntimeError(f"the repair {report.ledger_key} is already in the load ledger")
+    if batch:
+        loaded = load_tables(
+            warehouse,
+            {t: pa.Table.from_pylist(rows, schema=schema_of(t)) for t, rows in batch.items()},
+            ledger_key=report.ledger_key,
+            generation=GENERATION,
+            shard_id="reconcile-repair",
+            records=report.written,
+        )
+        if loaded.skipped:  # cannot happen with a fresh key; never report writes that did not land
+            raise RuntimeError(f"the repair {report.ledger_key} is already in the load ledger")
+    with warehouse.transaction():  # after the rows above (their own histories already made)
+        for dimension, keys in rebuild.items():
+            rebuild_histories(warehouse, dimension, keys)
     report.remaining = reconcile.compare_all(reconcile.expected_rows(source), warehouse)
     return report
 
@@ -171,3 +188,12 @@ def _row(
     if spec.is_fact:
         values["cdc_operation"] = "repair"
     return values
+
+
+def rebuild_histories(warehouse: psycopg.Connection, dimension: str, keys: list[Any]) -> None:
+    """Make the history of ``keys`` again: the current row joins the versions kept (if they
+    lack it), then the history is remade from them, under the current rows' locks as a load
+    takes them (``merge_sql.seed_versions``)."""
+    p = merge_sql.table_plan(dimension)
+    touched = warehouse.execute(merge_sql.seed_versions(p), {"keys": keys}).fetchone()[0]
+    warehouse.execute(merge_sql.rebuild_history(p), {"keys": touched})

@@ -124,6 +124,8 @@ def parse(*sql_texts: str) -> dict[str, DdlTable]:
                     continue  # CHECK constraints are not part of the contract
                 else:
                     raise ValueError(f"ALTER TABLE not understood: {statement}")
-            elif not re.match(r"CREATE (TYPE|INDEX|UNIQUE INDEX)\b", statement, re.I):
+            elif not re.match(
+                r"(CREATE (TYPE|INDEX|UNIQUE INDEX|VIEW)|INSERT INTO)\b", statement, re.I
+            ):  # views and the rows a migration seeds are not table shapes
                 raise ValueError(f"statement not understood: {statement[:80]}")
     return tables

@@ -7,6 +7,7 @@ import threading
 import psycopg
 import pytest
 
+from contracts.star_schema import FACTS, HISTORIES, as_of_columns, spec
 from warehouse_loader import migrations
 
 pytestmark = pytest.mark.stack
@@ -58,7 +59,13 @@ def test_an_empty_warehouse_gets_the_eleven_tables_with_the_design_columns_then_
         applied = migrations.apply(conn)
         columns = _columns(conn)
     assert [m.version for m in applied] == [m.version for m in migrations.available()]
-    assert set(columns) == set(DESIGN_COLUMNS) | {"cdc_schema_migrations", "cdc_load_ledger"}
+    assert set(columns) == set(DESIGN_COLUMNS) | {
+        "cdc_schema_migrations",
+        "cdc_load_ledger",
+        *(f"cdc_{d}_versions" for d in HISTORIES),
+        *(h.name for h in HISTORIES.values()),
+        *(f"{f}_as_of" for f in FACTS),
+    }
     for table, wanted in DESIGN_COLUMNS.items():
         business = wanted.split()
         assert columns[table][: len(business)] == business, table
@@ -166,3 +173,17 @@ def test_a_fact_version_is_stored_once_and_an_unknown_dimension_is_refused(wareh
             "INSERT INTO dim_currency (currency_id, cdc_version, cdc_is_inferred) VALUES (99, 0, true)"
         )
         conn.commit()
+
+
+def test_the_histories_versions_and_as_of_views_have_the_columns_the_specs_derive(warehouse):
+    with psycopg.connect(warehouse) as conn:
+        migrations.apply(conn)
+        columns = _columns(conn)
+    for dimension, history in HISTORIES.items():
+        assert columns[history.name] == [c.name for c in history.columns]
+        assert columns[f"cdc_{dimension}_versions"] == [
+            c.name for c in spec(dimension).columns if c.name != "cdc_loaded_at"
+        ]
+    for fact in FACTS:
+        added = [name for name, *_ in as_of_columns(spec(fact))]
+        assert columns[f"{fact}_as_of"] == columns[fact] + added

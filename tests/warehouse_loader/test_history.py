@@ -1,0 +1,317 @@
+"""Dimension history (SCD type 2) on the real local PostgreSQL: versions arriving late, twice,
+replayed by a newer generation, deleted, inferred first; the as-of views; the history checks
+of ``reconcile``; and (hypothesis) any delivery order with duplicates giving the history an
+in-order delivery gives."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contracts.batches import MemoryStore
+from contracts.star_schema import HISTORIES, schema_of
+from stream_processor.join_state import MemoryJoinState
+from tests.stream_processor.fixtures import record
+from tests.stream_processor.test_transform import DEPT, SALE, STAFF
+from tests.warehouse_loader import test_load
+from tests.warehouse_loader.test_load import CURRENCY, manifest
+from warehouse_loader import merge_sql
+from warehouse_loader.load import load_manifest, load_tables
+from warehouse_loader.reconcile import history_differences
+from warehouse_loader.repair import rebuild_histories
+
+pytestmark = pytest.mark.stack
+T0 = datetime(2026, 3, 1, 9, 0)
+_ledger = itertools.count(1)
+warehouse = test_load.warehouse  # a migrated warehouse of its own per test (autocommit)
+
+
+def design(key: int, version: int, name: str | None, *, deleted: bool = False) -> dict[str, Any]:
+    return {
+        "design_id": key,
+        "design_name": None if deleted else name,
+        "file_location": None if deleted else "/d",
+        "file_name": None if deleted else f"{name}.json",
+        "cdc_version": Decimal(version),
+        "cdc_is_deleted": deleted,
+        "cdc_source_updated_at": None if deleted else T0 + timedelta(minutes=version),
+    }
+
+
+def staff(key: int, version: int, joined: int, department: str) -> dict[str, Any]:
+    return {
+        "staff_id": key,
+        "first_name": "Ana",
+        "last_name": "Ryan",
+        "department_name": department,
+        "location": "Leeds",
+        "email_address": "ana@t.com",
+        "cdc_version": Decimal(version),
+        "cdc_joined_version": Decimal(joined),
+        "cdc_is_deleted": False,
+        "cdc_source_updated_at": T0 + timedelta(minutes=version),
+    }
+
+
+def load(conn: psycopg.Connection, generation: int = 1, **rows: list[dict[str, Any]]) -> None:
+    """One micro-batch of published rows, through the loader's own path."""
+    load_tables(
+        conn,
+        {t: pa.Table.from_pylist(r, schema=schema_of(t)) for t, r in rows.items()},
+        ledger_key=f"test/{next(_ledger)}",
+        generation=generation,
+        shard_id="test",
+        records=sum(map(len, rows.values())),
+    )
+
+
+def history(conn: psycopg.Connection, dimension: str) -> list[tuple]:
+    h = HISTORIES[dimension]
+    return conn.execute(
+        f"SELECT * FROM {h.name} ORDER BY {h.key}, valid_from_version, valid_to_version"  # noqa: S608 - names from the specs
+    ).fetchall()
+
+
+def names(conn: psycopg.Connection) -> list[tuple]:
+    """(key, name, valid_from_version, valid_to_version, deleted, inferred) of dim_design's."""
+    return conn.execute(
+        "SELECT design_id, design_name, valid_from_version, valid_to_version, cdc_is_deleted, "
+        "cdc_is_inferred FROM dim_design_history ORDER BY design_id, valid_from_version"
+    ).fetchall()
+
+
+def differences(conn: psycopg.Connection) -> dict[str, dict[str, list[Any]]]:
+    return {d.table: d.problems for d in history_differences(conn) if d.problems}
+
+
+def test_equal_attributes_add_no_row_and_a_late_version_splits_the_interval(warehouse):
+    load(warehouse, dim_design=[design(1, 10, "a")])
+    load(warehouse, dim_design=[design(1, 30, "a")])  # equal attributes: no row
+    assert names(warehouse) == [(1, "a", 10, None, False, False)]
+    load(warehouse, dim_design=[design(1, 20, "b")])  # late, between the two
+    assert names(warehouse) == [
+        (1, "a", 10, 20, False, False),
+        (1, "b", 20, 30, False, False),
+        (1, "a", 30, None, False, False),
+    ]
+    # the open row is the current one, valid_from/valid_to follow the source's last_updated
+    assert warehouse.execute(
+        "SELECT valid_from, valid_to, cdc_version FROM dim_design_history ORDER BY valid_from"
+    ).fetchall() == [
+        (T0 + timedelta(minutes=10), T0 + timedelta(minutes=20), 10),
+        (T0 + timedelta(minutes=20), T0 + timedelta(minutes=30), 20),
+        (T0 + timedelta(minutes=30), None, 30),
+    ]
+    assert differences(warehouse) == {}
+
+
+def test_duplicates_and_replays_change_nothing(warehouse):
+    batch = [design(1, 10, "a"), design(1, 20, "b"), design(1, 20, "b")]
+    load(warehouse, dim_design=batch)
+    before = history(warehouse, "dim_design")
+    load(warehouse, dim_design=batch)  # a replay by the same generation, under another key
+    load(warehouse, dim_design=[design(1, 10, "a")])
+    assert history(warehouse, "dim_design") == before
+    assert len(before) == 2
+
+
+def test_a_newer_generation_rewrites_the_history(warehouse):
+    load(warehouse, dim_design=[design(1, 10, "a"), design(1, 20, "b")])
+    load(warehouse, generation=2, dim_design=[design(1, 20, "a")])  # the fixed transform
+    assert names(warehouse) == [(1, "a", 10, None, False, False)]
+    assert warehouse.execute("SELECT cdc_generation FROM dim_design_history").fetchone() == (2,)
+    load(warehouse, dim_design=[design(1, 20, "b")])  # the old generation again: no effect
+    assert names(warehouse) == [(1, "a", 10, None, False, False)]
+    assert differences(warehouse) == {}
+
+
+def test_a_delete_closes_the_interval_and_keeps_the_row_flagged(warehouse):
+    load(warehouse, dim_design=[design(1, 20, None, deleted=True)])  # the delete first
+    load(warehouse, dim_design=[design(1, 10, "a")])
+    assert names(warehouse) == [
+        (1, "a", 10, 20, False, False),
+        (1, "a", 20, None, True, False),  # the attributes of the version before the delete
+    ]
+    assert differences(warehouse) == {}  # a deleted row's kept attributes are not compared
+
+
+def test_an_inferred_members_history_row_is_replaced_by_the_real_row(warehouse):
+    store = MemoryStore()
+    load_manifest(warehouse, store, manifest(store, record("sales_order", SALE, commit=0x50)))
+    assert warehouse.execute(
+        "SELECT staff_id, cdc_is_inferred, valid_to_version FROM dim_staff_history"
+    ).fetchall() == [(10, True, None)]
+    assert differences(warehouse) == {}
+    load(warehouse, dim_staff=[staff(10, 5, 3, "Sales")])
+    assert warehouse.execute(
+        "SELECT staff_id, department_name, cdc_is_inferred, valid_from_version, "
+        "valid_to_version FROM dim_staff_history"
+    ).fetchall() == [(10, "Sales", False, 5, None)]
+    assert differences(warehouse) == {}
+
+
+def test_a_department_rename_is_a_new_staff_row_and_orders_see_the_department_as_it_was(
+    warehouse,
+):
+    """Through the real processor: the rename's staff row takes effect at the department's
+    change, and each sales order version joins the staff row valid at its version."""
+    store, state = MemoryStore(), MemoryJoinState()
+    renamed = {**DEPT, "department_name": "Sales EMEA", "last_updated": DEPT["last_updated"]}
+    changes = [
+        record("department", DEPT, commit=0x10),
+        record("staff", STAFF, commit=0x20),
+        record("currency", CURRENCY, commit=0x28),
+        record("sales_order", SALE, commit=0x30),
+        record("department", renamed, "update", commit=0x40),
+        record("sales_order", {**SALE, "units_sold": 5}, "update", commit=0x50),
+        record("department", DEPT, "update", commit=0x60),  # renamed back
+    ]
+    for change in changes:  # one manifest each, in commit order (a lone department: none)
+        key = manifest(store, change, state=state)
+        if key is not None:
+            load_manifest(warehouse, store, key)
+    assert warehouse.execute(
+        "SELECT department_name, cdc_version::bigint >> 32, cdc_joined_version::bigint >> 32, "
+        "valid_from_version::bigint >> 32, valid_to_version::bigint >> 32 FROM dim_staff_history "
+        "ORDER BY valid_from_version"
+    ).fetchall() == [
+        ("Sales", 0x20, 0x10, 0x20, 0x40),
+        ("Sales EMEA", 0x20, 0x40, 0x40, 0x60),
+        ("Sales", 0x20, 0x60, 0x60, None),
+    ]
+    assert warehouse.execute(
+        "SELECT units_sold, staff_department_name, currency_code FROM fact_sales_order_as_of "
+        "ORDER BY cdc_version"
+    ).fetchall() == [(100, "Sales", "GBP"), (5, "Sales EMEA", "GBP")]
+    assert differences(warehouse) == {}
+
+
+def test_reconcile_finds_a_broken_history_and_the_repair_rebuilds_it(warehouse):
+    load(warehouse, dim_design=[design(1, 10, "a"), design(1, 20, "b"), design(2, 10, "c")])
+    load(warehouse, dim_staff=[staff(7, 10, 4, "Sales")])
+    good = history(warehouse, "dim_design")
+    warehouse.execute("UPDATE dim_design_history SET valid_to_version = 15 WHERE design_id = 1")
+    warehouse.execute("UPDATE dim_design_history SET design_name = 'x' WHERE design_id = 2")
+    warehouse.execute("DELETE FROM dim_staff_history")
+    warehouse.execute(
+        "INSERT INTO dim_design_history (design_id, valid_from_version, cdc_version, "
+        "cdc_is_deleted, cdc_is_inferred, cdc_generation) VALUES (9, 0, 0, false, false, 1)"
+    )
+    assert differences(warehouse) == {
+        "dim_design_history": {
+            "history_interval_not_contiguous": [1],
+            "history_open_row_missing_or_different": [1, 2],
+            "history_without_dimension_row": [9],
+        },
+        "dim_staff_history": {"history_open_row_missing_or_different": [7]},
+    }
+    rebuild_histories(warehouse, "dim_design", [1, 2, 9])
+    rebuild_histories(warehouse, "dim_staff", [7])
+    assert history(warehouse, "dim_design") == good
+    assert differences(warehouse) == {}
+
+
+def test_with_history_off_the_histories_are_left_alone(warehouse):
+    load_tables(
+        warehouse,
+        {"dim_design": pa.Table.from_pylist([design(1, 10, "a")], schema=schema_of("dim_design"))},
+        ledger_key="off",
+        generation=1,
+        shard_id="test",
+        records=1,
+        history=False,
+    )
+    assert history(warehouse, "dim_design") == []
+    assert differences(warehouse) == {
+        "dim_design_history": {"history_open_row_missing_or_different": [1]}
+    }
+
+
+# --- any delivery order, with duplicates, gives the in-order history --------------------------
+
+_DEPARTMENTS = ("Sales", "Purchasing")
+
+
+@st.composite
+def random_histories(draw: st.DrawFn) -> list[tuple[int, str, dict[str, Any]]]:
+    """(generation, table, row) of a few keys' versions: designs renamed back and forth,
+    deleted, some replayed by generation 2 with other attributes; staff whose department is
+    renamed (a new joined version at the same own version) or who move."""
+    rows: list[tuple[int, str, dict[str, Any]]] = []
+    for key in (1, 2):
+        versions = draw(st.lists(st.integers(1, 12), min_size=1, max_size=5, unique=True))
+        for v in versions:
+            deleted = draw(st.integers(0, 7)) == 0
+            rows.append(
+                (1, "dim_design", design(key, v, draw(st.sampled_from("ab")), deleted=deleted))
+            )
+            if draw(st.integers(0, 4)) == 0:
+                rows.append((2, "dim_design", design(key, v, draw(st.sampled_from("abc")))))
+    own = draw(st.lists(st.integers(1, 12), min_size=1, max_size=3, unique=True))
+    for v in own:
+        for j in draw(st.lists(st.integers(0, 12), min_size=1, max_size=3, unique=True)):
+            rows.append((1, "dim_staff", staff(3, v, j, draw(st.sampled_from(_DEPARTMENTS)))))
+    return rows
+
+
+def _deliver(
+    conn: psycopg.Connection, rows: list[tuple[int, str, dict[str, Any]]], sizes: list[int]
+) -> None:
+    """Micro-batches of consecutive rows of one generation, of the given sizes in turn."""
+    i, s = 0, 0
+    while i < len(rows):
+        generation = rows[i][0]
+        chunk = list(
+            itertools.takewhile(
+                lambda r, g=generation: r[0] == g, rows[i : i + sizes[s % len(sizes)]]
+            )
+        )
+        s, i = s + 1, i + len(chunk)
+        tables: dict[str, list[dict[str, Any]]] = {}
+        for _, table, row in chunk:
+            tables.setdefault(table, []).append(row)
+        load(conn, generation, **tables)
+
+
+def _histories(conn: psycopg.Connection) -> dict[str, list[tuple]]:
+    return {d: history(conn, d) for d in ("dim_design", "dim_staff")}
+
+
+def _empty(conn: psycopg.Connection) -> None:
+    tables = ["dim_design", "dim_staff", "cdc_load_ledger"]
+    for d in ("dim_design", "dim_staff"):
+        p = merge_sql.table_plan(d)
+        tables += [merge_sql.versions_table(p), merge_sql.history_table(p)]
+    conn.execute("TRUNCATE " + ", ".join(tables) + " CASCADE")  # the facts (none here)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), rows=random_histories())
+def test_any_delivery_order_with_duplicates_gives_the_in_order_history(warehouse, data, rows):
+    _empty(warehouse)
+    in_order = sorted(
+        rows, key=lambda r: (r[0], r[2]["cdc_version"], r[2].get("cdc_joined_version", 0))
+    )
+    _deliver(warehouse, in_order, [1])
+    expected = _histories(warehouse)
+    assert differences(warehouse) == {}
+
+    _empty(warehouse)
+    twice = rows + data.draw(st.lists(st.sampled_from(rows), max_size=4), label="duplicates")
+    shuffled = data.draw(st.permutations(twice), label="order")
+    sizes = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3), label="batch sizes")
+    _deliver(warehouse, shuffled, sizes)
+    assert _histories(warehouse) == expected
+    assert differences(warehouse) == {}
