@@ -9,7 +9,15 @@ from pathlib import Path
 
 import click
 
-from bench import capture, e2e, loader, loader_scaling, processor, processor_scaling
+from bench import (
+    capture,
+    e2e,
+    loader,
+    loader_history,
+    loader_scaling,
+    processor,
+    processor_scaling,
+)
 from bench.results import Figure, report
 from local_stack import config as stack_config
 from local_stack import stack
@@ -19,6 +27,7 @@ BENCHMARKS: dict[str, Callable[..., list[Figure]]] = {
     "processor_records_per_s": processor.run,
     "processor_scaling_records_per_s": processor_scaling.run,
     "loader": loader.run,
+    "loader_history": loader_history.run,
     "loader_scaling_rows_per_s": loader_scaling.run,
     "e2e_latency": e2e.run,
 }
