@@ -10,6 +10,16 @@ One JSON object per record (``MessageFormat=json-unformatted``)::
                   "transaction-id", "transaction-record-id", "prev-transaction-id",
                   "prev-transaction-record-id", "commit-timestamp", "stream-position"}}
 
+The Kinesis partition key of a data record is its ``partition-key-value``
+(``public.<table>.<key>``), so a row's changes stay on one shard in order, and the stream's
+shards share the load. That is ``primary-key`` partitioning: the DMS task's table mappings ask
+for it with an object-mapping rule per table (``cdc.dms_task``), and the local capture engine
+writes it by default. Without those rules DMS partitions CDC records by ``schema-table``
+(``partition-key-type: schema-table``, no ``partition-key-value``, the table's changes all on
+the shard ``<schema>.<table>`` hashes to), and only ``load`` records by primary key; the capture
+engine emulates that with ``TOTESYS_CDC_CAPTURE_PARTITIONING=schema-table``. Consumers never read
+either field: versions order a row's changes wherever they arrive (docs/contracts.md).
+
 ``update`` carries the row after the change; ``delete`` the key and NULL elsewhere (PostgreSQL's
 default replica identity). Control records (``record-type: control``) carry
 ``control.table-def``. How each PostgreSQL type is written is documented where records are

@@ -4,6 +4,13 @@ Order per partition key is kept by construction: a PutRecords batch never holds 
 with the same key, and the next batch is sent only after every record of the previous one is
 acknowledged. A partial failure (throttling, internal errors) retries exactly the failed
 records with exponential backoff; nothing after them is sent meanwhile.
+
+The rule stays however the records are keyed: PutRecords does not guarantee the order of the
+records in one call ("PutRecords", Amazon Kinesis Data Streams API Reference,
+https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html). Under
+``schema-table`` partitioning (``cdc.capture.records``) every change of a table has the same
+key, so a batch holds at most one record per table (~3 with ToteSys's traffic mix): capture
+then puts ~115 records/s on moto against ~2,500 by primary key (docs/contracts.md).
 """
 
 from __future__ import annotations
