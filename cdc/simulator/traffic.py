@@ -13,6 +13,8 @@ action per commit and high rates (thousands/s) batch several actions per commit.
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import random
 import threading
 import time
@@ -67,7 +69,10 @@ def _ids(conn: psycopg.Connection, table: str) -> list[int]:
     return [row[0] for row in conn.execute(query)]
 
 
-def _load_known(conn: psycopg.Connection) -> _Known:
+def _load_known(conn: psycopg.Connection, writer: tuple[int, int] = (0, 1)) -> _Known:
+    """The keys; of the orders and payments, only those ``writer`` (its number, of how many)
+    may change."""
+    number, writers = writer
     unpaid = {
         payment_id: (transaction_id, "sales_order" if so else "purchase_order", so or po)
         for payment_id, transaction_id, so, po in conn.execute(
@@ -77,6 +82,7 @@ def _load_known(conn: psycopg.Connection) -> _Known:
             "AND (t.sales_order_id IS NOT NULL OR t.purchase_order_id IS NOT NULL) "
             "ORDER BY 1"
         )
+        if payment_id % writers == number
     }
     known = _Known(
         addresses=_ids(conn, "address"),
@@ -86,7 +92,7 @@ def _load_known(conn: psycopg.Connection) -> _Known:
         counterparties=_ids(conn, "counterparty"),
         currencies=_ids(conn, "currency"),
         unpaid=unpaid,
-        sales_orders=_ids(conn, "sales_order"),
+        sales_orders=[i for i in _ids(conn, "sales_order") if i % writers == number],
     )
     if not (
         known.addresses
@@ -104,14 +110,31 @@ class TrafficGenerator:
 
     ``step()`` runs one action inside the caller's transaction and returns the row changes it
     made; the caller decides when to commit.
+
+    ``writer``: (its number, of how many) when several generators write at once, each on its
+    own connection. Each then changes only its share of the rows (keys modulo the number of
+    writers, and the orders it created itself), so no two of them ever wait on, or deadlock
+    over, the same row; every writer still references any row. Deletes are not allowed then
+    (a design one writer removes could be referenced by another's new order).
     """
 
     def __init__(
-        self, conn: psycopg.Connection, rng: random.Random, *, allow_deletes: bool = False
+        self,
+        conn: psycopg.Connection,
+        rng: random.Random,
+        *,
+        allow_deletes: bool = False,
+        writer: tuple[int, int] = (0, 1),
     ) -> None:
+        number, writers = writer
+        if not 0 <= number < writers:
+            raise ValueError(f"writer {number} of {writers} does not exist")
+        if allow_deletes and writers > 1:
+            raise ValueError("deletes need a single writer")
         self.conn = conn
         self.rng = rng
-        self.known = _load_known(conn)
+        self.writer = writer
+        self.known = _load_known(conn, writer)
         self.stats = TrafficStats()
         self.payment_type_ids = {
             name: type_id
@@ -141,6 +164,15 @@ class TrafficGenerator:
         action()
         self.stats.actions[action.__name__] += 1
         return self.stats.total_changes - before
+
+    def _own(self, keys: list[int]) -> int:
+        """A random key of ``keys`` that this writer may change (there is one: the writers
+        number at most as many as the smallest table's rows)."""
+        number, writers = self.writer
+        while True:
+            key = self.rng.choice(keys)
+            if key % writers == number:
+                return key
 
     # --- actions ------------------------------------------------------------------------
 
@@ -221,7 +253,7 @@ class TrafficGenerator:
     def edit_staff(self) -> None:
         """A staff member moves department, or changes email address."""
         rng = self.rng
-        staff_id = rng.choice(self.known.staff)
+        staff_id = self._own(self.known.staff)
         if rng.random() < 0.5:
             changes: dict[str, object] = {"department_id": rng.choice(self.known.departments)}
         else:
@@ -233,7 +265,7 @@ class TrafficGenerator:
     def edit_department(self) -> None:
         """A department is renamed or moves (every dim_staff row of it must follow)."""
         rng = self.rng
-        department_id = rng.choice(self.known.departments)
+        department_id = self._own(self.known.departments)
         if rng.random() < 0.5:
             changes: dict[str, object] = {
                 "department_name": f"{rng.choice(vocab.DEPARTMENTS)[0]} {rng.randint(2, 99)}"
@@ -251,7 +283,7 @@ class TrafficGenerator:
             if rng.random() < 0.5
             else {"address_line_2": rng.choice((*vocab.ADDRESS_LINE_2, None))}
         )
-        self._update("address", "address_id", rng.choice(self.known.addresses), changes)
+        self._update("address", "address_id", self._own(self.known.addresses), changes)
 
     def edit_counterparty(self) -> None:
         """A counterparty moves its legal address or changes its commercial contact."""
@@ -262,13 +294,13 @@ class TrafficGenerator:
             else {"commercial_contact": vocab.person(rng)}
         )
         self._update(
-            "counterparty", "counterparty_id", rng.choice(self.known.counterparties), changes
+            "counterparty", "counterparty_id", self._own(self.known.counterparties), changes
         )
 
     def edit_design(self) -> None:
         """A design's file is renamed."""
         rng = self.rng
-        design_id = rng.choice(self.known.designs)
+        design_id = self._own(self.known.designs)
         name = rng.choice(vocab.DESIGN_NAMES)
         self._update(
             "design",
@@ -324,15 +356,16 @@ def run(
     max_changes_per_commit: int = 200,
     stop: threading.Event | None = None,
     on_commit: Callable[[TrafficStats], None] | None = None,
+    writer: tuple[int, int] = (0, 1),
 ) -> TrafficStats:
     """Write live traffic at ``rate`` row changes per second until ``duration_s`` has passed
-    (None: until ``stop`` is set)."""
+    (None: until ``stop`` is set). ``writer``: see ``TrafficGenerator``."""
     if rate <= 0:
         raise ValueError("rate must be positive (row changes per second)")
     stop = stop or threading.Event()
     rng = random.Random(seed)
     with psycopg.connect(dsn) as conn:
-        generator = TrafficGenerator(conn, rng, allow_deletes=allow_deletes)
+        generator = TrafficGenerator(conn, rng, allow_deletes=allow_deletes, writer=writer)
         stats = generator.stats
         conn.commit()
         started = time.monotonic()
@@ -356,3 +389,39 @@ def run(
                 on_commit(stats)
         stats.elapsed_s = time.monotonic() - started
     return stats
+
+
+def _one_writer(
+    dsn: str, rate: float, duration_s: float, seed: int, writer: tuple[int, int]
+) -> TrafficStats:
+    return run(dsn, rate=rate, duration_s=duration_s, seed=seed, writer=writer)
+
+
+def run_writers(
+    dsn: str, *, rate: float, duration_s: float, writers: int, seed: int = 1
+) -> TrafficStats:
+    """``run`` in ``writers`` processes at once, each at ``rate / writers`` on its own
+    connection and its own share of the rows (``TrafficGenerator``'s ``writer``), for rates
+    one Python process cannot write. Returns their stats summed (``elapsed_s``: the
+    longest)."""
+    if writers == 1:
+        return run(dsn, rate=rate, duration_s=duration_s, seed=seed)
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded caller
+    with concurrent.futures.ProcessPoolExecutor(writers, mp_context=context) as pool:
+        parts = list(
+            pool.map(
+                _one_writer,
+                [dsn] * writers,
+                [rate / writers] * writers,
+                [duration_s] * writers,
+                [seed * 1000 + n for n in range(writers)],
+                [(n, writers) for n in range(writers)],
+            )
+        )
+    total = TrafficStats()
+    for part in parts:
+        total.changes.update(part.changes)
+        total.actions.update(part.actions)
+        total.commits += part.commits
+        total.elapsed_s = max(total.elapsed_s, part.elapsed_s)
+    return total
