@@ -1,13 +1,14 @@
 """Start-up made visible, and who owns each shard since when.
 
 The KCL does not say what it is waiting on while it starts: it creates (or finds) its lease
-table, the leader assigns leases, each lease's record processor is initialized, and the first
-GetRecords calls bring records. ``stream-processor run`` watches the lease table while its
-daemon runs and logs each step it can see there as a ``startup`` event with the seconds since
-``run`` started (``step``: ``join_state_table_ready``, ``daemon_started``,
-``lease_table_present``, ``lease_taken``, ``first_checkpoint``: the first batch of that shard
-committed and checkpointed, then ``lease_gone`` when a lease moves to another worker). The
-record processor adds ``first_records`` per shard (kcl_app).
+table, its shard sync creates a lease per shard, the leader assigns leases, each lease's
+record processor is initialized, and the first GetRecords calls bring records.
+``stream-processor run`` watches the lease table while its daemon runs and logs each step it
+can see there as a ``startup`` event with the seconds since ``run`` started (``step``:
+``join_state_table_ready``, ``daemon_started``, ``lease_table_present``, ``leases_created``,
+``lease_taken``, ``first_checkpoint``: the first batch of that shard committed and
+checkpointed; then ``lease_gone`` when a lease moves to another worker). The record processor
+adds ``first_records`` per shard (kcl_app).
 
 The lease table has no time of ownership: a lease item holds ``leaseOwner`` and
 ``leaseCounter`` (bumped at every renewal and take) but no timestamp (KCL 3.1.3's
@@ -47,6 +48,7 @@ class Watch:
 
     worker_id: str
     lease_table_seen: bool = False
+    leases_seen: bool = False
     owned: dict[str, str | None] = field(default_factory=dict)  # shard -> checkpoint when taken
     committed: set[str] = field(default_factory=set)  # shards with a first checkpoint since
 
@@ -58,6 +60,9 @@ class Watch:
         if not self.lease_table_seen:
             self.lease_table_seen = True
             steps.append({"step": "lease_table_present", "leases": len(leases)})
+        if leases and not self.leases_seen:  # the KCL's shard sync has made the leases
+            self.leases_seen = True
+            steps.append({"step": "leases_created", "leases": len(leases)})
         for lease in leases:
             shard, mine = lease.shard_id, lease.owner == self.worker_id
             if mine and shard not in self.owned:

@@ -20,6 +20,7 @@ def test_each_step_is_reported_once_in_the_order_the_kcl_takes_them():
     assert steps(w, []) == [("lease_table_present", None)]
     assert not w.settled([])
     unowned = [lease("shard-0", None), lease("shard-1", None)]
+    assert steps(w, unowned) == [("leases_created", None)]
     assert steps(w, unowned) == []
     assert not w.settled(unowned)
     taken = [lease("shard-0", "me"), lease("shard-1", "other")]
@@ -34,7 +35,11 @@ def test_each_step_is_reported_once_in_the_order_the_kcl_takes_them():
 
 def test_a_lease_lost_and_taken_again_is_reported_each_time():
     w = Watch("me")
-    steps(w, [lease("shard-0", "me")])
+    assert steps(w, [lease("shard-0", "me")]) == [
+        ("lease_table_present", None),
+        ("leases_created", None),
+        ("lease_taken", "shard-0"),
+    ]
     steps(w, [lease("shard-0", "me", "7")])
     assert steps(w, [lease("shard-0", "other", "7")]) == [("lease_gone", "shard-0")]
     assert steps(w, [lease("shard-0", "me", "9")]) == [("lease_taken", "shard-0")]

@@ -276,7 +276,12 @@ def test_records_on_two_shards_become_the_expected_parquet_rows_and_checkpoints(
     assert {"batch_committed", "checkpointed", "first_records"} <= {e["event"] for e in parsed}
     assert " INFO [" in pipeline.processor.log.read_text(), "the daemon's own lines, levelled"
     steps = [(e["step"], e.get("shard")) for e in parsed if e["event"] == "startup"]
-    for step in ("join_state_table_ready", "daemon_started", "lease_table_present"):
+    for step in (
+        "join_state_table_ready",
+        "daemon_started",
+        "lease_table_present",
+        "leases_created",
+    ):
         assert (step, None) in steps
     for shard in pipeline.last:
         assert ("lease_taken", shard) in steps and ("first_checkpoint", shard) in steps
