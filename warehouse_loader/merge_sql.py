@@ -431,12 +431,14 @@ def rebuild_history(p: TablePlan) -> sql.Composed:
         "   OR cdc_is_inferred IS DISTINCT FROM lag(cdc_is_inferred) OVER w"
         "   OR (NOT cdc_is_deleted AND ({attributes}) IS DISTINCT FROM lag(({attributes})) OVER w)"
         "   AS starts, max({position}) OVER (w ROWS UNBOUNDED PRECEDING) AS at,"
-        "   max(cdc_source_updated_at) OVER (w ROWS UNBOUNDED PRECEDING) AS at_time FROM {v}"
-        "   WHERE {key} = ANY({keys}::integer[]) AND (NOT cdc_is_inferred OR NOT EXISTS ("
-        "    SELECT FROM {v} AS r WHERE r.{key} = {v}.{key} AND NOT r.cdc_is_inferred))"  # 1
+        "   max(cdc_source_updated_at) OVER (w ROWS UNBOUNDED PRECEDING) AS at_time,"
+        # 1: a member sorts first (version 0, then inferred first) and is the key's only one
+        "   cdc_is_inferred AND lead(cdc_version) OVER w IS NOT NULL AS replaced FROM {v}"
+        "   WHERE {key} = ANY({keys}::integer[])"
         "   WINDOW w AS (PARTITION BY {key} ORDER BY {order})"
         "  ) AS versions WINDOW w AS (PARTITION BY {key} ORDER BY {order})"
-        " ) AS marked WHERE starts OR last WINDOW w AS (PARTITION BY {key} ORDER BY {order})"
+        " ) AS marked WHERE NOT replaced AND (starts OR last)"
+        " WINDOW w AS (PARTITION BY {key} ORDER BY {order})"
         ") AS islands WHERE last WINDOW k AS (PARTITION BY {key} ORDER BY {order}) "
         "ORDER BY {key}, {order}"
     ).format(

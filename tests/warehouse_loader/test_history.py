@@ -194,6 +194,23 @@ def test_a_department_rename_is_a_new_staff_row_and_orders_see_the_department_as
     assert differences(warehouse) == {}
 
 
+def test_rows_a_joined_sides_newer_change_overtook_are_empty_intervals_in_any_order(warehouse):
+    """Staff changes (own versions 10, 12, 15) the processor joined only after it had seen their
+    department's change at 20: each row takes effect at 20, so all but the last are empty
+    intervals, contiguous however PostgreSQL happens to store them."""
+    load(warehouse, dim_staff=[staff(7, 10, 20, "A"), staff(7, 12, 20, "B")])
+    load(warehouse, dim_staff=[staff(7, 15, 20, "C")])
+    warehouse.execute(  # store them in reverse
+        "CREATE TEMP TABLE kept AS SELECT * FROM dim_staff_history; DELETE FROM dim_staff_history; "
+        "INSERT INTO dim_staff_history SELECT * FROM kept ORDER BY cdc_version DESC"
+    )
+    assert warehouse.execute(
+        "SELECT department_name, valid_from_version, valid_to_version FROM dim_staff_history "
+        "ORDER BY cdc_version"
+    ).fetchall() == [("A", 20, 20), ("B", 20, 20), ("C", 20, None)]
+    assert differences(warehouse) == {}
+
+
 def test_reconcile_finds_a_broken_history_and_the_repair_rebuilds_it(warehouse):
     load(warehouse, dim_design=[design(1, 10, "a"), design(1, 20, "b"), design(2, 10, "c")])
     load(warehouse, dim_staff=[staff(7, 10, 4, "Sales")])
