@@ -14,6 +14,7 @@ terraform reads (``terraform/dms/*.json``), so no copy of them is ever written b
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,8 @@ def cdc_partitioning(mappings: dict[str, Any], settings: dict[str, Any]) -> dict
     """How DMS partitions each selected table's CDC records under these table mappings and task
     settings: ``primary-key`` where an object-mapping rule for the table asks for it, or where
     ParallelApplyThreads is above 0 and no rule says otherwise; ``schema-table`` elsewhere
-    (DMS's default; the comment above). Tables are those of exact selection rules."""
+    (DMS's default; the comment above). Tables are named by the selection rules; an
+    object-mapping rule's locator may use DMS's ``%`` wildcard."""
     rules = mappings.get("rules", [])
     parallel = (settings.get("TargetMetadata") or {}).get("ParallelApplyThreads") or 0
     default = PARTITION_KEY_TYPE if parallel > 0 else "schema-table"
@@ -90,10 +92,11 @@ def cdc_partitioning(mappings: dict[str, Any], settings: dict[str, Any]) -> dict
         if rule.get("rule-type") != "object-mapping":
             continue
         locator = rule.get("object-locator", {})
-        name = f"{locator.get('schema-name')}.{locator.get('table-name')}"
+        pattern = f"{locator.get('schema-name')}.{locator.get('table-name')}".replace("%", "*")
         kind = (rule.get("mapping-parameters") or {}).get("partition-key-type")
-        if name in found and kind is not None:
-            found[name] = kind
+        for name in found:
+            if kind is not None and fnmatch.fnmatchcase(name, pattern):
+                found[name] = kind
     return found
 
 

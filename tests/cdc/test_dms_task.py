@@ -134,6 +134,20 @@ def test_without_object_mapping_dms_partitions_cdc_by_schema_and_table():
     found = dms_task.cdc_partitioning(one_off, settings)
     assert found.pop("public.payment") == "schema-table"
     assert set(found.values()) == {"primary-key"}
+    wildcard = {  # one rule for every table of the schema
+        "rules": [
+            *selections["rules"],
+            {
+                "rule-type": "object-mapping",
+                "rule-id": "99",
+                "rule-name": "all",
+                "rule-action": "map-record-to-record",
+                "object-locator": {"schema-name": "public", "table-name": "%"},
+                "mapping-parameters": {"partition-key-type": "primary-key"},
+            },
+        ]
+    }
+    assert set(dms_task.cdc_partitioning(wildcard, settings).values()) == {"primary-key"}
 
 
 def test_endpoint_settings_are_valid_for_the_dms_api_and_give_contract_a():
