@@ -12,6 +12,8 @@ import click
 from bench import (
     capture,
     e2e,
+    e2e_max,
+    full_load,
     loader,
     loader_history,
     loader_scaling,
@@ -30,6 +32,8 @@ BENCHMARKS: dict[str, Callable[..., list[Figure]]] = {
     "loader_history": loader_history.run,
     "loader_scaling_rows_per_s": loader_scaling.run,
     "e2e_latency": e2e.run,
+    "full_load": full_load.run,
+    "e2e_max_sustained_changes_per_s": e2e_max.run,
 }
 
 

@@ -1,0 +1,227 @@
+"""e2e_max_sustained_changes_per_s: the highest rate of source changes the whole local
+pipeline keeps up with, everything co-located on this machine.
+
+One pipeline (the seeded ToteSys, its full load in first; one KCL worker on the stream's
+shards, one loader runner). Traffic then steps up: ``START`` changes/s for ``STEP_S`` seconds,
+then ``STEP`` more each step, written by one process per ``PER_WRITER`` changes/s (one Python
+writer does not keep the pace of thousands), never pausing between steps. A step is held when
+the commit → warehouse latency of the fact versions written in its last ``WINDOW_S`` seconds
+has p99 <= ``P99_LIMIT_S`` and is not growing (its thirds' p99s rising to more than half the
+limit), with every one of them loaded within ``CATCH_UP_S`` of the step's end; the first step
+not held ends the run. The figure is the last rate held, with p50/p95/p99 at it and the CPU
+seconds each process used per step, to see which stage saturated first. Baseline: the rate
+the writers achieved at the first step not held (the source's own pace: if it is below the
+rate asked for, the writers, not the pipeline, were the limit).
+
+Latency is measured as in ``bench.e2e`` (``Observer.latencies``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.results import RESULTS_PATH, Figure
+from bench.stats import percentile
+from bench.usage import Usage
+from cdc.simulator import traffic
+from local_stack.config import StackConfig
+from local_stack.pipeline import Names, Pipeline
+
+START, STEP, PER_WRITER = 500.0, 500.0, 1000.0
+WINDOW_S, P99_LIMIT_S, CATCH_UP_S = 30.0, 5.0, 30.0
+SHARDS = 4
+PLOT_PATH = RESULTS_PATH.with_name("e2e_max_latency.png")
+
+
+class Writers:
+    """Traffic at a rate that steps, without a pause between steps: each step's writer
+    processes run in a thread while the caller watches the previous step."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._thread: threading.Thread | None = None
+        self.stats: traffic.TrafficStats | None = None
+
+    def start(self, rate: float, seconds: float, seed: int) -> None:
+        writers = max(1, math.ceil(rate / PER_WRITER))
+
+        def write() -> None:
+            self.stats = traffic.run_writers(
+                self.dsn, rate=rate, duration_s=seconds, writers=writers, seed=seed
+            )
+
+        self.stats = None
+        self._thread = threading.Thread(target=write, daemon=True)
+        self._thread.start()
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self) -> traffic.TrafficStats:
+        self._thread.join()
+        if self.stats is None:
+            raise RuntimeError("the traffic writers failed; see the output above")
+        return self.stats
+
+
+def _window(pipeline: Pipeline, start: datetime, end: datetime) -> list[float]:
+    return [s for at, s in pipeline.observe.latencies(start) if at < end]
+
+
+def _freshest(pipeline: Pipeline, since: datetime) -> datetime | None:
+    samples = pipeline.observe.latencies(since)
+    return max((at for at, _ in samples), default=None)
+
+
+def judge(samples_by_third: list[list[float]], caught_up: bool) -> tuple[bool, str]:
+    """Whether a step held: (held, why not)."""
+    every = [s for third in samples_by_third for s in third]
+    if not caught_up:
+        return False, f"not all loaded within {CATCH_UP_S:g} s of the step's end"
+    if not every:
+        return False, "no fact version landed"
+    p99 = percentile(every, 99)
+    if p99 > P99_LIMIT_S:
+        return False, f"p99 {p99:.2f} s > {P99_LIMIT_S:g} s"
+    thirds = [percentile(t, 99) for t in samples_by_third if t]
+    if len(thirds) == 3 and thirds[0] < thirds[1] < thirds[2] and thirds[2] > P99_LIMIT_S / 2:
+        return False, f"p99 growing: {', '.join(f'{t:.2f}' for t in thirds)} s"
+    return True, ""
+
+
+def measure(cfg: StackConfig, *, step_s: float, max_rate: float) -> dict[str, Any]:
+    pipeline = Pipeline(
+        dataclasses.replace(cfg, stream_shards=SHARDS),
+        Names.unique("bench-e2e-max"),
+        settings={"TOTESYS_CDC_PUBLISH_METRICS": "0"},
+    )
+    steps: list[dict[str, Any]] = []
+    try:
+        pipeline.create()
+        pipeline.start()
+        pipeline.quiesce()
+        writers = Writers(pipeline.source_dsn)
+        rate = START
+        with Usage(pipeline) as usage:
+            writers.start(rate, step_s, seed=1)
+            while True:
+                cpu_before = usage.cpu_s()
+                began = datetime.now(UTC).replace(tzinfo=None)
+                stats = writers.join()
+                ended = datetime.now(UTC).replace(tzinfo=None)
+                cpu = {k: round(v - cpu_before[k], 1) for k, v in usage.cpu_s().items()}
+                next_rate = rate + STEP
+                if next_rate <= max_rate:  # keep the load on while this step is judged
+                    writers.start(next_rate, step_s, seed=len(steps) + 2)
+                window_start = ended - timedelta(seconds=WINDOW_S)
+                deadline = time.monotonic() + CATCH_UP_S
+                while time.monotonic() < deadline:
+                    freshest = _freshest(pipeline, window_start)
+                    if freshest is not None and freshest >= ended - timedelta(seconds=1):
+                        break
+                    time.sleep(0.5)
+                caught_up = time.monotonic() < deadline
+                third = timedelta(seconds=WINDOW_S / 3)
+                thirds = [
+                    _window(pipeline, window_start + i * third, window_start + (i + 1) * third)
+                    for i in range(3)
+                ]
+                every = [s for t in thirds for s in t]
+                held, why = judge(thirds, caught_up)
+                steps.append(
+                    {
+                        "rate": rate,
+                        "achieved_rate": round(stats.total_changes / stats.elapsed_s, 1),
+                        "writers": max(1, math.ceil(rate / PER_WRITER)),
+                        "seconds": round((ended - began).total_seconds(), 1),
+                        "samples": len(every),
+                        **{
+                            f"p{p}_s": round(percentile(every, p), 3) if every else None
+                            for p in (50, 95, 99)
+                        },
+                        "held": held,
+                        "why_not": why,
+                        "cpu_s": cpu,
+                    }
+                )
+                if not held or next_rate > max_rate:
+                    break
+                rate = next_rate
+            if writers.running():
+                writers.join()
+        return {"steps": steps}
+    finally:
+        pipeline.stop()
+        pipeline.destroy()
+
+
+def plot(steps: list[dict[str, Any]], path: Path = PLOT_PATH) -> Path:
+    """p50, p95 and p99 latency against the rate asked for, one point per step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    measured = [s for s in steps if s["p99_s"] is not None]
+    rates = [s["rate"] for s in measured]
+    for p, colour in ((50, "tab:green"), (95, "tab:orange"), (99, "tab:red")):
+        ax.plot(rates, [s[f"p{p}_s"] for s in measured], marker="o", color=colour, label=f"p{p}")
+    ax.axhline(P99_LIMIT_S, color="grey", linestyle="--", label=f"{P99_LIMIT_S:g} s limit")
+    ax.set_xlabel("source changes per second (asked for)")
+    ax.set_ylabel(f"commit → warehouse latency (s), last {WINDOW_S:g} s of each step")
+    ax.set_title("Latency against rate, everything on one 2-core machine")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:  # noqa: ARG001
+    step_s, max_rate = (40.0, 1000.0) if quick else (60.0, 10_000.0)
+    steps = measure(cfg, step_s=step_s, max_rate=max_rate)["steps"]
+    plot(steps)
+    held = [s for s in steps if s["held"]]
+    last = held[-1] if held else steps[0]
+    failed = next((s for s in steps if not s["held"]), None)
+    saturated = failed or last
+    busiest = max(saturated["cpu_s"], key=saturated["cpu_s"].__getitem__)
+    return [
+        Figure(
+            name="e2e_max_sustained_changes_per_s",
+            value=last["rate"] if held else 0.0,
+            unit="changes/s",
+            baseline="source_writers_achieved_rate_at_the_first_step_not_held"
+            if failed
+            else "source_writers_achieved_rate_at_the_last_step",
+            baseline_value=saturated["achieved_rate"],
+            params={
+                "goal": ">= 3000",
+                "p50_s": last["p50_s"],
+                "p95_s": last["p95_s"],
+                "p99_s": last["p99_s"],
+                "step_s": step_s,
+                "window_s": WINDOW_S,
+                "p99_limit_s": P99_LIMIT_S,
+                "shards": SHARDS,
+                "workers": 1,
+                "loaders": 1,
+                "first_not_held": {k: failed[k] for k in ("rate", "why_not", "p99_s")}
+                if failed
+                else None,
+                "busiest_process_at_saturation": busiest,
+                "steps": [
+                    {k: s[k] for k in ("rate", "achieved_rate", "p50_s", "p99_s", "held", "cpu_s")}
+                    for s in steps
+                ],
+                "plot": PLOT_PATH.name,
+            },
+        )
+    ]

@@ -1,0 +1,122 @@
+"""What each of the pipeline's processes uses while a benchmark runs: peak resident memory
+and CPU seconds, by role, sampled from ``/proc``.
+
+Roles: the capture engine, the KCL's JVM, the Python record processors (the daemon's
+one-per-shard children), the loader runners, and the two services everything shares: the
+AWS emulation and PostgreSQL (every ``postgres`` process on the machine, so any other use of
+the local cluster counts too).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from local_stack import aws
+from local_stack.pipeline import Pipeline
+from local_stack.processes import group_members, process_cpu_seconds
+
+ROLES = ("capture", "kcl_jvm", "record_processor", "loader")
+SERVICES = ("aws_emulation", "postgresql")
+
+
+class Usage:
+    """A sampler thread (``with Usage(pipeline): …``): ``peak_mb[role]`` is the largest
+    ``VmHWM`` (the kernel's own peak RSS) of any one process of the role; ``cpu_s()`` the CPU
+    seconds each role has used since the sampler started (a process seen for the first time
+    counts from its first sample, so sample often enough to see short-lived ones)."""
+
+    def __init__(self, pipeline: Pipeline, interval_s: float = 0.5) -> None:
+        self.pipeline, self.interval_s = pipeline, interval_s
+        self.peak_mb: dict[str, float] = dict.fromkeys(ROLES, 0.0)
+        self._first: dict[int, tuple[str, float]] = {}
+        self._last: dict[int, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Usage:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def sample(self) -> None:
+        for role, pid in self._processes():
+            used = process_cpu_seconds(pid)
+            with self._lock:
+                if used < self._last.get(pid, 0.0):
+                    continue  # gone since it was listed
+                self._first.setdefault(pid, (role, used))
+                self._last[pid] = used
+            if role in self.peak_mb and (mb := _vm_hwm_mb(pid)) is not None:
+                self.peak_mb[role] = max(self.peak_mb[role], mb)
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds per role (and service) since the sampler started."""
+        used = dict.fromkeys((*ROLES, *SERVICES), 0.0)
+        with self._lock:
+            for pid, (role, first) in self._first.items():
+                used[role] += self._last[pid] - first
+        return {role: round(s, 1) for role, s in used.items()}
+
+    def _processes(self) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        capture = self.pipeline.capture.proc
+        if capture is not None and capture.poll() is None:
+            found.append(("capture", capture.pid))
+        for name, proc in list(self.pipeline.procs.items()):
+            if proc.poll() is not None:
+                continue
+            if name.startswith("loader"):
+                found.append(("loader", proc.pid))
+                continue
+            for pid in group_members(proc.pid):
+                command = _cmdline(pid)
+                if Path(command.split(" ", 1)[0]).name == "java":
+                    found.append(("kcl_jvm", pid))
+                elif "stream_processor.kcl_app" in command:
+                    found.append(("record_processor", pid))
+        emulation = aws.pid(self.pipeline.cfg)
+        if emulation is not None:
+            found += [("aws_emulation", pid) for pid in group_members(emulation)]
+        found += [("postgresql", pid) for pid in _postgres_processes()]
+        return found
+
+
+def _postgres_processes() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, UnicodeDecodeError):
+        return ""
