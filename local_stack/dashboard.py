@@ -258,16 +258,30 @@ def _plots(report: RunReport) -> dict[str, str]:
     from matplotlib import pyplot as plt
 
     plots = {}
-    start, width, rates = throughput(report.stages)
-    fig, ax = plt.subplots(figsize=(10, 3.4))
-    for stage in STAGES:
-        xs = [i * width for i in range(len(rates.get(stage, [])))]
-        ax.plot(xs, rates.get(stage, []), label=stage, drawstyle="steps-post")
-    if start is not None and report.traffic_started is not None:
-        ax.axvline((report.traffic_started - start).total_seconds(), color="grey", ls=":")
-        ax.annotate("traffic starts", ((report.traffic_started - start).total_seconds(), 0))
-    ax.set(xlabel="seconds into the run", ylabel="records / s", title="throughput per stage")
-    ax.legend(loc="upper right")
+    # the whole run, and (where the traffic started after a full load) the traffic alone,
+    # whose rate a full load's burst would flatten
+    panels = [("the whole run", report.stages)]
+    if report.traffic_started is not None:
+        during = {
+            stage: [(when, n) for when, n in events if when >= report.traffic_started]
+            for stage, events in report.stages.items()
+        }
+        if any(during.values()):
+            panels.append(("from the start of the traffic", during))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels)), squeeze=False)
+    for ax, (label, stages) in zip(axes[:, 0], panels, strict=True):
+        start, width, rates = throughput(stages)
+        for stage in STAGES:
+            xs = [i * width for i in range(len(rates.get(stage, [])))]
+            ax.plot(xs, rates.get(stage, []), label=stage, drawstyle="steps-post")
+        if label == "the whole run" and start is not None and report.traffic_started:
+            ax.axvline((report.traffic_started - start).total_seconds(), color="grey", ls=":")
+        ax.set(
+            xlabel=f"seconds into {label.removeprefix('from the start of ')}",
+            ylabel="records / s",
+            title=f"throughput per stage: {label}",
+        )
+        ax.legend(loc="upper right")
     points = sum(len(events) for events in report.stages.values())
     plots["throughput"] = _figure("throughput", points, _png(fig), "throughput per stage")
 
