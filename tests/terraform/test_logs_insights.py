@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 
 import pytest
 
 from contracts.star_schema import TABLES
 from stream_processor.replay import Lease
 from stream_processor.startup import Watch
-from tests.terraform.test_terraform import RESOURCES, ROOT, TF, _parse, one
+from tests.terraform.test_terraform import DATA, RESOURCES, ROOT, TF, _parse, one
 
 EMITTERS = {"log", "warning", "error"}
 PACKAGES = ("contracts", "cdc", "stream_processor", "warehouse_loader")
@@ -160,3 +161,47 @@ def test_the_metric_filters_match_what_the_code_writes():
     assert re.fullmatch(r'\[time, level = \\?"ERROR\\?", \.\.\.\]', daemon), daemon
     logback = (ROOT / "stream_processor" / "logback.xml").read_text()
     assert "%d{yyyy-MM-dd'T'HH:mm:ss.SSSZ} %level [" in logback
+
+
+def _client_calls(source: Path, owner: str) -> set[str]:
+    """The DynamoDB API actions (``dynamodb:UpdateItem``...) called in ``owner`` (a class or
+    function of ``source``), on any boto3 client (``self.client.x`` or ``dynamodb.x``)."""
+    tree = ast.parse(source.read_text())
+    [node] = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ClassDef | ast.FunctionDef) and n.name == owner
+    ]
+    return {
+        "dynamodb:" + "".join(part.title() for part in call.func.attr.split("_"))
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Attribute | ast.Name)
+        and getattr(call.func.value, "attr", getattr(call.func.value, "id", ""))
+        in (
+            "client",
+            "dynamodb",
+        )
+    }
+
+
+def test_the_processor_task_may_make_every_call_it_makes_on_the_state_table():
+    """The join state's reads and writes, the table check at start, and the lease-owner
+    records of ``stream-processor run`` (an AccessDenied there would fail every batch)."""
+    sp = ROOT / "stream_processor"
+    calls = (
+        _client_calls(sp / "join_state_dynamodb.py", "DynamoJoinState")
+        | {"dynamodb:DescribeTable"}  # ensure_table: terraform has made it, only looked at
+        | _client_calls(sp / "startup.py", "record_owner")
+    )
+    assert {"dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"} <= calls
+    policy = next(
+        body
+        for (t, _), body in DATA.items()
+        if t == "aws_iam_policy_document"
+        and any(s.get("sid") == "JoinState" for s in body.get("statement", []))
+    )
+    [statement] = [s for s in policy["statement"] if s.get("sid") == "JoinState"]
+    assert statement["resources"] == ["${aws_dynamodb_table.join_state.arn}"]
+    assert calls <= set(statement["actions"]), calls - set(statement["actions"])
