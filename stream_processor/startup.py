@@ -126,7 +126,12 @@ def owners_since(
     for start in range(0, len(keys), 100):  # BatchGetItem's limit
         request = {state_table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
         while request:
-            page = dynamodb.batch_get_item(RequestItems=request)
+            try:
+                page = dynamodb.batch_get_item(RequestItems=request)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                    return {}  # no state table: no worker has recorded anything
+                raise
             for item in page["Responses"].get(state_table, []):
                 shard = item["pk"]["S"].rsplit("#", 1)[1]
                 found[shard] = (item["owner"]["S"], datetime.fromisoformat(item["since"]["S"]))
