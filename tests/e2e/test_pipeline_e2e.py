@@ -109,6 +109,23 @@ def test_live_traffic_reaches_the_warehouse_exactly(run):
     # Every payment that became paid: its unpaid version, then its paid one.
     assert updates == run.changes[("payment", "update")]
     assert histories_not_unpaid_then_paid == 0
+    # Dimension history (reconcile above checked each history against its dimension): the
+    # departments renamed and staff moved show, in fact_sales_order_as_of, every order version
+    # with the department its staff member had when the version was committed: once per
+    # version, that history row's, and for some versions not today's.
+    with psycopg.connect(run.pipeline.warehouse_dsn) as conn:
+        missing, not_the_valid_row, not_todays = conn.execute(
+            "SELECT (SELECT count(*) FROM fact_sales_order) - count(*), "
+            "count(*) FILTER (WHERE staff_department_name IS DISTINCT FROM ("
+            "  SELECT h.department_name FROM dim_staff_history h "
+            "  WHERE h.staff_id = v.sales_staff_id AND h.valid_from_version <= v.cdc_version "
+            "  ORDER BY h.valid_from_version DESC, h.valid_to_version DESC NULLS FIRST LIMIT 1)), "
+            "count(*) FILTER (WHERE staff_department_name IS DISTINCT FROM ("
+            "  SELECT d.department_name FROM dim_staff d WHERE d.staff_id = v.sales_staff_id)) "
+            "FROM fact_sales_order_as_of v"
+        ).fetchone()
+    assert (missing, not_the_valid_row) == (0, 0)
+    assert not_todays > 0
     # What the demo's dashboard shows, read from the parts (no log lines): every record on the
     # stream was processed (the RecordsIn metric), every manifest in the bucket was loaded.
     observe = run.pipeline.observe
