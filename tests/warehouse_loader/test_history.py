@@ -20,7 +20,7 @@ from contracts.batches import MemoryStore
 from contracts.star_schema import HISTORIES, schema_of
 from stream_processor.join_state import MemoryJoinState
 from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import DEPT, SALE, STAFF
+from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
 from tests.warehouse_loader import test_load
 from tests.warehouse_loader.test_load import CURRENCY, manifest
 from warehouse_loader import merge_sql
@@ -158,39 +158,57 @@ def test_an_inferred_members_history_row_is_replaced_by_the_real_row(warehouse):
     assert differences(warehouse) == {}
 
 
-def test_a_department_rename_is_a_new_staff_row_and_orders_see_the_department_as_it_was(
+def test_renames_moves_and_address_changes_each_once_and_orders_see_them_as_they_were(
     warehouse,
 ):
-    """Through the real processor: the rename's staff row takes effect at the department's
-    change, and each sales order version joins the staff row valid at its version."""
+    """Through the real processor, one manifest per change, then every manifest again: a
+    department renamed, the staff member moved to another, an address's phone changed (the
+    location and the counterparty whose legal address it is). Each history holds each change
+    once, taking effect at the change (a department's, for the staff row it re-derives), and
+    each sales order version joins the rows valid at its version."""
     store, state = MemoryStore(), MemoryJoinState()
-    renamed = {**DEPT, "department_name": "Sales EMEA", "last_updated": DEPT["last_updated"]}
+    other = {**DEPT, "department_id": 2, "department_name": "Purchasing"}
     changes = [
         record("department", DEPT, commit=0x10),
+        record("department", other, commit=0x11),
+        record("address", ADDRESS, commit=0x12),
+        record("counterparty", COUNTERPARTY, commit=0x13),
         record("staff", STAFF, commit=0x20),
         record("currency", CURRENCY, commit=0x28),
         record("sales_order", SALE, commit=0x30),
-        record("department", renamed, "update", commit=0x40),
+        record("department", {**DEPT, "department_name": "Sales EMEA"}, "update", commit=0x40),
         record("sales_order", {**SALE, "units_sold": 5}, "update", commit=0x50),
-        record("department", DEPT, "update", commit=0x60),  # renamed back
+        record("staff", {**STAFF, "department_id": 2}, "update", commit=0x60),
+        record("address", {**ADDRESS, "phone": "0114"}, "update", commit=0x70),
+        record("sales_order", {**SALE, "units_sold": 6}, "update", commit=0x80),
     ]
-    for change in changes:  # one manifest each, in commit order (a lone department: none)
-        key = manifest(store, change, state=state)
-        if key is not None:
-            load_manifest(warehouse, store, key)
-    assert warehouse.execute(
-        "SELECT department_name, cdc_version::bigint >> 32, cdc_joined_version::bigint >> 32, "
-        "valid_from_version::bigint >> 32, valid_to_version::bigint >> 32 FROM dim_staff_history "
+    keys = [manifest(store, change, state=state) for change in changes]
+    for key in [k for k in keys if k is not None] * 2:  # a lone department makes no rows
+        load_manifest(warehouse, store, key)
+
+    def rows(query: str) -> list[tuple]:
+        return warehouse.execute(query).fetchall()
+
+    assert rows(
+        "SELECT department_name, valid_from_version::bigint >> 32, "
+        "valid_to_version::bigint >> 32 FROM dim_staff_history ORDER BY valid_from_version"
+    ) == [("Sales", 0x20, 0x40), ("Sales EMEA", 0x40, 0x60), ("Purchasing", 0x60, None)]
+    assert rows(
+        "SELECT phone, valid_from_version::bigint >> 32 FROM dim_location_history "
         "ORDER BY valid_from_version"
-    ).fetchall() == [
-        ("Sales", 0x20, 0x10, 0x20, 0x40),
-        ("Sales EMEA", 0x20, 0x40, 0x40, 0x60),
-        ("Sales", 0x20, 0x60, 0x60, None),
+    ) == [("0113", 0x12), ("0114", 0x70)]
+    assert rows(
+        "SELECT counterparty_legal_phone_number, valid_from_version::bigint >> 32 "
+        "FROM dim_counterparty_history ORDER BY valid_from_version"
+    ) == [("0113", 0x13), ("0114", 0x70)]
+    assert rows(
+        "SELECT units_sold, staff_department_name, counterparty_legal_phone_number, "
+        "location_phone, currency_code FROM fact_sales_order_as_of ORDER BY cdc_version"
+    ) == [
+        (100, "Sales", "0113", "0113", "GBP"),
+        (5, "Sales EMEA", "0113", "0113", "GBP"),
+        (6, "Purchasing", "0114", "0114", "GBP"),
     ]
-    assert warehouse.execute(
-        "SELECT units_sold, staff_department_name, currency_code FROM fact_sales_order_as_of "
-        "ORDER BY cdc_version"
-    ).fetchall() == [(100, "Sales", "GBP"), (5, "Sales EMEA", "GBP")]
     assert differences(warehouse) == {}
 
 
