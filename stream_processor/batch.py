@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import pyarrow as pa
@@ -28,8 +29,11 @@ from stream_processor.transform import OutRow
 
 
 def to_parquet(table: str, rows: list[dict[str, Any]], compression: str = "zstd") -> bytes:
-    """Rows as a parquet file with the table's explicit schema (never inferred)."""
-    arrow = pa.Table.from_pylist(rows, schema=schema_of(table))
+    """Rows as a parquet file with the table's explicit schema (never inferred), converted
+    column by column (a column missing from a row is null)."""
+    schema = schema_of(table)
+    columns = {name: list(map(dict.get, rows, repeat(name))) for name in schema.names}
+    arrow = pa.Table.from_pydict(columns, schema=schema)
     sink = io.BytesIO()
     pq.write_table(arrow, sink, compression=compression)
     return sink.getvalue()

@@ -28,7 +28,17 @@ from typing import Protocol
 
 from stream_processor.decode import Change
 from stream_processor.join_state import Image, MemoryJoinState, RowKey
-from stream_processor.transform import JOINS, AddMember, Put, Write, join_writes
+from stream_processor.transform import (
+    JOINED_SOURCES,
+    JOINS,
+    AddMember,
+    Put,
+    Write,
+    join_writes,
+)
+
+# The source tables some joined dimension's rows reference (department, address).
+PARENTS = frozenset(j.parent for j in JOINS)
 
 
 @dataclass
@@ -52,6 +62,8 @@ def plan_batch(changes: Sequence[Change]) -> Plan:
     reads of ``changes``; non-joined tables need none."""
     out = Plan()
     for change in changes:
+        if change.table not in JOINED_SOURCES:
+            continue
         for w in join_writes(change):
             if isinstance(w, Put):
                 current = out.puts.get((w.table, w.key))
@@ -60,8 +72,8 @@ def plan_batch(changes: Sequence[Change]) -> Plan:
             else:
                 out.members.setdefault((w.parent_table, w.parent_key), set()).add(w.child_key)
                 out.row_reads.add((w.parent_table, w.parent_key))
-        if change.operation != "delete":
-            out.member_reads |= {(j.parent, change.key) for j in JOINS if change.table == j.parent}
+        if change.table in PARENTS and change.operation != "delete":
+            out.member_reads.add((change.table, change.key))
     return out
 
 

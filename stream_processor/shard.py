@@ -60,7 +60,8 @@ def process(state: BulkJoinState, records: Sequence[bytes]) -> list[Outcome]:
                 Failure(PROCESSOR_ERROR, f"transform failed: {type(exc).__name__}: {exc}")
             )
             continue
-        view.apply(out.writes)
+        if out.writes:
+            view.apply(out.writes)
         outcomes.append(out.rows)
     return outcomes
 
@@ -115,7 +116,7 @@ class ShardProcessor:
         that cannot be decoded or transformed goes to the dead-letter prefix with its reason;
         the shard keeps moving. A shared join state (DynamoDB) is read and written once for
         the whole batch (``join_batch``)."""
-        outcomes = process(self.state, [data for *_, data in records])
+        outcomes = process(self.state, [data for _, _, data in records])
         for (sequence_number, partition_key, data), outcome in zip(records, outcomes, strict=True):
             self.metrics.records_in += 1
             rows: tuple[OutRow, ...] = ()

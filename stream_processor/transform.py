@@ -99,32 +99,42 @@ DERIVATIONS: dict[str, Callable[[Any], Any]] = {
     "time_of": _time_of,
 }
 
-_OWN, _JOINED, _DERIVED = 0, 1, 2
+# One step of building a row's attributes: (from the joined row?, derivation or None, column
+# names, source columns). A derivation makes one column; a copy, a run of consecutive columns
+# read from the same row at once.
+Step = tuple[bool, Callable[[Any], Any] | None, tuple[str, ...], tuple[str, ...]]
+Plan = tuple[Step, ...]
 
 
-def _attribute_plan(spec: TableSpec) -> tuple[tuple[str, int, Any, str], ...]:
-    """Per attribute column: (name, where from, derivation, source column), resolved once."""
-    plan = []
+def _attribute_plan(spec: TableSpec) -> Plan:
+    """The steps that add a table's attribute columns in order, resolved once."""
+    steps: list[Step] = []
     for c in spec.attributes:
         if isinstance(c.source, Derived):
-            plan.append((c.name, _DERIVED, DERIVATIONS[c.source.rule], c.source.column))
+            steps.append((False, DERIVATIONS[c.source.rule], (c.name,), (c.source.column,)))
         elif isinstance(c.source, From):
-            plan.append((c.name, _JOINED if c.source.joined else _OWN, None, c.source.column))
-    return tuple(plan)
+            if steps and steps[-1][1] is None and steps[-1][0] == c.source.joined:
+                joined, _, names, columns = steps.pop()
+                steps.append((joined, None, (*names, c.name), (*columns, c.source.column)))
+            else:
+                steps.append((c.source.joined, None, (c.name,), (c.source.column,)))
+    return tuple(steps)
 
 
-def _attributes(
-    plan: tuple[tuple[str, int, Any, str], ...], own: Image, joined: Image | None
-) -> dict[str, Any]:
-    out = {}
-    for name, where, derive, column in plan:
-        if where == _OWN:
-            out[name] = own.get(column)
-        elif where == _JOINED:
-            out[name] = None if joined is None else joined.get(column)
+def _no_attributes(plan: Plan) -> dict[str, None]:
+    return dict.fromkeys(name for *_, names, _ in plan for name in names)
+
+
+def _attributes(plan: Plan, values: dict[str, Any], own: Image, joined: Image | None) -> None:
+    """Add the attribute columns to ``values``, in order."""
+    for from_joined, derive, names, columns in plan:
+        source = joined if from_joined else own
+        if derive is not None:
+            values[names[0]] = derive(own.get(columns[0]))
+        elif source is None:
+            values.update(dict.fromkeys(names))
         else:
-            out[name] = derive(own.get(column))
-    return out
+            values.update(zip(names, map(source.get, columns), strict=True))
 
 
 Handler = Callable[[Change, JoinView], tuple[OutRow, ...]]
@@ -133,13 +143,16 @@ Handler = Callable[[Change, JoinView], tuple[OutRow, ...]]
 def _single_row(spec: TableSpec) -> Handler:
     """A plain dimension or a fact: one row per change of its source table."""
     plan = _attribute_plan(spec)
-    empty = dict.fromkeys(name for name, *_ in plan)
+    empty = _no_attributes(plan)
     fact = spec.is_fact
 
     def build(change: Change, view: JoinView) -> tuple[OutRow, ...]:
         deleted = change.operation == "delete"
         values = {spec.key: change.key}
-        values |= empty if deleted else _attributes(plan, change.image, None)
+        if deleted:
+            values |= empty
+        else:
+            _attributes(plan, values, change.image, None)
         values["cdc_version"] = change.version
         if fact:
             values["cdc_operation"] = change.operation
@@ -160,7 +173,7 @@ class JoinedTable:
     fk: str
 
     @cached_property
-    def plan(self) -> tuple[tuple[str, int, Any, str], ...]:
+    def plan(self) -> Plan:
         return _attribute_plan(self.spec)
 
     def row(self, key: int, child: Versioned, parent: Versioned) -> OutRow:
@@ -168,9 +181,9 @@ class JoinedTable:
         parent_version, parent_image = parent
         values = {self.spec.key: key}
         if image is None:
-            values |= dict.fromkeys(name for name, *_ in self.plan)
+            values |= _no_attributes(self.plan)
         else:
-            values |= _attributes(self.plan, image, parent_image)
+            _attributes(self.plan, values, image, parent_image)
         values |= {
             "cdc_version": child_version,
             "cdc_joined_version": parent_version,
@@ -237,10 +250,16 @@ def _with_retired_key(change: Change) -> tuple[Change, ...]:
     return (retired, change)
 
 
+# The source tables on either side of a join: only their changes write to the join state.
+JOINED_SOURCES = frozenset(table for j in JOINS for table in (j.child, j.parent))
+
+
 def join_writes(change: Change) -> tuple[Write, ...]:
     """The join-state writes one change needs (``join_batch`` plans a batch's from these): its
     own row (either side of a join), for a child its membership of the parent it references,
     and for a primary-key change the old key's tombstone."""
+    if change.table not in JOINED_SOURCES:
+        return ()
     writes: list[Write] = []
     for one in _with_retired_key(change):
         image = None if one.operation == "delete" else one.image

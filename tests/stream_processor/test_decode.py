@@ -108,6 +108,17 @@ def test_malformed_records_are_rejected_with_a_precise_reason(raw, reason):
         decode(raw)
 
 
+def test_text_that_is_not_unicode_is_not_json():
+    """A lone surrogate is JSON's escape syntax but no Unicode text, and no parquet string
+    column can hold it: refused here as a bad record, not left to fail every commit of its
+    batch."""
+    body = json.loads(record("staff", STAFF))
+    body["data"]["first_name"] = "\ud800"
+    raw = json.dumps(body).encode()  # ASCII: the surrogate as the escape \ud800
+    with pytest.raises(DecodeError, match="not JSON"):
+        decode(raw)
+
+
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: (
