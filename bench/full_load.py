@@ -118,41 +118,56 @@ def end_to_end(cfg: StackConfig, scale: int) -> dict[str, Any]:
         pipeline.destroy()
 
 
-def stages_alone(cfg: StackConfig, scale: int) -> dict[str, float]:
-    """Seconds each stage takes with the one before it already finished."""
+def stages_alone(cfg: StackConfig, scale: int) -> dict[str, dict[str, Any]]:
+    """Seconds each stage takes with the one before it already finished, and the CPU seconds
+    each process used meanwhile."""
     pipeline, _, _ = _pipeline(cfg, f"stages-{scale}", scale)
+    seconds: dict[str, float] = {}
+    cpu: dict[str, dict[str, float]] = {}
     try:
-        pipeline.capture.start()
-        pipeline.capture.wait_running(timeout_s=TIMEOUT_S)
-        status = pipeline.capture.status()
-        capture_s = (
-            datetime.fromisoformat(status.full_load_finished_at)
-            - datetime.fromisoformat(status.full_load_started_at)
-        ).total_seconds()
-        ends = pipeline.observe.stream_ends()
+        with Usage(pipeline) as usage:
+            before = usage.cpu_s()
 
-        pipeline.start_process("processor")
-        _wait(pipeline, lambda: _all_leased(pipeline), "every shard leased", "processor")
-        leased = time.monotonic()
-        _wait(
-            pipeline,
-            lambda: not pipeline.observe.behind(ends),
-            "every record checkpointed",
-            "processor",
-        )
-        processor_s = time.monotonic() - leased
+            def spent(stage: str) -> None:
+                nonlocal before
+                now = usage.cpu_s()
+                cpu[stage] = {k: round(v - before[k], 1) for k, v in now.items() if v > before[k]}
+                before = now
 
-        started = datetime.now(UTC)
-        pipeline.start_process("loader")
-        _wait(
-            pipeline, lambda: _everything_loaded(pipeline, ends), "every manifest loaded", "loader"
-        )
-        loader_s = (_last_loaded_at(pipeline) - started).total_seconds()
-        return {
-            "capture": round(capture_s, 1),
-            "processor": round(processor_s, 1),
-            "loader": round(loader_s, 1),
-        }
+            pipeline.capture.start()
+            pipeline.capture.wait_running(timeout_s=TIMEOUT_S)
+            status = pipeline.capture.status()
+            seconds["capture"] = (
+                datetime.fromisoformat(status.full_load_finished_at)
+                - datetime.fromisoformat(status.full_load_started_at)
+            ).total_seconds()
+            spent("capture")
+            ends = pipeline.observe.stream_ends()
+
+            pipeline.start_process("processor")
+            _wait(pipeline, lambda: _all_leased(pipeline), "every shard leased", "processor")
+            spent("processor_start")
+            leased = time.monotonic()
+            _wait(
+                pipeline,
+                lambda: not pipeline.observe.behind(ends),
+                "every record checkpointed",
+                "processor",
+            )
+            seconds["processor"] = time.monotonic() - leased
+            spent("processor")
+
+            started = datetime.now(UTC)
+            pipeline.start_process("loader")
+            _wait(
+                pipeline,
+                lambda: _everything_loaded(pipeline, ends),
+                "every manifest loaded",
+                "loader",
+            )
+            seconds["loader"] = (_last_loaded_at(pipeline) - started).total_seconds()
+            spent("loader")
+        return {"seconds": {k: round(v, 1) for k, v in seconds.items()}, "cpu_s": cpu}
     finally:
         pipeline.stop()
         pipeline.destroy()
@@ -161,7 +176,8 @@ def stages_alone(cfg: StackConfig, scale: int) -> dict[str, float]:
 def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:  # noqa: ARG001
     small, large = (1, 2) if quick else (10, 100)
     sizes = {scale: end_to_end(cfg, scale) for scale in (small, large)}
-    alone = stages_alone(cfg, large)
+    stages = stages_alone(cfg, large)
+    alone = stages["seconds"]
     big, little = sizes[large], sizes[small]
     slowest = max(alone, key=alone.__getitem__)
     growth = {
@@ -217,6 +233,7 @@ def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:  # noqa: 
                     f"{stage}_alone_rows_per_s": round(big["rows"] / s, 1)
                     for stage, s in alone.items()
                 },
+                "alone_cpu_s": stages["cpu_s"],
             },
         ),
     ]
