@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,37 @@ def test_the_repaired_kinesis_shard_pages_through_records_in_order_without_loss(
     assert [
         int(r["Data"]) for r in kinesis.get_records(ShardIterator=after["ShardIterator"])["Records"]
     ] == list(range(1000, 1200))
+
+
+@pytest.mark.stack
+def test_kinesis_records_come_back_byte_for_byte_with_their_arrival_in_milliseconds(aws_client):
+    """GetRecords and PutRecords answer through local_stack.moto_app's own JSON, not moto's
+    serializer: the data, keys, sequence numbers and arrival times must be what Kinesis
+    gives."""
+    kinesis = aws_client("kinesis")
+    name = unique_name("bytes")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    payloads = [bytes(range(256)), b"\x00", "é ✓ \u2028".encode(), b'{"json": "\\"quoted\\""}']
+    before = datetime.now(UTC)
+    put = kinesis.put_records(
+        StreamName=name,
+        Records=[{"Data": d, "PartitionKey": f"k/{i} é"} for i, d in enumerate(payloads)],
+    )
+    assert put["FailedRecordCount"] == 0
+    assert [r["SequenceNumber"] for r in put["Records"]] == ["1", "2", "3", "4"]
+    iterator = kinesis.get_shard_iterator(
+        StreamName=name, ShardId=put["Records"][0]["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    page = kinesis.get_records(ShardIterator=iterator)
+    assert [r["Data"] for r in page["Records"]] == payloads
+    assert [r["PartitionKey"] for r in page["Records"]] == [f"k/{i} é" for i in range(4)]
+    assert [r["SequenceNumber"] for r in page["Records"]] == ["1", "2", "3", "4"]
+    for record in page["Records"]:
+        arrived = record["ApproximateArrivalTimestamp"]
+        assert arrived.microsecond % 1000 == 0
+        assert before - timedelta(seconds=1) <= arrived <= datetime.now(UTC)
+    assert page["MillisBehindLatest"] == 0 and page["NextShardIterator"]
 
 
 def _read_shard(kinesis: Any, stream: str, shard_id: str) -> tuple[list[str], dict[str, Any]]:  # noqa: ANN401
