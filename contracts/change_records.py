@@ -34,8 +34,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-# Column kinds: ``int``, ``text``, ``numeric`` (exact, Decimal), ``bool``, ``timestamp`` (UTC,
-# millisecond precision), ``date_text`` (business dates kept as 'YYYY-MM-DD' text in ToteSys).
+# Column kinds: ``int`` (PostgreSQL integer: 32 bits), ``text``, ``numeric`` (exact, Decimal;
+# every ToteSys numeric is numeric(10, 2)), ``bool``, ``timestamp`` (UTC, millisecond
+# precision), ``date_text`` (business dates kept as 'YYYY-MM-DD' text in ToteSys).
+INT_RANGE: Final = (-(2**31), 2**31 - 1)
+NUMERIC_PRECISION, NUMERIC_SCALE = 10, 2
 INT: Final = "int"
 TEXT: Final = "text"
 NUMERIC: Final = "numeric"

@@ -27,8 +27,11 @@ from contracts.change_records import (
     DATA_OPERATIONS,
     DATE_TEXT,
     INT,
+    INT_RANGE,
     NULLABLE,
     NUMERIC,
+    NUMERIC_PRECISION,
+    NUMERIC_SCALE,
     SOURCE_TABLES,
     TEXT,
     TIMESTAMP,
@@ -82,16 +85,26 @@ def parse_timestamp(value: Any) -> datetime:  # noqa: ANN401
 
 def _int(value: Any) -> int:  # noqa: ANN401
     if type(value) is int:
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    raise TypeError("expected an integer")
+        number = value
+    elif isinstance(value, str) and value.lstrip("-").isdigit():
+        number = int(value)
+    else:
+        raise TypeError("expected an integer")
+    if not INT_RANGE[0] <= number <= INT_RANGE[1]:
+        # PostgreSQL's integer, and the warehouse's int32: such a value is no ToteSys row's,
+        # and would fail the whole batch when its file is written.
+        raise TypeError("out of range for a 32-bit integer")
+    return number
 
 
 def _text(value: Any) -> str:  # noqa: ANN401
     if type(value) is str:
         return value
     raise TypeError("expected a string")
+
+
+_CENTS = Decimal(1).scaleb(-NUMERIC_SCALE)
+_NUMERIC_LIMIT = Decimal(10) ** (NUMERIC_PRECISION - NUMERIC_SCALE)
 
 
 def _numeric(value: Any) -> Decimal:  # noqa: ANN401
@@ -103,6 +116,8 @@ def _numeric(value: Any) -> Decimal:  # noqa: ANN401
         raise TypeError("expected a decimal number") from None
     if not number.is_finite():
         raise TypeError("expected a finite decimal number")
+    if abs(number) >= _NUMERIC_LIMIT or number != number.quantize(_CENTS):
+        raise TypeError(f"does not fit numeric({NUMERIC_PRECISION}, {NUMERIC_SCALE})")
     return number
 
 
@@ -130,7 +145,7 @@ CONVERTERS = {
 }
 # A value of exactly this Python type is already what its converter would return (the common
 # case, checked inline: most columns then cost no call).
-_TYPED = {INT: int, TEXT: str, BOOL: bool}
+_TYPED = {TEXT: str, BOOL: bool}
 # Per table: (column, its typed Python type or None, converter, may be null) in order, resolved
 # once.
 _PLAN = {
