@@ -40,6 +40,9 @@ from stream_processor import replay
 
 STARTUP_POLL_S = 1.0  # while start-up steps are still to come
 STEADY_POLL_S = 10.0  # afterwards: leases move only on a failure, a rebalance or a reshard
+# An idle shard is never checkpointed, so start-up may never "settle": after this long the
+# watch slows to the steady pace anyway (one lease-table Scan per 10 s per worker, not per 1 s).
+STARTUP_LIMIT_S = 300.0
 
 
 @dataclass
@@ -83,7 +86,7 @@ class Watch:
 
     def settled(self, leases: list[replay.Lease] | None) -> bool:
         """Every lease has an owner and every lease of ours has been checkpointed once (an
-        idle shard never is: the watch then keeps its start-up pace, a scan a second)."""
+        idle shard never is: the watch then keeps its start-up pace until STARTUP_LIMIT_S)."""
         return (
             leases is not None
             and bool(leases)
@@ -182,4 +185,5 @@ def watch(
                 warning("lease_watch_failed", error=f"{type(exc).__name__}: {exc}")
                 warned = True
             leases = None
-        stop.wait(STEADY_POLL_S if seen.settled(leases) else STARTUP_POLL_S)
+        starting = time.monotonic() - started < STARTUP_LIMIT_S and not seen.settled(leases)
+        stop.wait(STARTUP_POLL_S if starting else STEADY_POLL_S)

@@ -135,6 +135,18 @@ class TrafficGenerator:
         self.rng = rng
         self.writer = writer
         self.known = _load_known(conn, writer)
+        for table, keys in (
+            ("department", self.known.departments),
+            ("staff", self.known.staff),
+            ("address", self.known.addresses),
+            ("counterparty", self.known.counterparties),
+            ("design", self.known.designs),
+        ):
+            if not any(key % writers == number for key in keys):
+                raise ValueError(
+                    f"writer {number} of {writers} would own no {table} row: "
+                    f"use at most {len(keys)} writers"
+                )
         self.stats = TrafficStats()
         self.payment_type_ids = {
             name: type_id

@@ -172,5 +172,7 @@ def test_several_writers_change_disjoint_rows_and_add_up_to_the_rate(totesys_dsn
     assert 300 <= stats.total_changes <= 300 * 2 + 3 * 200  # paced, each commit at most 200
     with psycopg.connect(totesys_dsn) as conn:
         _check_invariants(conn)
+    with psycopg.connect(totesys_dsn) as conn, pytest.raises(ValueError, match="own no department"):
+        traffic.TrafficGenerator(conn, random.Random(1), writer=(0, 9))
     with psycopg.connect(totesys_dsn) as conn, pytest.raises(ValueError, match="single writer"):
         traffic.TrafficGenerator(conn, random.Random(1), allow_deletes=True, writer=(0, 2))
