@@ -135,8 +135,14 @@ def test_live_traffic_reaches_the_warehouse_exactly(run):
     )
     assert len(observe.manifests()) == observe.ledger()
     assert observe.millis_behind_latest(run.pipeline.metrics_namespace) is not None
-    # No fault yet: the processor's log holds no ERROR line and every event once.
-    checked_events(run.pipeline.log_path("processor"))
+    # No fault yet: the processor's log holds no ERROR line and every event once, and shows
+    # its start-up in order before its batches.
+    events = checked_events(run.pipeline.log_path("processor"))
+    steps = [e["step"] for e in events if e["event"] == "startup"]
+    assert (
+        steps.index("daemon_started") < steps.index("lease_taken") < steps.index("first_checkpoint")
+    ), steps
+    assert sum(1 for e in events if e["event"] == "batch_committed") >= len(observe.manifests())
 
 
 def test_garbage_on_the_stream_is_dead_lettered_and_the_warehouse_is_unaffected(run):
