@@ -3,8 +3,9 @@ test what they build).
 
 Inside a manifest's transaction:
 
-1. per file: ``CREATE TEMP TABLE`` a staging table shaped like the batch file, ``ON COMMIT
-   DROP``, and ``COPY`` the file's rows into it (session-private: no shared row is touched);
+1. per dimension file: ``CREATE TEMP TABLE`` a staging table shaped like the batch file, ``ON
+   COMMIT DROP``, and ``COPY`` the file's rows into it (session-private: no shared row is
+   touched); a fact file is staged only if its fast path below fails;
 2. the writes, in the **lock order** (``WRITE_ORDER``: ``contracts.star_schema``'s table order,
    and within a table the rows sorted by the table's key), so that concurrent loaders never
    wait on each other in a cycle (docs/warehouse-loader.md, Concurrent loaders):
@@ -15,9 +16,10 @@ Inside a manifest's transaction:
      flags the row and keeps its attributes), and an **inferred member** for every key the
      facts reference that the dimension does not hold: one sorted pass over the table's keys,
      never two;
-   - facts: each (key, version) inserted once, sorted by (key, version): a plain ``INSERT`` in
-     a savepoint first, ``ON CONFLICT DO UPDATE`` (a newer generation only) when that meets a
-     version already loaded (a replay, an overlapping batch, a concurrent loader).
+   - facts: each (key, version) inserted once, sorted by (key, version): a plain ``COPY``
+     into the fact table in a savepoint first (``copy_into_facts``), then, when that meets a
+     version already loaded (a replay, an overlapping batch, a concurrent loader), the rows
+     staged and ``ON CONFLICT DO UPDATE`` (a newer generation only).
 """
 
 from __future__ import annotations
@@ -125,22 +127,16 @@ def references(p: TablePlan) -> dict[str, str]:
     return dict(dimension_references(p.spec))
 
 
-def insert_all(p: TablePlan) -> sql.Composed:
-    """Every staged fact row, with no conflict handling: the fast path for a batch of versions
-    the warehouse has not seen (the usual case). The (key, version) unique index refuses the
-    statement as a whole if any version is there already; the loader then uses ``merge``."""
+def copy_into_facts(p: TablePlan) -> sql.Composed:
+    """COPY straight into a fact table (its columns and ``cdc_generation``; ``cdc_loaded_at``
+    takes its default): the fast path for a batch of versions the warehouse has not seen (the
+    usual case), rows sent sorted by (key, version). The (key, version) unique index refuses
+    the whole COPY if any version is there already; the loader then stages the rows and uses
+    ``merge``."""
     if not p.is_fact:
         raise ValueError(f"{p.table} is not a fact table")
-    cols = _cols(p.columns)
-    return sql.SQL(
-        "INSERT INTO {t} ({cols}, cdc_generation) SELECT {cols}, {generation} FROM {s} "
-        "ORDER BY {key}, cdc_version"
-    ).format(
-        t=sql.Identifier(p.table),
-        cols=cols,
-        s=sql.Identifier(p.stage),
-        generation=GENERATION,
-        key=sql.Identifier(p.spec.key),
+    return sql.SQL("COPY {t} ({cols}, cdc_generation) FROM STDIN WITH (FORMAT csv)").format(
+        t=sql.Identifier(p.table), cols=_cols(p.columns)
     )
 
 
@@ -328,13 +324,56 @@ def version_identity(p: TablePlan) -> sql.Composable:
     )
 
 
+def _guard(p: TablePlan, alias: str) -> sql.Composable:
+    """A row's place in the guard order, (version, joined version), as a row value."""
+    joined = p.spec.kind is Kind.JOINED
+    return sql.SQL("({})").format(
+        sql.SQL(", ").join(
+            [
+                sql.Identifier(alias, "cdc_version"),
+                *(
+                    [
+                        sql.SQL("coalesce({}, -1)").format(
+                            sql.Identifier(alias, "cdc_joined_version")
+                        )
+                    ]
+                    if joined
+                    else []
+                ),
+            ]
+        )
+    )
+
+
+def _position(p: TablePlan) -> sql.Composable:
+    """Where a version stands in commit order: its version, or for a joined row the later of
+    its two sides' versions."""
+    if p.spec.kind is Kind.JOINED:
+        return sql.SQL("greatest(cdc_version, coalesce(cdc_joined_version, 0))")
+    return sql.SQL("cdc_version")
+
+
 def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.Composed:
     """Every staged version, and an inferred member for each referenced key (the
     ``inferred`` parameter) with no version yet, into the versions table, sorted by key:
-    each once, an equal one changing nothing and a newer generation replacing it. The
-    history rows of every key whose versions changed are deleted (``rebuild_history`` makes
-    them again, in the next statement, where these writes are visible); returns those keys,
-    sorted, as one array.
+    each once, an equal one changing nothing and a newer generation replacing it; and the
+    history of each key whose versions changed, in the same statement, one of two ways:
+
+    - **appended** (the usual case: one new version of the key, newer than its open history
+      row's, or a key with no history yet): the rows ``rebuild_history`` would make, without
+      remaking the key's history. The version takes effect at the running maximum of the
+      positions and times of the key's versions up to it (``rebuild_history``'s step 4):
+      as it is the key's newest, the maximum of its own and of those stored before. If it
+      starts a new row (its flags, or a live version's attributes, differ from the open
+      row's: step 2), the open row ends there and the version's row is added (a delete's
+      with the open row's attributes: step 3); if not, it becomes the open row's newest
+      version (its bookkeeping);
+    - **to rebuild** (several versions of the key at once, a late version, a newer
+      generation's replay, an open row that is an inferred member): the key's history rows
+      are deleted, and ``rebuild_history`` makes them again in a next statement, where these
+      writes are visible.
+
+    Returns (the keys to rebuild, sorted, as one array; how many keys were appended to).
 
     Run right after the dimension's ``merge``: that statement has locked the current row of
     every staged key and of every member it made (a member is made where the dimension holds
@@ -359,14 +398,47 @@ def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False
         for c in (*p.columns, "cdc_generation")
         if c not in (key, "cdc_version", "cdc_joined_version")
     )
+    attributes = [c.name for c in p.spec.attributes]
+    bookkeeping = [c.name for c in HISTORIES[p.table].columns if c.is_bookkeeping]
+
+    def of(alias: str, names: list[str]) -> sql.Composable:
+        return sql.SQL(", ").join(sql.Identifier(alias, c) for c in names)
+
     return sql.SQL(
         "WITH written AS (INSERT INTO {v} ({cols}, cdc_is_inferred, cdc_generation) "
         "SELECT DISTINCT ON ({identity}) {cols}, cdc_is_inferred, {generation} "
         "FROM ({sources}) AS incoming ORDER BY {identity} "
         "ON CONFLICT ({identity}) DO UPDATE SET {replace} "
-        "WHERE {v}.cdc_generation < EXCLUDED.cdc_generation RETURNING {key}), "
-        "gone AS (DELETE FROM {h} WHERE {key} IN (SELECT {key} FROM written)) "
-        "SELECT coalesce(array_agg(DISTINCT {key} ORDER BY {key}), '{{}}') FROM written"
+        "WHERE {v}.cdc_generation < EXCLUDED.cdc_generation RETURNING {key}, {attrs}, {book}), "
+        "open AS (SELECT {key}, {attrs}, {book} FROM {h} "
+        "WHERE {key} IN (SELECT {key} FROM written) AND valid_to_version IS NULL), "
+        "keys AS (SELECT w.{key}, count(*) > 1 OR coalesce(bool_or(o.cdc_is_inferred "
+        "OR {w_at} <= {o_at}), false) AS rebuild "
+        "FROM written AS w LEFT JOIN open AS o USING ({key}) GROUP BY w.{key}), "
+        "gone AS (DELETE FROM {h} WHERE {key} IN (SELECT {key} FROM keys WHERE rebuild)), "
+        "new AS (SELECT w.*, {open_attrs}, o.{key} IS NOT NULL AS continues, "
+        "o.{key} IS NULL OR o.cdc_is_deleted IS DISTINCT FROM w.cdc_is_deleted "
+        "OR o.cdc_is_inferred IS DISTINCT FROM w.cdc_is_inferred "
+        "OR (NOT w.cdc_is_deleted AND ({w_attrs}) IS DISTINCT FROM ({o_attrs})) AS starts "
+        "FROM written AS w JOIN keys AS k USING ({key}) LEFT JOIN open AS o USING ({key}) "
+        "WHERE NOT k.rebuild), "
+        # the versions stored before this statement (its snapshot), of keys with a history
+        "effect AS (SELECT n.*, greatest(s.at, {position}) AS at, "
+        "greatest(s.at_time, n.cdc_source_updated_at) AS at_time FROM new AS n LEFT JOIN ("
+        "SELECT {key}, max({position}) AS at, max(cdc_source_updated_at) AS at_time FROM {v} "
+        "WHERE {key} IN (SELECT {key} FROM new WHERE continues) GROUP BY {key}"
+        ") AS s USING ({key})), "
+        "closed AS (UPDATE {h} AS h SET "
+        "valid_to = CASE WHEN e.starts THEN e.at_time ELSE h.valid_to END, "
+        "valid_to_version = CASE WHEN e.starts THEN e.at ELSE h.valid_to_version END, "
+        "{extend} FROM effect AS e WHERE e.continues AND h.{key} = e.{key} "
+        "AND h.valid_to_version IS NULL), "
+        "added AS (INSERT INTO {h} ({key}, {attrs}, valid_from, valid_to, valid_from_version, "
+        "valid_to_version, {book}) "
+        "SELECT {key}, {kept}, at_time, NULL, at, NULL, {book} FROM effect WHERE starts "
+        "ORDER BY {key}) "
+        "SELECT coalesce(array_agg({key} ORDER BY {key}) FILTER (WHERE rebuild), '{{}}'), "
+        "count(*) FILTER (WHERE NOT rebuild) FROM keys"
     ).format(
         v=versions,
         cols=cols,
@@ -375,7 +447,30 @@ def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False
         sources=sql.SQL(" UNION ALL ").join(sources),
         replace=replace,
         key=sql.Identifier(key),
+        attrs=_cols(attributes),
+        book=_cols(bookkeeping),
         h=sql.Identifier(history_table(p)),
+        w_at=_guard(p, "w"),
+        o_at=_guard(p, "o"),
+        open_attrs=sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(sql.Identifier("o", c), sql.Identifier(f"open_{c}"))
+            for c in attributes
+        ),
+        w_attrs=of("w", attributes),
+        o_attrs=of("o", attributes),
+        position=_position(p),
+        extend=sql.SQL(", ").join(
+            sql.SQL("{c} = CASE WHEN e.starts THEN h.{c} ELSE e.{c} END").format(
+                c=sql.Identifier(c)
+            )
+            for c in bookkeeping
+        ),
+        kept=sql.SQL(", ").join(
+            sql.SQL("CASE WHEN cdc_is_deleted THEN {o} ELSE {c} END").format(
+                o=sql.Identifier(f"open_{c}"), c=sql.Identifier(c)
+            )
+            for c in attributes
+        ),
     )
 
 
@@ -403,11 +498,6 @@ def rebuild_history(p: TablePlan) -> sql.Composed:
     key = sql.Identifier(p.spec.key)
     attributes = _cols([c.name for c in p.spec.attributes])
     bookkeeping = _cols([c.name for c in h.columns if c.is_bookkeeping])
-    position = (
-        sql.SQL("greatest(cdc_version, coalesce(cdc_joined_version, 0))")
-        if p.spec.kind is Kind.JOINED
-        else sql.SQL("cdc_version")
-    )
     kept = sql.SQL(", ").join(
         sql.SQL("CASE WHEN cdc_is_deleted THEN lag({c}) OVER k ELSE {c} END").format(
             c=sql.Identifier(c.name)
@@ -447,7 +537,7 @@ def rebuild_history(p: TablePlan) -> sql.Composed:
         attributes=attributes,
         bookkeeping=bookkeeping,
         kept=kept,
-        position=position,
+        position=_position(p),
         v=v,
         keys=KEYS,
         order=_version_order(p),

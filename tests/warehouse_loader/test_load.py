@@ -4,19 +4,22 @@ inferred members, bad batches. Manifests are made by the real processor pipeline
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 
 import psycopg
+import pyarrow as pa
 import pytest
 
 from contracts.batches import MemoryStore
+from contracts.star_schema import schema_of
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
-from warehouse_loader import migrations
+from warehouse_loader import merge_sql, migrations
 from warehouse_loader.errors import BadBatch
-from warehouse_loader.load import load_manifest
+from warehouse_loader.load import fact_copy_rows, load_manifest
 
 pytestmark = pytest.mark.stack
 CURRENCY = {
@@ -347,3 +350,23 @@ def test_a_newer_generation_never_brings_back_an_older_version(warehouse, store,
     )
     load_manifest(warehouse, store, replayed_older)
     assert one(warehouse, "SELECT design_name, cdc_generation FROM dim_design") == ("Newest", 1)
+
+
+def test_fact_rows_are_copied_in_the_lock_order_with_the_manifest_generation():
+    p = merge_sql.table_plan("fact_payment")
+    rows = [
+        {c: None for c in schema_of("fact_payment").names}
+        | {"payment_id": key, "cdc_version": Decimal(version)}
+        for key, version in ((7, 3), (2, 9), (7, 1), (2, 4))
+    ]
+    data = pa.Table.from_pylist(rows, schema=schema_of("fact_payment"))
+    copied = fact_copy_rows(p, data, generation=5)
+    assert copied.column_names == [*p.columns, "cdc_generation"]
+    keys, versions = copied["payment_id"].to_pylist(), copied["cdc_version"].to_pylist()
+    assert list(zip(keys, versions, strict=True)) == [
+        (2, 4),
+        (2, 9),
+        (7, 1),
+        (7, 3),
+    ]
+    assert copied["cdc_generation"].to_pylist() == [5, 5, 5, 5]

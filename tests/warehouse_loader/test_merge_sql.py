@@ -82,17 +82,20 @@ def test_every_write_is_sorted_by_the_table_key_and_tables_follow_the_star_schem
         "FROM unnest(%s::date[]) AS d ORDER BY d ON CONFLICT (date_id) DO NOTHING"
     )
     fact = merge_sql.table_plan("fact_payment")
-    assert text(merge_sql.insert_all(fact)).endswith('ORDER BY "payment_id", cdc_version')
     assert 'ORDER BY "payment_id", cdc_version ON CONFLICT' in text(merge_sql.merge(fact))
     for table in ("dim_staff", "dim_design"):
         key = merge_sql.table_plan(table).spec.key
         assert f'ORDER BY "{key}", ' in text(merge_sql.merge(merge_sql.table_plan(table)))
 
 
-def test_the_fast_fact_insert_has_no_conflict_clause_and_exists_only_for_facts():
-    assert "ON CONFLICT" not in text(merge_sql.insert_all(merge_sql.table_plan("fact_payment")))
+def test_the_fast_fact_copy_goes_straight_into_the_fact_table_and_exists_only_for_facts():
+    statement = text(merge_sql.copy_into_facts(merge_sql.table_plan("fact_payment")))
+    assert statement.startswith('COPY "fact_payment" ("payment_id", ')
+    assert statement.endswith(
+        '"cdc_source_updated_at", cdc_generation) FROM STDIN WITH (FORMAT csv)'
+    )
     with pytest.raises(ValueError, match="not a fact table"):
-        merge_sql.insert_all(merge_sql.table_plan("dim_staff"))
+        merge_sql.copy_into_facts(merge_sql.table_plan("dim_staff"))
 
 
 def test_an_unknown_table_is_refused():
