@@ -172,20 +172,25 @@ def _insert_facts(
     except psycopg.errors.UniqueViolation:
         _stage(conn, p, data)
         statement = merge_sql.merge_counted(p)
-        inserted, written, _ = conn.execute(statement, {"generation": generation}).fetchone()
+        inserted, written, _, _ = conn.execute(statement, {"generation": generation}).fetchone()
         return inserted, written
 
 
 def record_history(
     conn: psycopg.Connection,
     p: merge_sql.TablePlan,
-    params: dict[str, Any],
+    generation: int,
+    members: list[int],
     *,
     staged: bool,
 ) -> int:
     """After the dimension's merge (whose row locks serialize this per key): the versions
-    received, then the history of each key whose versions changed; returns how many keys."""
-    statement = merge_sql.record_versions(p, staged=staged, inferred="inferred" in params)
+    received and the inferred ``members`` the merge made, then the history of each key whose
+    versions changed; returns how many keys."""
+    statement = merge_sql.record_versions(p, staged=staged, inferred=bool(members))
+    params: dict[str, Any] = {"generation": generation}
+    if members:
+        params["inferred"] = members
     rebuilt, appended = conn.execute(statement, params).fetchone()
     if rebuilt:
         conn.execute(merge_sql.rebuild_history(p), {"keys": rebuilt})
@@ -272,11 +277,13 @@ def load_tables(
             else:
                 statement = merge_sql.merge_counted(p, staged=staged, inferred=bool(keys))
                 dim_params = {**params, "inferred": keys} if keys else params
-                inserted, written, made = conn.execute(statement, dim_params).fetchone()
+                inserted, written, made, made_keys = conn.execute(statement, dim_params).fetchone()
                 if made:
                     result.inferred[table] = made
-                if history:
-                    result.history[table] = record_history(conn, p, dim_params, staged=staged)
+                if history and (staged or made_keys):
+                    result.history[table] = record_history(
+                        conn, p, generation, made_keys, staged=staged
+                    )
                 if not staged:
                     continue
             result.inserted[table] = inserted

@@ -173,7 +173,7 @@ def merge(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.C
     """The statement that moves staged rows into the table, stamped with the manifest's
     generation (the ``generation`` parameter), in key order; returns one row per row written,
     with ``inserted`` true for a new row and false for an update, and (dimensions)
-    ``inferred`` true for an inferred member.
+    ``inferred`` true for an inferred member made, and the row's key.
 
     Rows are ordered by (version, joined version, generation): a newer generation replaces a
     row of an equal version (a replay after a fix to the transform), an older one never
@@ -253,7 +253,7 @@ def merge(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.C
         "cdc_generation = EXCLUDED.cdc_generation, "
         "cdc_is_inferred = false, cdc_loaded_at = clock_timestamp() "
         "WHERE NOT EXCLUDED.cdc_is_inferred AND ({newer} OR {t}.cdc_is_inferred) "
-        "RETURNING (xmax = 0) AS inserted, {t}.cdc_is_inferred AS inferred"
+        "RETURNING (xmax = 0) AS inserted, {t}.cdc_is_inferred AS inferred, {t}.{key}"
     ).format(
         t=table,
         cols=cols,
@@ -269,16 +269,18 @@ def merge(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.C
 
 def merge_counted(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.Composed:
     """``merge`` wrapped to return one row instead of a row per row written: (staged rows
-    inserted, staged rows written, inferred members inserted)."""
+    inserted, staged rows written, inferred members inserted, the keys of those members,
+    sorted, as one array: the only members ``record_versions`` may record)."""
     if p.is_fact:
         return sql.SQL(
             "WITH written AS ({merge}) "
-            "SELECT count(*) FILTER (WHERE inserted), count(*), 0 FROM written"
+            "SELECT count(*) FILTER (WHERE inserted), count(*), 0, '{{}}'::integer[] FROM written"
         ).format(merge=merge(p))
     return sql.SQL(
         "WITH written AS ({merge}) SELECT count(*) FILTER (WHERE inserted AND NOT inferred), "
-        "count(*) FILTER (WHERE NOT inferred), count(*) FILTER (WHERE inferred) FROM written"
-    ).format(merge=merge(p, staged=staged, inferred=inferred))
+        "count(*) FILTER (WHERE NOT inferred), count(*) FILTER (WHERE inferred), "
+        "coalesce(array_agg({key} ORDER BY {key}) FILTER (WHERE inferred), '{{}}') FROM written"
+    ).format(merge=merge(p, staged=staged, inferred=inferred), key=sql.Identifier(p.spec.key))
 
 
 # Dimension history (docs/warehouse-loader.md, Dimension history). Every version of a
@@ -353,9 +355,26 @@ def _position(p: TablePlan) -> sql.Composable:
     return sql.SQL("cdc_version")
 
 
+def _newer_generation_replaces(p: TablePlan) -> sql.Composed:
+    """The versions table's guard: a version is stored once by its identity (key, version,
+    joined version, inferred: ``version_identity``, so the dimension's version and joined
+    version are already equal), and a newer generation replaces the stored one's columns;
+    an equal or older generation changes nothing."""
+    replace = sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+        for c in (*p.columns, "cdc_generation")
+        if c not in (p.spec.key, "cdc_version", "cdc_joined_version")
+    )
+    return sql.SQL(
+        "ON CONFLICT ({identity}) DO UPDATE SET {replace} "
+        "WHERE {v}.cdc_generation < EXCLUDED.cdc_generation"
+    ).format(identity=version_identity(p), replace=replace, v=sql.Identifier(versions_table(p)))
+
+
 def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.Composed:
-    """Every staged version, and an inferred member for each referenced key (the
-    ``inferred`` parameter) with no version yet, into the versions table, sorted by key:
+    """Every staged version, and each inferred member the dimension's ``merge`` made (their
+    keys the ``inferred`` parameter: ``merge_counted``'s, never the keys the facts
+    reference, some of which the merge left alone), into the versions table, sorted by key:
     each once, an equal one changing nothing and a newer generation replacing it; and the
     history of each key whose versions changed, in the same statement, one of two ways:
 
@@ -377,8 +396,10 @@ def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False
 
     Run right after the dimension's ``merge``: that statement has locked the current row of
     every staged key and of every member it made (a member is made where the dimension holds
-    no row, so the versions table holds none either), so two loads of the same key do this
-    one after the other, each seeing what the other committed."""
+    no row, so the versions table holds none either), and this statement writes versions of
+    those keys only, so two loads of the same key do this one after the other, each seeing
+    what the other committed. (A referenced key the dimension already held, written while
+    history was off, has no version here; the merge did not lock it, so neither does this.)"""
     if p.is_fact:
         raise ValueError(f"{p.table} is a fact table: it has no history")
     versions, cols, key = sql.Identifier(versions_table(p)), _cols(p.columns), p.spec.key
@@ -393,11 +414,6 @@ def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False
         sources.append(_members(p, versions))
     if not sources:
         raise ValueError(f"versions of {p.table} need staged rows or inferred members")
-    replace = sql.SQL(", ").join(
-        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-        for c in (*p.columns, "cdc_generation")
-        if c not in (key, "cdc_version", "cdc_joined_version")
-    )
     attributes = [c.name for c in p.spec.attributes]
     bookkeeping = [c.name for c in HISTORIES[p.table].columns if c.is_bookkeeping]
 
@@ -408,8 +424,7 @@ def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False
         "WITH written AS (INSERT INTO {v} ({cols}, cdc_is_inferred, cdc_generation) "
         "SELECT DISTINCT ON ({identity}) {cols}, cdc_is_inferred, {generation} "
         "FROM ({sources}) AS incoming ORDER BY {identity} "
-        "ON CONFLICT ({identity}) DO UPDATE SET {replace} "
-        "WHERE {v}.cdc_generation < EXCLUDED.cdc_generation RETURNING {key}, {attrs}, {book}), "
+        "{guard} RETURNING {key}, {attrs}, {book}), "
         "open AS (SELECT {key}, {attrs}, {book} FROM {h} "
         "WHERE {key} IN (SELECT {key} FROM written) AND valid_to_version IS NULL), "
         "keys AS (SELECT w.{key}, count(*) > 1 OR coalesce(bool_or(o.cdc_is_inferred "
@@ -445,7 +460,7 @@ def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False
         identity=version_identity(p),
         generation=GENERATION,
         sources=sql.SQL(" UNION ALL ").join(sources),
-        replace=replace,
+        guard=_newer_generation_replaces(p),
         key=sql.Identifier(key),
         attrs=_cols(attributes),
         book=_cols(bookkeeping),
@@ -546,9 +561,11 @@ def rebuild_history(p: TablePlan) -> sql.Composed:
 
 def seed_versions(p: TablePlan) -> sql.Composed:
     """For the keys the ``keys`` parameter lists: lock their current rows (in key order, as a
-    load does), add each current row to the versions if they lack it (a version the loader
-    received with history off), and delete their history rows; returns the keys, sorted, for
-    ``rebuild_history``. ``reconcile --repair``'s way to make a history consistent again."""
+    load does), add each current row to the versions (a version the loader received with
+    history off), replacing a stored one of the same identity an older generation wrote (a
+    newer generation's replay received with history off; ``record_versions``' guard), and
+    delete their history rows; returns the keys, sorted, for ``rebuild_history``.
+    ``reconcile --repair``'s way to make a history consistent again."""
     if p.is_fact:
         raise ValueError(f"{p.table} is a fact table: it has no history")
     columns = _cols([*p.columns, "cdc_is_inferred", "cdc_generation"])
@@ -556,8 +573,8 @@ def seed_versions(p: TablePlan) -> sql.Composed:
     return sql.SQL(
         "WITH locked AS (SELECT {cols} FROM {d} WHERE {key} = ANY({keys}::integer[]) "
         "ORDER BY {key} FOR NO KEY UPDATE), "
-        "seeded AS (INSERT INTO {v} ({cols}) SELECT {cols} FROM locked "
-        "ON CONFLICT ({identity}) DO NOTHING), "
+        "seeded AS (INSERT INTO {v} ({cols}) SELECT {cols} FROM locked ORDER BY {key} "
+        "{guard}), "
         "gone AS (DELETE FROM {h} WHERE {key} = ANY({keys}::integer[])) "
         "SELECT coalesce(array_agg({key} ORDER BY {key}), '{{}}') FROM locked"
     ).format(
@@ -566,6 +583,6 @@ def seed_versions(p: TablePlan) -> sql.Composed:
         key=key,
         keys=KEYS,
         v=sql.Identifier(versions_table(p)),
-        identity=version_identity(p),
+        guard=_newer_generation_replaces(p),
         h=sql.Identifier(history_table(p)),
     )

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
 from contracts.batches import MemoryStore
 from contracts.star_schema import HISTORIES, schema_of
@@ -61,7 +62,13 @@ def staff(key: int, version: int, joined: int, department: str) -> dict[str, Any
     }
 
 
-def load(conn: psycopg.Connection, generation: int = 1, **rows: list[dict[str, Any]]) -> None:
+def load(
+    conn: psycopg.Connection,
+    generation: int = 1,
+    *,
+    history: bool = True,
+    **rows: list[dict[str, Any]],
+) -> None:
     """One micro-batch of published rows, through the loader's own path."""
     load_tables(
         conn,
@@ -70,13 +77,16 @@ def load(conn: psycopg.Connection, generation: int = 1, **rows: list[dict[str, A
         generation=generation,
         shard_id="test",
         records=sum(map(len, rows.values())),
+        history=history,
     )
 
 
 def history(conn: psycopg.Connection, dimension: str) -> list[tuple]:
     h = HISTORIES[dimension]
     return conn.execute(
-        f"SELECT * FROM {h.name} ORDER BY {h.key}, valid_from_version, valid_to_version"  # noqa: S608 - names from the specs
+        sql.SQL("SELECT * FROM {} ORDER BY {}, valid_from_version, valid_to_version").format(
+            sql.Identifier(h.name), sql.Identifier(h.key)
+        )
     ).fetchall()
 
 
@@ -270,6 +280,44 @@ def test_with_history_off_the_histories_are_left_alone(warehouse):
     }
 
 
+def test_a_newer_generations_replay_received_with_history_off_is_repaired(warehouse):
+    """Generation 2 replays version 10 with other attributes while history is off: the
+    versions table still holds generation 1's; the repair's seeding replaces it (a newer
+    generation wins, as in every load) and the history matches the dimension again."""
+    load(warehouse, dim_design=[design(1, 10, "a")])
+    load(warehouse, 2, history=False, dim_design=[design(1, 10, "b")])
+    assert differences(warehouse) == {
+        "dim_design_history": {"history_open_row_missing_or_different": [1]}
+    }
+    rebuild_histories(warehouse, "dim_design", [1])
+    assert names(warehouse) == [(1, "b", 10, None, False, False)]
+    assert warehouse.execute(
+        "SELECT design_name, cdc_generation FROM cdc_dim_design_versions"
+    ).fetchall() == [("b", 2)]
+    assert differences(warehouse) == {}
+
+
+def test_a_fact_load_records_only_the_members_it_made(warehouse):
+    """Staff 10 was loaded with history off; a sales order referencing it (and design 2,
+    counterparty 3, ... which no dimension holds) is loaded with history on: the members the
+    merge made get their version and history row, staff 10 (which the merge left alone and
+    did not lock) none, not an inferred one contradicting its real row."""
+    load(warehouse, history=False, dim_staff=[staff(10, 5, 3, "Sales")])
+    store = MemoryStore()
+    load_manifest(warehouse, store, manifest(store, record("sales_order", SALE, commit=0x50)))
+    assert warehouse.execute("SELECT count(*) FROM cdc_dim_staff_versions").fetchone() == (0,)
+    assert history(warehouse, "dim_staff") == []
+    assert warehouse.execute(
+        "SELECT design_id, cdc_version, cdc_is_inferred FROM cdc_dim_design_versions"
+    ).fetchall() == [(2, 0, True)]
+    assert names(warehouse) == [(2, None, 0, None, False, True)]
+    assert differences(warehouse) == {
+        "dim_staff_history": {"history_open_row_missing_or_different": [10]}
+    }
+    rebuild_histories(warehouse, "dim_staff", [10])
+    assert differences(warehouse) == {}
+
+
 # --- any delivery order, with duplicates, gives the in-order history --------------------------
 
 _DEPARTMENTS = ("Sales", "Purchasing")
@@ -325,7 +373,9 @@ def _empty(conn: psycopg.Connection) -> None:
     for d in ("dim_design", "dim_staff"):
         p = merge_sql.table_plan(d)
         tables += [merge_sql.versions_table(p), merge_sql.history_table(p)]
-    conn.execute("TRUNCATE " + ", ".join(tables) + " CASCADE")  # the facts (none here)
+    conn.execute(  # CASCADE: the facts (none here)
+        sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
+    )
 
 
 @settings(
