@@ -140,7 +140,7 @@ class Pipeline:
         ensure_table(aws.client(self.cfg, "dynamodb"), cfg.state_table)
         properties.parent.mkdir(parents=True, exist_ok=True)
         properties.write_text(settings.render())
-        return daemon.command(properties)
+        return daemon.command(properties, cfg.kcl_max_heap_mb)
 
     def start(
         self, *, record_processor: str | None = None, processors: int = 1, loaders: int = 1

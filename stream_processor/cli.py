@@ -76,7 +76,7 @@ def run(properties_path: Path) -> None:
         properties_path.parent.mkdir(parents=True, exist_ok=True)
         settings = dataclasses.replace(daemon_settings(cfg), worker_id=worker_id)
         properties_path.write_text(settings.render())
-        argv = daemon.command(properties_path)
+        argv = daemon.command(properties_path, cfg.kcl_max_heap_mb)
     except (processor_config.ConfigError, daemon.DaemonSetupError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -128,9 +128,12 @@ def log_configuration() -> Path:
     return Path(__file__).with_name("logback.xml")
 
 
-def command(properties_path: Path) -> list[str]:
+def command(properties_path: Path, max_heap_mb: int = 512) -> list[str]:
+    """The MultiLangDaemon's command line, its heap capped at ``max_heap_mb``
+    (``ProcessorConfig.kcl_max_heap_mb``)."""
     return [
         java(),
+        f"-Xmx{max_heap_mb}m",
         "-Daws.cborEnabled=false",
         "-cp",
         f"{jars_dir()}/*",

@@ -30,6 +30,21 @@ def test_the_daemon_is_started_with_our_logback_configuration(tmp_path):
     assert pattern.startswith("%d{yyyy-MM-dd'T'HH:mm:ss.SSSZ} %level ")
 
 
+def test_the_daemon_heap_is_capped_by_the_setting(tmp_path):
+    from stream_processor import config
+
+    assert "-Xmx512m" in daemon.command(tmp_path / "kcl.properties")
+    cfg = config.load(
+        {
+            "TOTESYS_CDC_BATCH_BUCKET": "b",
+            "TOTESYS_CDC_STATE_TABLE": "t",
+            "TOTESYS_CDC_KCL_MAX_HEAP_MB": "768",
+        }
+    )
+    assert cfg.kcl_max_heap_mb == 768
+    assert "-Xmx768m" in daemon.command(tmp_path / "kcl.properties", cfg.kcl_max_heap_mb)
+
+
 class Failing(processor.RecordProcessorBase):
     def initialize(self, initialize_input):
         raise RuntimeError("boom in initialize")
