@@ -96,8 +96,13 @@ def reconcile_command(
     try:
         with psycopg.connect(source_dsn) as source:
             if do_repair:
+                warehouse = _warehouse()
                 fixed = repair.repair(
-                    source, _warehouse().connection(), tables=set(only) or None, dry_run=dry_run
+                    source,
+                    warehouse.connection(),
+                    tables=set(only) or None,
+                    dry_run=dry_run,
+                    history=warehouse.config.history,
                 )
                 _print_repair(fixed, dry_run, samples)
                 left = fixed.remaining.differences if fixed.remaining else 0

@@ -26,7 +26,9 @@ the captured versions' form (``lsn << 32``):
   loader ran with ``TOTESYS_CDC_HISTORY=off``, or edited by hand) is made again from the
   versions the loader kept and the current row (``merge_sql.seed_versions``,
   ``rebuild_history``), in one transaction after the rows above (which update their
-  histories on the way in, as every load does).
+  histories on the way in, as every load does). With ``TOTESYS_CDC_HISTORY=off`` a repair
+  follows the setting as loads do: it writes no version or history row, and reports a
+  history that differs as not repaired.
 
 Every write goes through the same guards as the loader's, so it is safe while the pipeline
 runs; afterwards the warehouse is compared again and what still differs is reported
@@ -94,8 +96,12 @@ def repair(
     *,
     tables: set[str] | None = None,
     dry_run: bool = False,
+    history: bool = True,
 ) -> RepairReport:
-    """Find the differences (``reconcile``) and, unless ``dry_run``, write the fixes."""
+    """Find the differences (``reconcile``) and, unless ``dry_run``, write the fixes.
+    ``history`` is the loader's setting (``LoaderConfig.history``, ``TOTESYS_CDC_HISTORY``):
+    off, the rows are written as a load with history off writes them, and a history that
+    differs is reported in ``not_repaired``, not made again."""
     position = snapshot_position(source)
     expected = reconcile.expected_rows(source)
     found = reconcile.compare_all(expected, warehouse)
@@ -108,7 +114,9 @@ def repair(
             continue
         if diff.table in histories:
             keys = sorted({k for ks in diff.problems.values() for k in ks})
-            if keys:
+            if keys and not history:
+                report.not_repaired[diff.table] = diff.problems
+            elif keys:
                 rebuild[histories[diff.table]] = keys
                 report.rows[diff.table] = keys
             continue
@@ -147,6 +155,7 @@ def repair(
             generation=GENERATION,
             shard_id="reconcile-repair",
             records=report.written,
+            history=history,
         )
         if loaded.skipped:  # cannot happen with a fresh key; never report writes that did not land
             raise RuntimeError(f"the repair {report.ledger_key} is already in the load ledger")

@@ -4,20 +4,23 @@ the loader's guarded path, so a change committed after the snapshot still wins."
 from __future__ import annotations
 
 import psycopg
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from psycopg import sql
 
 from cdc import source_schema
 from cdc.simulator import dataset, writer
 from contracts.batches import MemoryStore
 from contracts.change_records import parse_lsn
+from contracts.star_schema import HISTORIES, schema_of
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
-from warehouse_loader import migrations, reconcile, repair
+from warehouse_loader import merge_sql, migrations, reconcile, repair
 from warehouse_loader.cli import main
-from warehouse_loader.load import load_manifest
+from warehouse_loader.load import load_manifest, load_tables
 
 pytestmark = pytest.mark.stack
 
@@ -144,3 +147,70 @@ def test_the_command_prints_what_it_changed(databases):
     assert clean.exit_code == 0, clean.output
     misuse = CliRunner().invoke(main, ["reconcile", "--source-dsn", source, "--dry-run"])
     assert misuse.exit_code == 2
+
+
+def _rows(warehouse: str, table: str, where: str) -> pa.Table:
+    """Rows of a published table, as the loader receives them."""
+    schema = schema_of(table)
+    query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, schema.names)), sql.Identifier(table), sql.SQL(where)
+    )
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute(query).fetchall()
+    return pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows], schema)
+
+
+def _kept(warehouse: str) -> dict[str, int]:
+    """Rows in every versions and history table."""
+    tables = [
+        name
+        for d in HISTORIES
+        for p in (merge_sql.table_plan(d),)
+        for name in (merge_sql.versions_table(p), merge_sql.history_table(p))
+    ]
+    with psycopg.connect(warehouse) as conn:
+        return {
+            t: conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))
+            ).fetchone()[0]
+            for t in tables
+        }
+
+
+def test_history_switched_off_then_on_again_and_repaired(databases, monkeypatch):
+    """Loads with TOTESYS_CDC_HISTORY=off (a repair, which follows the setting: no version or
+    history row, the histories reported not repaired), then with history on a fact load
+    (referencing dimension rows written with history off: no member made, so nothing recorded
+    for them) and a dimension load; then `reconcile --repair` makes every history again."""
+    source, warehouse = databases
+    monkeypatch.setenv("TOTESYS_CDC_HISTORY", "off")
+    off = CliRunner().invoke(main, ["reconcile", "--source-dsn", source, "--repair"])
+    assert off.exit_code == 1 and "wrote" in off.output, off.output
+    assert set(_kept(warehouse).values()) == {0}
+    with psycopg.connect(source) as s, psycopg.connect(warehouse) as w:
+        left = reconcile.reconcile(s, w)
+    assert left.differences > 0
+    assert {t.table for t in left.tables if t.problems} <= {h.name for h in HISTORIES.values()}
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        for n, (table, where) in enumerate(
+            [("fact_sales_order", "sales_order_id = 1"), ("dim_design", "design_id = 1")]
+        ):
+            load_tables(
+                conn,
+                {table: _rows(warehouse, table, where)},
+                ledger_key=f"history-on/{n}",
+                generation=1,
+                shard_id="test",
+                records=1,
+                history=True,
+            )
+    kept = _kept(warehouse)
+    assert kept["cdc_dim_design_versions"] == 1 and kept["dim_design_history"] == 1
+    assert sum(kept.values()) == 2  # the fact load recorded no member: it made none
+
+    monkeypatch.setenv("TOTESYS_CDC_HISTORY", "on")
+    done = CliRunner().invoke(main, ["reconcile", "--source-dsn", source, "--repair"])
+    assert done.exit_code == 0, done.output
+    assert differences(source, warehouse) == 0
+    assert all(n > 0 for n in _kept(warehouse).values())
