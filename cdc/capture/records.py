@@ -42,11 +42,12 @@ Versions: ``contracts.change_records.version_of``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from contracts.change_records import (
     BOOL,
@@ -83,8 +84,9 @@ def dms_timestamp(moment: datetime) -> str:
     """A DMS timestamp: UTC, microseconds when there are any, 'Z'."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+    # isoformat: six digits of microseconds when there are any, none otherwise (strftime, the
+    # same text, was a fifth of the capture engine's time at a full load)
+    return moment.isoformat() + "Z"
 
 
 def encode_value(type_oid: int, text: str | None) -> Any:  # noqa: ANN401 - any JSON value
@@ -173,7 +175,10 @@ def partition_key_value(table: TableDef, row: Mapping[str, Any]) -> str:
 
 
 def _serialise(record: Mapping[str, Any]) -> bytes:
-    return (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    """Compact JSON, UTF-8, one line (orjson: the same bytes as the standard library's
+    ``json.dumps(separators=(",", ":"), ensure_ascii=False)`` for these values, in a fraction
+    of the time)."""
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def data_record(

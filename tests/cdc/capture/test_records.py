@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdc.capture import records
 from cdc.capture.records import ColumnDef, TableDef, TransactionPosition
@@ -192,3 +194,27 @@ def test_the_stream_processor_reads_both_shapes_as_the_same_change(operation):
     assert (by_table.table, by_table.key, by_table.operation) == ("payment", 17, operation)
     assert transform(by_table, MemoryJoinState()).rows == transform(by_key, MemoryJoinState()).rows
     assert transform(by_table, MemoryJoinState()).rows
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=st.dictionaries(st.text(), _json_values, max_size=6))
+def test_records_serialise_to_the_same_bytes_as_the_standard_librarys_compact_json(record):
+    try:
+        expected = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    except UnicodeEncodeError:  # a lone surrogate: no source text holds one
+        return
+    assert records._serialise(record) == expected
+
+
+@given(moment=st.datetimes(min_value=datetime(1000, 1, 1)))
+def test_dms_timestamps_have_microseconds_only_when_there_are_any(moment):
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    expected = f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+    assert records.dms_timestamp(moment) == expected
