@@ -1,16 +1,16 @@
-"""e2e_max_sustained_changes_per_s: the highest rate of source changes the whole local
-pipeline keeps up with, everything co-located on this machine.
+"""e2e_max_sustained_changes_per_s: the highest rate of source changes the whole local pipeline
+keeps up with, everything co-located on this machine.
 
-One pipeline (the seeded ToteSys, its full load in first; one KCL worker on the stream's
-shards, one loader runner). Traffic then steps up: ``START`` changes/s for ``STEP_S`` seconds,
-then ``STEP`` more each step, written by one process per ``PER_WRITER`` changes/s (one Python
-writer does not keep the pace of thousands), never pausing between steps. A step is held when
-the commit → warehouse latency of the fact versions written in its last ``WINDOW_S`` seconds
-has p99 <= ``P99_LIMIT_S`` and is not growing (its thirds' p99s rising to more than half the
-limit), with every one of them loaded within ``CATCH_UP_S`` of the step's end; the first step
-not held ends the run. The figure is the last rate held, with p50/p95/p99 at it and the CPU
-seconds each process used per step, to see which stage saturated first. Baseline: the rate
-the writers achieved at the first step not held (the source's own pace: if it is below the
+One pipeline (the seeded ToteSys, its full load in first; one KCL worker on the stream's 4
+shards, ``LOADERS`` loader runners). Traffic then steps up: ``START`` changes/s for ``STEP_S``
+seconds, then ``STEP`` more each step, written by one process per ``PER_WRITER`` changes/s (one
+Python writer does not keep the pace of thousands), never pausing between steps. A step is held
+when the commit → warehouse latency of the fact versions written in its last ``WINDOW_S``
+seconds has p99 <= ``P99_LIMIT_S`` and is not growing (its thirds' p99s rising to more than
+half the limit), with every one of them loaded within ``CATCH_UP_S`` of the step's end; the
+first step not held ends the run. The figure is the last rate held, with p50/p95/p99 at it and
+the CPU seconds each process used per step, to see which stage saturated first. Baseline: the
+rate the writers achieved at the first step not held (the source's own pace: if it is below the
 rate asked for, the writers, not the pipeline, were the limit).
 
 Latency is measured as in ``bench.e2e`` (``Observer.latencies``).
@@ -37,6 +37,10 @@ START, STEP, PER_WRITER = 500.0, 500.0, 1000.0
 MAX_WRITERS = 4  # each owns a share of ToteSys's 8 departments; more would not help 2 cores
 WINDOW_S, P99_LIMIT_S, CATCH_UP_S = 30.0, 5.0, 30.0
 SHARDS = 4
+# A loader runner loads one manifest at a time (~0.3 s each with the dimension histories): one
+# could not keep up with 4 shards' manifests at 500 changes/s (p99 14 s, the queue growing).
+# Lambda runs loads concurrently (docs/sizing.md: 3 at 1,000 changes/s); so do these.
+LOADERS = 3
 PLOT_PATH = RESULTS_PATH.with_name("e2e_max_latency.png")
 
 
@@ -109,7 +113,7 @@ def measure(cfg: StackConfig, *, step_s: float, max_rate: float) -> dict[str, An
     steps: list[dict[str, Any]] = []
     try:
         pipeline.create()
-        pipeline.start()
+        pipeline.start(loaders=LOADERS)
         pipeline.quiesce()
         writers = Writers(pipeline.source_dsn)
         rate = START
@@ -120,6 +124,7 @@ def measure(cfg: StackConfig, *, step_s: float, max_rate: float) -> dict[str, An
                 began = datetime.now(UTC).replace(tzinfo=None)
                 stats = writers.join()
                 ended = datetime.now(UTC).replace(tzinfo=None)
+                queued = pipeline.observe.queue_depth()
                 cpu = {k: round(v - cpu_before[k], 1) for k, v in usage.cpu_s().items()}
                 next_rate = rate + STEP
                 if next_rate <= max_rate:  # keep the load on while this step is judged
@@ -152,6 +157,7 @@ def measure(cfg: StackConfig, *, step_s: float, max_rate: float) -> dict[str, An
                         },
                         "held": held,
                         "why_not": why,
+                        "manifests_queued_at_end": queued,
                         "cpu_s": cpu,
                     }
                 )
@@ -217,13 +223,24 @@ def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:  # noqa: 
                 "p99_limit_s": P99_LIMIT_S,
                 "shards": SHARDS,
                 "workers": 1,
-                "loaders": 1,
+                "loaders": LOADERS,
                 "first_not_held": {k: failed[k] for k in ("rate", "why_not", "p99_s")}
                 if failed
                 else None,
                 "busiest_process_at_saturation": busiest,
                 "steps": [
-                    {k: s[k] for k in ("rate", "achieved_rate", "p50_s", "p99_s", "held", "cpu_s")}
+                    {
+                        k: s[k]
+                        for k in (
+                            "rate",
+                            "achieved_rate",
+                            "p50_s",
+                            "p99_s",
+                            "held",
+                            "manifests_queued_at_end",
+                            "cpu_s",
+                        )
+                    }
                     for s in steps
                 ],
                 "plot": PLOT_PATH.name,
