@@ -255,10 +255,6 @@ def report(
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    main()
-
-
 def show_history(pipeline: Pipeline) -> None:
     """Dimension history (docs/warehouse-loader.md): one department renamed now (one UPDATE
     at the source, so the demo shows a rename whatever the traffic did) and one of its staff's
@@ -308,3 +304,7 @@ def show_history(pipeline: Pipeline) -> None:
     for row in orders:
         table.add_row(*(str(v) for v in row))
     console.print(table)
+
+
+if __name__ == "__main__":
+    main()
