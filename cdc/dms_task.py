@@ -74,28 +74,41 @@ def table_mappings() -> dict[str, Any]:
     return {"rules": selections + mappings}
 
 
-def cdc_partitioning(mappings: dict[str, Any], settings: dict[str, Any]) -> dict[str, str]:
-    """How DMS partitions each selected table's CDC records under these table mappings and task
-    settings: ``primary-key`` where an object-mapping rule for the table asks for it, or where
-    ParallelApplyThreads is above 0 and no rule says otherwise; ``schema-table`` elsewhere
-    (DMS's default; the comment above). Tables are named by the selection rules; an
-    object-mapping rule's locator may use DMS's ``%`` wildcard."""
+def _matches(rule: dict[str, Any], name: str) -> bool:
+    """Whether a rule's object locator (DMS's ``%`` wildcard allowed) names ``schema.table``."""
+    locator = rule.get("object-locator", {})
+    pattern = f"{locator.get('schema-name')}.{locator.get('table-name')}"
+    return fnmatch.fnmatchcase(name, pattern.replace("%", "*"))
+
+
+def cdc_partitioning(
+    mappings: dict[str, Any],
+    settings: dict[str, Any],
+    tables: tuple[str, ...] = tuple(f"{SCHEMA}.{t}" for t in TABLES),
+) -> dict[str, str]:
+    """How DMS partitions the CDC records of each of ``tables`` (``schema.table``; ToteSys's)
+    that the selection rules include (an ``exclude`` rule matching a table removes it, whatever
+    the order) under these table mappings and task settings: ``primary-key`` where an
+    object-mapping rule for the table asks for it, or where ParallelApplyThreads is above 0 and
+    no rule says otherwise; ``schema-table`` elsewhere (DMS's default; the comment above). Any
+    rule's locator may use DMS's ``%`` wildcard."""
     rules = mappings.get("rules", [])
     parallel = (settings.get("TargetMetadata") or {}).get("ParallelApplyThreads") or 0
     default = PARTITION_KEY_TYPE if parallel > 0 else "schema-table"
-    found: dict[str, str] = {}
+    selections = [r for r in rules if r.get("rule-type") == "selection"]
+    included = [
+        name
+        for name in tables
+        if any(_matches(r, name) for r in selections if r.get("rule-action") != "exclude")
+        and not any(_matches(r, name) for r in selections if r.get("rule-action") == "exclude")
+    ]
+    found = dict.fromkeys(included, default)
     for rule in rules:
-        if rule.get("rule-type") == "selection" and rule.get("rule-action") != "exclude":
-            locator = rule.get("object-locator", {})
-            found[f"{locator.get('schema-name')}.{locator.get('table-name')}"] = default
-    for rule in rules:
-        if rule.get("rule-type") != "object-mapping":
-            continue
-        locator = rule.get("object-locator", {})
-        pattern = f"{locator.get('schema-name')}.{locator.get('table-name')}".replace("%", "*")
         kind = (rule.get("mapping-parameters") or {}).get("partition-key-type")
+        if rule.get("rule-type") != "object-mapping" or kind is None:
+            continue
         for name in found:
-            if kind is not None and fnmatch.fnmatchcase(name, pattern):
+            if _matches(rule, name):
                 found[name] = kind
     return found
 

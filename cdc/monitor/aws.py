@@ -81,12 +81,19 @@ def partitioning_problems(mappings: dict[str, Any], settings: dict[str, Any]) ->
 
 
 def _task_documents(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The task's table mappings and settings, or None when the task did not return them."""
+    """The task's table mappings and settings, or None when the task did not return them or
+    returned something that is not JSON: the health read then notes that the partitioning was
+    not checked, rather than failing as a whole."""
     if not task.get("TableMappings"):
         return None
-    return json.loads(task["TableMappings"]), json.loads(
-        task.get("ReplicationTaskSettings") or "{}"
-    )
+    try:
+        mappings = json.loads(task["TableMappings"])
+        settings = json.loads(task.get("ReplicationTaskSettings") or "{}")
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(mappings, dict) or not isinstance(settings, dict):
+        return None
+    return mappings, settings
 
 
 def read(

@@ -148,6 +148,29 @@ def test_without_object_mapping_dms_partitions_cdc_by_schema_and_table():
         ]
     }
     assert set(dms_task.cdc_partitioning(wildcard, settings).values()) == {"primary-key"}
+    # A wildcard selection names every table of the schema; an exclude removes one, whatever
+    # the rules' order.
+    everything = {
+        "rules": [
+            {
+                "rule-type": "selection",
+                "rule-id": "2",
+                "rule-name": "not-payment",
+                "object-locator": {"schema-name": "public", "table-name": "payment"},
+                "rule-action": "exclude",
+            },
+            {
+                "rule-type": "selection",
+                "rule-id": "1",
+                "rule-name": "all",
+                "object-locator": {"schema-name": "public", "table-name": "%"},
+                "rule-action": "include",
+            },
+        ]
+    }
+    found = dms_task.cdc_partitioning(everything, settings)
+    assert set(found) == {f"public.{t}" for t in TABLES} - {"public.payment"}
+    assert set(found.values()) == {"schema-table"}
 
 
 def test_endpoint_settings_are_valid_for_the_dms_api_and_give_contract_a():
