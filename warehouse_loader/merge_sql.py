@@ -489,9 +489,10 @@ def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False
     )
 
 
-def rebuild_history(p: TablePlan) -> sql.Composed:
+def rebuild_history(p: TablePlan, into: str | None = None) -> sql.Composed:
     """The history rows of the keys the ``keys`` parameter lists (``integer[]``), from their
-    versions, inserted in key order (their old rows are gone: ``record_versions``). One sort
+    versions, inserted in key order (their old rows are gone: ``record_versions``) into the
+    history table, or into ``into`` (a table like it: ``reconcile`` compares the two). One sort
     of the versions, by key and guard order (``_version_order``), then windows over it:
 
     1. a key's inferred member counts only while it has no real version (the real row
@@ -547,7 +548,7 @@ def rebuild_history(p: TablePlan) -> sql.Composed:
         ") AS islands WHERE last WINDOW k AS (PARTITION BY {key} ORDER BY {order}) "
         "ORDER BY {key}, {order}"
     ).format(
-        h=sql.Identifier(h.name),
+        h=sql.Identifier(into or h.name),
         key=key,
         attributes=attributes,
         bookkeeping=bookkeeping,

@@ -10,7 +10,8 @@ with the stream processor's code, so a fault in the pipeline cannot hide itself)
 - ``dim_date``: a correct row for every date a fact references;
 - each dimension's history (``history_differences``), against the warehouse itself: its
   intervals contiguous and non-overlapping, one open row per key equal to the current
-  dimension row, and no history for a key the dimension lacks.
+  dimension row, no history for a key the dimension lacks, and every row what the key's
+  versions give (the full rebuild, compared row for row).
 
 Calendar rows are computed here in Python, independently of the loader's SQL that makes them;
 currency names come from the same ISO 4217 library the processor uses (pycountry), looked up
@@ -32,6 +33,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from contracts.star_schema import HISTORIES, KEYS, STAR_SCHEMA, date_columns
+from warehouse_loader import merge_sql
 
 # Each warehouse table's business columns, as a query over the ToteSys snapshot.
 _STAMPS = sql.SQL(
@@ -373,5 +375,37 @@ def history_differences(warehouse: psycopg.Connection) -> list[TableDiff]:
         for kind, query in _history_checks(dimension).items():
             for (key,) in warehouse.execute(query):
                 diff.add(kind, key)
+        for key in _history_not_from_versions(warehouse, dimension):
+            diff.add("history_not_as_its_versions_give", key)
         out.append(diff)
     return out
+
+
+def _history_not_from_versions(warehouse: psycopg.Connection, dimension: str) -> list[int]:
+    """The keys whose stored history differs, row for row, from the one its versions give
+    (``merge_sql.rebuild_history`` for every key, into a temporary table, rolled back): the
+    checks above see the intervals' shape and the open row; this one sees a wrong row in the
+    middle, whichever way the loads wrote it."""
+    plan = merge_sql.table_plan(dimension)
+    history = sql.Identifier(HISTORIES[dimension].name)
+    rebuilt = sql.Identifier("rebuilt_history")
+    key = sql.Identifier(plan.spec.key)
+    with warehouse.transaction(force_rollback=True):
+        warehouse.execute(
+            sql.SQL("CREATE TEMPORARY TABLE {} (LIKE {}) ON COMMIT DROP").format(rebuilt, history)
+        )
+        keys = warehouse.execute(
+            sql.SQL("SELECT coalesce(array_agg(DISTINCT {}), '{{}}') FROM {}").format(
+                key, sql.Identifier(merge_sql.versions_table(plan))
+            )
+        ).fetchone()[0]
+        warehouse.execute(merge_sql.rebuild_history(plan, into="rebuilt_history"), {"keys": keys})
+        return [
+            k
+            for (k,) in warehouse.execute(
+                sql.SQL(
+                    "SELECT DISTINCT {key} FROM ((TABLE {h} EXCEPT ALL TABLE {r}) UNION ALL "
+                    "(TABLE {r} EXCEPT ALL TABLE {h})) AS different ORDER BY {key}"
+                ).format(key=key, h=history, r=rebuilt)
+            )
+        ]

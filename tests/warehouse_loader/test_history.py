@@ -255,13 +255,29 @@ def test_reconcile_finds_a_broken_history_and_the_repair_rebuilds_it(warehouse):
             "history_interval_not_contiguous": [1],
             "history_open_row_missing_or_different": [1, 2],
             "history_without_dimension_row": [9],
+            "history_not_as_its_versions_give": [1, 2, 9],
         },
-        "dim_staff_history": {"history_open_row_missing_or_different": [7]},
+        "dim_staff_history": {
+            "history_open_row_missing_or_different": [7],
+            "history_not_as_its_versions_give": [7],
+        },
     }
     rebuild_histories(warehouse, "dim_design", [1, 2, 9])
     rebuild_histories(warehouse, "dim_staff", [7])
     assert history(warehouse, "dim_design") == good
     assert differences(warehouse) == {}
+
+
+def test_reconcile_finds_a_wrong_row_in_the_middle_of_a_history(warehouse):
+    load(warehouse, dim_design=[design(1, 10, "a"), design(1, 20, "b"), design(1, 30, "c")])
+    warehouse.execute(
+        "UPDATE dim_design_history SET design_name = 'wrong' WHERE design_id = 1 "
+        "AND valid_to_version IS NOT NULL AND design_name = 'b'"
+    )
+    # the intervals and the open row are intact: only the rebuild from the versions sees it
+    assert differences(warehouse) == {
+        "dim_design_history": {"history_not_as_its_versions_give": [1]}
+    }
 
 
 def test_with_history_off_the_histories_are_left_alone(warehouse):
