@@ -79,8 +79,16 @@ class Writers:
         return self.stats
 
 
-def _window(pipeline: Pipeline, start: datetime, end: datetime) -> list[float]:
-    return [s for at, s in pipeline.observe.latencies(start) if at < end]
+def thirds_of(
+    samples: list[tuple[datetime, float]], start: datetime, end: datetime
+) -> list[list[float]]:
+    """The latencies of the changes made in [start, end), by third of that window."""
+    third = (end - start) / 3
+    split: list[list[float]] = [[], [], []]
+    for at, latency in samples:
+        if start <= at < end:
+            split[min(int((at - start) / third), 2)].append(latency)
+    return split
 
 
 def _freshest(pipeline: Pipeline, since: datetime) -> datetime | None:
@@ -137,11 +145,7 @@ def measure(cfg: StackConfig, *, step_s: float, max_rate: float) -> dict[str, An
                         break
                     time.sleep(0.5)
                 caught_up = time.monotonic() < deadline
-                third = timedelta(seconds=WINDOW_S / 3)
-                thirds = [
-                    _window(pipeline, window_start + i * third, window_start + (i + 1) * third)
-                    for i in range(3)
-                ]
+                thirds = thirds_of(pipeline.observe.latencies(window_start), window_start, ended)
                 every = [s for t in thirds for s in t]
                 held, why = judge(thirds, caught_up)
                 steps.append(

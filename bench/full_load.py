@@ -67,9 +67,7 @@ def _last_loaded_at(pipeline: Pipeline) -> datetime:
 
 def _wait(pipeline: Pipeline, done: Callable[[], bool], what: str, log: str) -> None:
     def check() -> bool:
-        for name, proc in pipeline.procs.items():
-            if proc.poll() is not None:
-                raise RuntimeError(f"the {name} exited ({proc.returncode}); see its log")
+        pipeline.raise_if_exited()
         return done()
 
     wait_until(

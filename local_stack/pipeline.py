@@ -222,6 +222,12 @@ class Pipeline:
         """``cdc.simulator.traffic.run`` against this pipeline's source."""
         return traffic.run(self.source_dsn, **kwargs)
 
+    def raise_if_exited(self) -> None:
+        """Fail when a processor or loader has exited that was not stopped on purpose."""
+        for name, proc in self.procs.items():
+            if proc.poll() is not None and name not in self.stopped:
+                raise RuntimeError(f"the {name} exited ({proc.returncode}); see its log")
+
     def quiesce(self, timeout_s: float = 300) -> None:
         """Until capture has shipped every committed change, the processor has checkpointed
         every record on the stream and the loader has loaded every manifest announced. Call
@@ -231,9 +237,7 @@ class Pipeline:
         last = self.observe.stream_ends()
 
         def settled() -> bool:
-            for name, proc in self.procs.items():
-                if proc.poll() is not None and name not in self.stopped:
-                    raise RuntimeError(f"the {name} exited ({proc.returncode}); see its log")
+            self.raise_if_exited()
             return not self.observe.behind(last) and not self.observe.queue_depth()
 
         wait_until(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.e2e_max import judge
+from datetime import datetime, timedelta
+
+from bench.e2e_max import judge, thirds_of
 
 
 def test_a_step_holds_when_everything_landed_with_p99_under_the_limit():
@@ -21,3 +23,16 @@ def test_a_p99_growing_third_by_third_past_half_the_limit_fails_below_the_limit(
     assert not held and why.startswith("p99 growing")
     # growing but still low is noise, not saturation
     assert judge([[0.5] * 100, [0.7] * 100, [0.9] * 100], caught_up=True)[0]
+
+
+def test_a_windows_latencies_are_split_by_third_and_nothing_outside_it_counts():
+    start = datetime(2026, 11, 26, 9, 0, 0)
+    at = [
+        start - timedelta(seconds=1),
+        start,
+        start + timedelta(seconds=10.5),
+        start + timedelta(seconds=29.9),
+        start + timedelta(seconds=30),
+    ]
+    samples = [(t, float(i)) for i, t in enumerate(at)]
+    assert thirds_of(samples, start, start + timedelta(seconds=30)) == [[1.0], [2.0], [3.0]]
