@@ -32,6 +32,10 @@ BATCH_PREFIX = "batches"
 MANIFEST_PREFIX = "manifests"
 DEAD_LETTER_PREFIX = "dead-letters"
 REDRIVEN_PREFIX = "dead-letters-redriven"  # letters redriven into a manifest, kept
+# Rows the warehouse refused for their data (the loader's dead letters, one per row:
+# warehouse_loader/rejected.py), and where they are kept once redriven.
+REJECTED_PREFIX = "loader-rejected"
+REJECTED_REDRIVEN_PREFIX = "loader-rejected-redriven"
 
 SEQ_WIDTH = 56  # Kinesis sequence numbers have up to 56 digits; padding keeps keys sortable
 
