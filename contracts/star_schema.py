@@ -65,6 +65,8 @@ class Column:
     source: From | Derived | None = None  # business columns; None: key or bookkeeping
     references: str | None = None  # the dimension table this column is a foreign key to
     published: bool = True  # False: the warehouse sets it; never in a batch
+    # text: at most this many characters (the DDL's varchar(n)); None: unbounded text
+    length: int | None = None
 
     @property
     def is_bookkeeping(self) -> bool:
@@ -216,8 +218,8 @@ SPECS: tuple[TableSpec, ...] = (
             Column("month", INT, nullable=False),
             Column("day", INT, nullable=False),
             Column("day_of_week", INT, nullable=False),  # ISO 8601: Monday = 1
-            Column("day_name", TEXT, nullable=False),
-            Column("month_name", TEXT, nullable=False),
+            Column("day_name", TEXT, nullable=False, length=10),
+            Column("month_name", TEXT, nullable=False, length=10),
             Column("quarter", INT, nullable=False),
         ),
     ),
@@ -253,7 +255,7 @@ SPECS: tuple[TableSpec, ...] = (
         "dim_currency",
         "currency",
         "currency_id",
-        *_copied("currency_code"),
+        Column("currency_code", TEXT, source=From("currency_code"), length=3),
         Column("currency_name", TEXT, source=Derived("iso4217_name", "currency_code")),
     ),
     _dimension(
@@ -387,6 +389,8 @@ def check(specs: tuple[TableSpec, ...] = SPECS) -> list[str]:
         for c in s.columns:
             if c.references and c.references not in names:
                 problems.append(f"{s.name}.{c.name} references unknown table {c.references}")
+            if c.length is not None and (c.type != TEXT or c.length < 1):
+                problems.append(f"{s.name}.{c.name}: a length is for text columns, at least 1")
             if isinstance(c.source, From) and c.source.joined and s.join is None:
                 problems.append(f"{s.name}.{c.name} reads a joined row but {s.name} joins none")
         if (s.kind is Kind.JOINED) != (s.join is not None):
@@ -409,7 +413,8 @@ VALIDITY: tuple[Column, ...] = (
 
 def history_spec(dimension: TableSpec) -> TableSpec:
     """``dim_<name>_history``: the dimension's key and attributes, the validity interval, then
-    its bookkeeping columns but ``cdc_loaded_at``."""
+    its bookkeeping columns but ``cdc_loaded_at``. Its text columns are unbounded ``text``
+    whatever the dimension's length (migration 0006): every value the dimension holds fits."""
     columns = (
         *(c for c in dimension.columns if not c.is_bookkeeping),
         *VALIDITY,
@@ -418,7 +423,7 @@ def history_spec(dimension: TableSpec) -> TableSpec:
     return replace(
         dimension,
         name=f"{dimension.name}_history",
-        columns=tuple(replace(c, published=False) for c in columns),
+        columns=tuple(replace(c, published=False, length=None) for c in columns),
     )
 
 

@@ -18,6 +18,12 @@ class DdlColumn:
     nullable: bool = True
     references: str | None = None
 
+    @property
+    def length(self) -> int | None:
+        """The n of a ``varchar(n)`` / ``char(n)`` column (None for any other type)."""
+        found = re.fullmatch(r"(?:varchar|char|character)\((\d+)\)", self.type)
+        return int(found[1]) if found else None
+
 
 @dataclass
 class DdlTable:

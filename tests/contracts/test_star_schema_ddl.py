@@ -1,5 +1,5 @@
 """Contract B against the warehouse's DDL: the migrations and the spec agree on every table's
-columns (names, order, types, nullability), keys and references. No services."""
+columns (names, order, types, text lengths, nullability), keys and references. No services."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from importlib import resources
 import pyarrow as pa
 import pytest
 
-from contracts.star_schema import HISTORIES, SPECS, Column, TableSpec, check
+from contracts.star_schema import HISTORIES, SPECS, Column, Kind, TableSpec, check
 from tests.contracts.ddl import DdlTable, parse
 
 
-def pg_type(arrow: pa.DataType) -> set[str]:
-    """The PostgreSQL types (as ``ddl`` normalises them) an Arrow type may be stored as."""
+def pg_type(arrow: pa.DataType, length: int | None = None) -> set[str]:
+    """The PostgreSQL types (as ``ddl`` normalises them) an Arrow type (and a text column's
+    length) may be stored as: text of a length is ``varchar(n)``, unbounded text ``text``."""
     if pa.types.is_decimal(arrow):
         return {f"numeric({arrow.precision},{arrow.scale})"}
     if pa.types.is_string(arrow):
-        return {"text"} | {f"varchar({n})" for n in range(1, 256)}
+        return {"text"} if length is None else {f"varchar({length})"}
     if pa.types.is_timestamp(arrow):
         return {"timestamptz"} if arrow.tz else {"timestamp(3)"}
     return {
@@ -38,8 +39,10 @@ def differences(spec: TableSpec, table: DdlTable) -> list[str]:
         out.append(f"{spec.name}: columns {names} != DDL {[c.name for c in table.columns]}")
         return out
     for mine, theirs in zip(spec.columns, table.columns, strict=True):
-        if theirs.type not in pg_type(mine.type):
+        if theirs.type not in pg_type(mine.type, mine.length):
             out.append(f"{spec.name}.{mine.name}: {mine.type} but DDL {theirs.type}")
+        if mine.length != theirs.length:
+            out.append(f"{spec.name}.{mine.name}: length {mine.length} but DDL {theirs.type}")
         if mine.nullable != theirs.nullable:
             out.append(f"{spec.name}.{mine.name}: nullable {mine.nullable} but DDL differs")
         if mine.references != theirs.references:
@@ -84,10 +87,11 @@ def test_the_migrations_create_no_star_schema_table_the_spec_lacks():
     assert tables == {s.name for s in SPECS} | {h.name for h in HISTORIES.values()}
 
 
-def test_a_disagreement_in_name_order_type_nullability_reference_or_key_is_found():
+def test_a_disagreement_in_name_order_type_length_nullability_reference_or_key_is_found():
     ddl = migrations_ddl()
     staff = next(s for s in SPECS if s.name == "dim_staff")
     payment = next(s for s in SPECS if s.name == "fact_payment")
+    currency = next(s for s in SPECS if s.name == "dim_currency")
 
     def with_column(spec: TableSpec, name: str, **change) -> TableSpec:
         columns = tuple(
@@ -101,6 +105,9 @@ def test_a_disagreement_in_name_order_type_nullability_reference_or_key_is_found
     cases = {
         "order": (swapped, "columns"),
         "type": (with_column(staff, "first_name", type=pa.int32()), "but DDL text"),
+        "longer": (with_column(currency, "currency_code", length=4), "length 4 but DDL varchar(3)"),
+        "unbounded": (with_column(currency, "currency_code", length=None), "length None but"),
+        "bounded": (with_column(staff, "first_name", length=40), "length 40 but DDL text"),
         "nullability": (with_column(staff, "email_address", nullable=False), "nullable False"),
         "reference": (with_column(payment, "currency_id", references=None), "references None"),
         "key": (dataclasses.replace(staff, key="first_name"), "primary key"),
@@ -113,6 +120,27 @@ def test_a_disagreement_in_name_order_type_nullability_reference_or_key_is_found
     for what, (spec, expected) in cases.items():
         found = differences(spec, ddl[spec.name])
         assert any(expected in d for d in found), (what, found)
+
+
+def test_the_reader_finds_text_lengths_and_only_varchar_holds_a_length():
+    table = parse(
+        "CREATE TABLE t (e integer PRIMARY KEY, a varchar(3), b varchar (12), c char(2), d text);"
+    )["t"]
+    assert [c.length for c in table.columns] == [None, 3, 12, 2, None]
+    assert pg_type(pa.string(), 3) == {"varchar(3)"} and pg_type(pa.string()) == {"text"}
+    spec = TableSpec(
+        "t",
+        Kind.DIMENSION,
+        "e",
+        (
+            Column("e", pa.int32(), nullable=False),
+            Column("a", pa.string(), length=3),
+            Column("b", pa.string(), length=12),
+            Column("c", pa.string(), length=2),  # char(n) pads with blanks: not the spec's text
+            Column("d", pa.string()),
+        ),
+    )
+    assert differences(spec, table) == ["t.c: string but DDL char(2)"]
 
 
 def test_a_migration_statement_the_reader_does_not_understand_fails_loudly():
