@@ -92,7 +92,7 @@ def manifest(store: MemoryStore, table: str, rows: list[dict[str, Any]]) -> str:
     batch = Batch(f"shardId-{uuid.uuid4().hex[:12]}")
     for i, row in enumerate(rows, start=1):
         batch.add_record(str(i), [OutRow(table, row)])
-    return write_manifest(batch, write_files(batch, store), store)
+    return write_manifest(batch, write_files(batch, store)[0], store)
 
 
 def _timed_load(dsn: str, store: MemoryStore, key: str) -> float:

@@ -232,7 +232,7 @@ def write_manifests(store: DirStore, manifests: int, rows: int, seed: int = 14) 
         batch = Batch(f"shardId-{shard:012d}")
         for row in out:
             batch.add_record(str(next(seqs[shard])), [row])
-        keys.append(write_manifest(batch, write_files(batch, store), store))
+        keys.append(write_manifest(batch, write_files(batch, store)[0], store))
     return keys
 
 

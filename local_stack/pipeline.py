@@ -22,18 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from cdc.simulator import traffic
-from local_stack import aws, provision
 from local_stack import config as stack_config
+from local_stack import provision
 from local_stack.capture_process import CaptureProcess
 from local_stack.faults import Faults
 from local_stack.observe import Observer
 from local_stack.processes import wait_until
 from local_stack.provision import Names
 from local_stack.tcp_proxy import TcpProxy
-from stream_processor import cli as processor_cli
-from stream_processor import config as processor_config
-from stream_processor import daemon
-from stream_processor.join_state_dynamodb import ensure_table
 
 # The processor publishes its per-batch figures to (moto's) CloudWatch, where the dashboard
 # reads how far behind the stream it is; the namespace is per run.
@@ -115,8 +111,8 @@ class Pipeline:
         in the lease table, with its own properties file.
 
         ``record_processor``: a module the daemon runs instead of ``stream_processor.kcl_app``
-        (a test's wrapped processor); the harness then writes the daemon's properties itself,
-        as ``stream-processor run`` would, and starts the daemon directly."""
+        (a test's wrapped processor), passed to ``stream-processor run`` as
+        ``--record-processor``, so that it is supervised and restarted as production's is."""
         kind = name.split("-")[0]
         argv = [sys.executable, *self.COMMANDS[kind]]
         env = dict(self.env)
@@ -125,22 +121,12 @@ class Pipeline:
             properties = self.cfg.state_dir / "kcl" / f"{self.names.app}-{name}.properties"
             argv.append(str(properties))
             if record_processor is not None:
-                argv = self._daemon_running(record_processor, properties, env)
+                argv += ["--record-processor", record_processor]
         self.stopped.discard(name)
         with open(self.log_path(name), "ab") as log:
             self.procs[name] = subprocess.Popen(
                 argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-
-    def _daemon_running(self, module: str, properties: Path, env: dict[str, str]) -> list[str]:
-        cfg = processor_config.load(env)
-        settings = dataclasses.replace(
-            processor_cli.daemon_settings(cfg), executable=f"{sys.executable} -m {module}"
-        )
-        ensure_table(aws.client(self.cfg, "dynamodb"), cfg.state_table)
-        properties.parent.mkdir(parents=True, exist_ok=True)
-        properties.write_text(settings.render())
-        return daemon.command(properties, cfg.kcl_max_heap_mb)
 
     def start(
         self, *, record_processor: str | None = None, processors: int = 1, loaders: int = 1

@@ -22,16 +22,20 @@ from rich.table import Table
 from contracts.batches import CAUSES, DEAD_LETTER_PREFIX, DeadLetter, S3Store
 from contracts.events import log, warning
 from stream_processor import config as processor_config
-from stream_processor import daemon, dead_letters, startup
+from stream_processor import daemon, dead_letters, shard_health, startup
 from stream_processor import replay as replay_mod
 from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
 
+RECORD_PROCESSOR = "stream_processor.kcl_app"
 
-def daemon_settings(cfg: processor_config.ProcessorConfig) -> daemon.DaemonSettings:
+
+def daemon_settings(
+    cfg: processor_config.ProcessorConfig, record_processor: str = RECORD_PROCESSOR
+) -> daemon.DaemonSettings:
     return daemon.DaemonSettings(
         stream_name=cfg.stream_name,
         application_name=cfg.application_name,
-        executable=f"{sys.executable} -m stream_processor.kcl_app",
+        executable=f"{sys.executable} -m {record_processor}",
         region=cfg.region,
         endpoint=cfg.endpoint_url,
         kinesis_endpoint=cfg.kinesis_endpoint_url,
@@ -53,12 +57,22 @@ def main() -> None:
     default=Path(".local/kcl/totesys-star-schema.properties"),
     show_default=True,
 )
-def run(properties_path: Path) -> None:
+@click.option(
+    "--record-processor",
+    default=RECORD_PROCESSOR,
+    show_default=True,
+    help="The Python module the daemon runs as each shard's record processor.",
+)
+def run(properties_path: Path, record_processor: str) -> None:
     """Write the KCL properties and run the MultiLangDaemon (the container's entry point).
 
     SIGTERM and SIGINT are passed to the daemon, which shuts its record processors down
     (each commits and checkpoints). Once it has exited, the leases it still owns are released
     so the other workers take them at once: KCL 3.1 leaves them owned until they expire.
+
+    A daemon that exits on its own (a record processor stopped its shard: an edge failed, or
+    the breaker tripped) is restarted with the same worker id, after 1 s doubling to 60 s
+    while it keeps exiting (``daemon.Restarts``); each exit is a ``daemon_exited`` event.
 
     While the daemon runs, each start-up step seen in the lease table is logged as a
     ``startup`` event with the seconds since this command started (``stream_processor.startup``)."""
@@ -74,7 +88,7 @@ def run(properties_path: Path) -> None:
         ensure_table(dynamodb, cfg.state_table)
         startup.startup_event(started, step="join_state_table_ready", table=cfg.state_table)
         properties_path.parent.mkdir(parents=True, exist_ok=True)
-        settings = dataclasses.replace(daemon_settings(cfg), worker_id=worker_id)
+        settings = dataclasses.replace(daemon_settings(cfg, record_processor), worker_id=worker_id)
         properties_path.write_text(settings.render())
         argv = daemon.command(properties_path, cfg.kcl_max_heap_mb)
     except (processor_config.ConfigError, daemon.DaemonSetupError) as exc:
@@ -85,7 +99,7 @@ def run(properties_path: Path) -> None:
         startup.startup_event(started, step="daemon_started", worker=worker_id)
         startup.watch(dynamodb, cfg.application_name, cfg.state_table, worker_id, started, exited)
 
-    code = daemon.supervise(argv, watch)
+    code = daemon.supervise(argv, watch, restarts=daemon.Restarts())
     try:
         released = replay_mod.release(dynamodb, cfg.application_name, worker_id)
     except replay_mod.ReplayError:  # the daemon never made its lease table: nothing to release
@@ -126,12 +140,9 @@ def replay_list() -> None:
         leases = replay_mod.leases(dynamodb, cfg.application_name)
         since = startup.owners_since(dynamodb, cfg.state_table, cfg.application_name, leases)
         now = datetime.now(UTC)
+        lags = _lags(cfg, leases)
         for lease in leases:
-            lag = (
-                replay_mod.lag_ms(boto3.client("kinesis"), cfg.stream_name, lease)
-                if cfg.stream_name
-                else None
-            )
+            lag = lags[lease.shard_id]
             table.add_row(
                 lease.shard_id,
                 str(lease.checkpoint),
@@ -149,6 +160,59 @@ def replay_list() -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     Console().print(table)
+
+
+def _lags(cfg: processor_config.ProcessorConfig, leases: list[replay_mod.Lease]) -> dict:
+    """Shard → how far its checkpoint is behind the newest record (ms; None: unknown)."""
+    kinesis = boto3.client("kinesis") if cfg.stream_name else None
+    return {
+        lease.shard_id: replay_mod.lag_ms(kinesis, cfg.stream_name, lease) if kinesis else None
+        for lease in leases
+    }
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    return "-" if moment is None else f"{(now - moment).total_seconds():.0f}s ago"
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Exit 1 if any shard is stalled.")
+def status(check: bool) -> None:
+    """Each shard's state: ok, behind (catching up) or stalled (records wait behind its
+    checkpoint and it has stopped since its last commit, or not committed for
+    TOTESYS_CDC_STALL_AFTER_S), with its last commit and its last stop's reason
+    (``stream_processor/shard_health.py``)."""
+    cfg = _config()
+    dynamodb = boto3.client("dynamodb")
+    try:
+        leases = replay_mod.leases(dynamodb, cfg.application_name)
+        lags = _lags(cfg, leases)
+    except replay_mod.ReplayError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    health = shard_health.DynamoHealth(dynamodb, cfg.state_table, cfg.application_name).read(
+        [lease.shard_id for lease in leases]
+    )
+    table = Table(title=f"shards of {cfg.application_name}")
+    for column in ("shard", "state", "owner", "behind latest", "last commit", "last stop"):
+        table.add_column(column, no_wrap=column == "shard", overflow="fold")
+    now, stalled = datetime.now(UTC), []
+    for lease in leases:
+        h, lag = health.get(lease.shard_id), lags[lease.shard_id]
+        state = shard_health.state(h, lag, cfg.stall_after_s)
+        if state.startswith("stalled"):
+            stalled.append(lease.shard_id)
+        table.add_row(
+            lease.shard_id,
+            state,
+            str(lease.owner),
+            "-" if lag is None else f"{lag / 1000:.1f}s",
+            _ago(h.last_commit_at if h else None, now),
+            f"{_ago(h.stopped_at, now)}: {h.stop_reason}" if h and h.stopped_at else "-",
+        )
+    Console().print(table)
+    if check and stalled:
+        sys.exit(1)
 
 
 @replay.command("save")

@@ -39,6 +39,9 @@ class ProcessorConfig:
     # run`` makes one per start (host name and a UUID). Each worker of one application needs
     # its own.
     worker_id: str | None = None
+    # A shard that holds records it has not committed for this long is stalled: the record
+    # processor logs ``shard_stalled`` and ``stream-processor status`` says so.
+    stall_after_s: float = 120.0
 
 
 def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
@@ -67,6 +70,7 @@ def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
             kcl_idle_time_ms=int(env.get(PREFIX + "KCL_IDLE_TIME_MS", defaults.kcl_idle_time_ms)),
             kcl_max_heap_mb=int(env.get(PREFIX + "KCL_MAX_HEAP_MB", defaults.kcl_max_heap_mb)),
             worker_id=env.get(PREFIX + "KCL_WORKER_ID") or None,
+            stall_after_s=float(env.get(PREFIX + "STALL_AFTER_S", defaults.stall_after_s)),
         )
     except ValueError as exc:
         raise ConfigError(f"invalid processor setting: {exc}") from None

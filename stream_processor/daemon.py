@@ -12,9 +12,12 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from contracts.events import error
 
 MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
 
@@ -145,36 +148,81 @@ def command(properties_path: Path, max_heap_mb: int = 512) -> list[str]:
     ]
 
 
-def supervise(argv: list[str], watch: Callable[[threading.Event], None] | None = None) -> int:
+@dataclass(frozen=True)
+class Restarts:
+    """How ``supervise`` restarts a daemon that exited without being asked to: after
+    ``first_s``, doubling up to ``max_s`` while it keeps exiting; a daemon that ran
+    ``healthy_after_s`` starts the count again."""
+
+    first_s: float = 1.0
+    max_s: float = 60.0
+    healthy_after_s: float = 300.0
+
+    def delay(self, restarts_in_a_row: int) -> float:
+        return min(self.first_s * 2 ** (restarts_in_a_row - 1), self.max_s)
+
+
+def supervise(
+    argv: list[str],
+    watch: Callable[[threading.Event], None] | None = None,
+    *,
+    restarts: Restarts | None = None,
+) -> int:
     """Run the daemon as a child process, passing SIGTERM and SIGINT on to it, and return its
     exit status as a shell reports it (128 + the signal's number when a signal ended it).
-    ``watch``, if given, runs in a thread once the daemon has started, until the event it is
-    given is set when the daemon has exited.
+    ``watch``, if given, runs in a thread each time the daemon has started, until the event it
+    is given is set when that daemon has exited.
+
+    With ``restarts``, a daemon that exits without having been signalled is started again
+    (logged as ``daemon_exited``, an ERROR), until a signal stops it. This is how a shard that
+    stopped (``kcl_app``: its record processor exits, and with it the whole daemon) is read
+    again from its checkpoint: the new daemon keeps the worker id, so it takes its own leases
+    back at once. A signal during the pause before a restart stops at once.
 
     The container's entry point needs a parent that outlives the daemon, to release its leases
     afterwards; as PID 1 it must also handle SIGTERM itself (PID 1 ignores unhandled signals).
     A signal that arrives before the daemon has started stops it from starting."""
     received: list[int] = []
+    signalled = threading.Event()
     child: subprocess.Popen[bytes] | None = None
 
     def forward(signum: int, _frame: object) -> None:
         received.append(signum)
+        signalled.set()
         if child is not None:
             child.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    in_a_row = 0
     try:
-        if received:
-            return 128 + received[0]
-        child = subprocess.Popen(argv)  # noqa: S603 - the daemon's own command line
-        for signum in received:  # came while Popen ran, before ``child`` was set
-            child.send_signal(signum)
-        exited = threading.Event()
-        if watch is not None:
-            threading.Thread(target=watch, args=(exited,), name="watch", daemon=True).start()
-        code = child.wait()
-        exited.set()
+        while True:
+            if received:
+                return 128 + received[0]
+            started = time.monotonic()
+            child = subprocess.Popen(argv)  # noqa: S603 - the daemon's own command line
+            for signum in received:  # came while Popen ran, before ``child`` was set
+                child.send_signal(signum)
+            exited = threading.Event()
+            if watch is not None:
+                threading.Thread(target=watch, args=(exited,), name="watch", daemon=True).start()
+            code = child.wait()
+            exited.set()
+            status = 128 - code if code < 0 else code
+            if received or restarts is None:
+                return status
+            ran_s = time.monotonic() - started
+            in_a_row = 1 if ran_s >= restarts.healthy_after_s else in_a_row + 1
+            delay = restarts.delay(in_a_row)
+            error(
+                "daemon_exited",
+                status=status,
+                ran_s=round(ran_s, 1),
+                restarts_in_a_row=in_a_row,
+                restart_in_s=delay,
+            )
+            child = None
+            if signalled.wait(delay):
+                return 128 + received[0]
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 128 - code if code < 0 else code

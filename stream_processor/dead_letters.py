@@ -24,7 +24,7 @@ from contracts.batches import (
     redriven_key,
 )
 from contracts.events import log
-from stream_processor.batch import Batch, write_files, write_manifest
+from stream_processor.batch import Batch, encode_files, put_files, write_manifest
 from stream_processor.join_batch import BulkJoinState
 from stream_processor.shard import Failure, process
 
@@ -88,10 +88,15 @@ def redrive(
             continue
         result.landed.append(key)
         batch.add_record(str(position), outcome if isinstance(outcome, tuple) else ())
+    encoded, refused = encode_files(batch, compression)
+    for position, reason in refused.items():  # rows parquet cannot hold: still failing
+        key = ordered[int(position) - 1][0]
+        result.landed.remove(key)
+        result.still_failing[key] = f"processor_error: {reason}"
     result.rows = {table: len(rows) for table, rows in batch.rows.items()}
     if dry_run or batch.empty:
         return result
-    files = write_files(batch, store, compression)
+    files = put_files(batch, encoded, store)
     result.manifest_key = write_manifest(batch, files, store) if files else None
     moved_at = datetime.now(UTC).isoformat()
     for key, letter in ordered:

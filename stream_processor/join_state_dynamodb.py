@@ -3,18 +3,23 @@
 One table, key ``pk``: ``row#<table>#<key>`` items hold a row's newest version and image
 (a conditional write moves a row forward only), ``members#<table>#<key>`` items hold the
 set of children referencing a parent (an atomic ADD). Reads are strongly consistent.
+A failure of a bulk call is raised classed (``edge_errors``): unavailable or refused.
 """
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stream_processor.edge_errors import EdgeUnavailable, classed
 from stream_processor.join_batch import Plan
 from stream_processor.join_state import RowKey, encode_image
 from stream_processor.transform import Image
+
+UNPROCESSED_RETRIES = 8
 
 
 class DynamoJoinState:
@@ -44,6 +49,10 @@ class DynamoJoinState:
     def write_many(self, plan: Plan) -> None:
         """Every put and member addition of a batch, one call per item, concurrently (each
         item is written once, so their order does not matter)."""
+        with classed("join state"):
+            self._write_many(plan)
+
+    def _write_many(self, plan: Plan) -> None:
         calls = [
             self._pool.submit(self._put, table, key, version, image)
             for (table, key), (version, image) in plan.puts.items()
@@ -63,7 +72,9 @@ class DynamoJoinState:
         )
 
     def _batch_get(self, pks: list[str]) -> dict[str, dict[str, Any]]:
-        """Strongly consistent BatchGetItem of ``pks`` (100 per call, unprocessed retried)."""
+        """Strongly consistent BatchGetItem of ``pks`` (100 per call). Keys left unprocessed
+        are retried with exponential backoff, as the DynamoDB Developer Guide asks of
+        BatchGetItem's UnprocessedKeys, a bounded number of times."""
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(pks), 100):
             request = {
@@ -72,15 +83,25 @@ class DynamoJoinState:
                     "ConsistentRead": True,
                 }
             }
-            while request:
+            for attempt in range(UNPROCESSED_RETRIES + 1):
+                if attempt:  # keys DynamoDB left unprocessed (throttled): back off, then again
+                    time.sleep(min(0.05 * 2**attempt, 2.0))
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self.table_name, []):
                     found[item["pk"]["S"]] = item
                 request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise EdgeUnavailable(
+                    f"join state unavailable: keys still unprocessed after "
+                    f"{UNPROCESSED_RETRIES} retries of BatchGetItem (throttled)"
+                )
         return found
 
     def get_many(self, keys: set[RowKey]) -> dict[RowKey, tuple[int, str]]:
-        items = self._batch_get([f"row#{table}#{key}" for table, key in sorted(keys)])
+        with classed("join state"):
+            items = self._batch_get([f"row#{table}#{key}" for table, key in sorted(keys)])
         out = {}
         for pk, item in items.items():
             _, table, key = pk.split("#")
@@ -88,7 +109,8 @@ class DynamoJoinState:
         return out
 
     def members_many(self, parents: set[RowKey]) -> dict[RowKey, set[int]]:
-        items = self._batch_get([f"members#{table}#{key}" for table, key in sorted(parents)])
+        with classed("join state"):
+            items = self._batch_get([f"members#{table}#{key}" for table, key in sorted(parents)])
         out = {}
         for pk, item in items.items():
             _, table, key = pk.split("#")

@@ -10,13 +10,15 @@ ever taken after the manifest covering every record up to it is in S3.
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
 import boto3
 from amazon_kclpy import kcl
@@ -26,9 +28,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from contracts.batches import ObjectStore, S3Store
 from contracts.events import error, log, warning
 from stream_processor import config as processor_config
+from stream_processor.edge_errors import ClassedStore
 from stream_processor.join_batch import BulkJoinState
 from stream_processor.join_state_dynamodb import DynamoJoinState
-from stream_processor.shard import MetricsUnavailable, Publish, ShardProcessor
+from stream_processor.shard import (
+    CommitResult,
+    MetricsUnavailable,
+    Publish,
+    ShardProcessor,
+    StopShard,
+)
+from stream_processor.shard_health import DynamoHealth
 
 CHECKPOINT_RETRIES = 5
 CHECKPOINT_BACKOFF_S = 1.0
@@ -59,13 +69,58 @@ def checkpoint(checkpointer: kcl.Checkpointer, sequence_number: str | None, shar
     return False
 
 
+EXIT_SHARD_STOPPED = 3  # the record processor's exit status when it stops its shard
+WATCH_EVERY_S = 15.0  # how often the watchdog looks at the shard
+PUBLISH_EVERY_S = 60.0  # how often it publishes UncommittedSeconds
+
+
+class Health(Protocol):
+    """Where a shard's last commit and stops are kept across restarts (``shard_health``)."""
+
+    def committed(self, shard_id: str) -> None: ...
+
+    def stopped(self, shard_id: str, reason: str) -> None: ...
+
+
+def at_edge(method: Callable[[StarSchemaProcessor, Any], None]) -> Callable[..., None]:
+    """The one place where a failure leaves our code for kclpy's: kclpy catches any exception
+    a record processor raises, writes it to its error file and carries on with the next
+    records (``KCLProcess._perform_action``), so the next commit would checkpoint past records
+    no manifest covers. Here every exception is decided instead: ``StopShard`` (an edge failed,
+    a commit could not be made, the breaker tripped) and any other (our own bug) stop the
+    shard (``StarSchemaProcessor.stop``). Failures of one record's content never get here:
+    ``shard.process`` makes them dead letters."""
+
+    @functools.wraps(method)
+    def guarded(self: StarSchemaProcessor, kcl_input: Any) -> None:  # noqa: ANN401
+        try:
+            method(self, kcl_input)
+        except StopShard as exc:
+            self.stop(str(exc), bug=False)
+        except Exception as exc:  # noqa: BLE001 - see above: nothing may reach kclpy
+            self.stop(f"{type(exc).__name__}: {exc}", bug=True, detail=traceback.format_exc())
+
+    return guarded
+
+
 class StarSchemaProcessor(processor.RecordProcessorBase):
-    def __init__(self, make_shard: Callable[[str], ShardProcessor]) -> None:
+    def __init__(
+        self,
+        make_shard: Callable[[str], ShardProcessor],
+        health: Health | None = None,
+        stall_after_s: float = 120.0,
+    ) -> None:
         self.make_shard = make_shard
+        self.health = health
+        self.stall_after_s = stall_after_s
         self.shard: ShardProcessor | None = None
         self.shard_id = "?"
         self.initialized_at: float | None = None  # until the shard's first records arrive
+        # monotonic time the oldest record not yet covered by a commit was received (None: none)
+        self.holding_since: float | None = None
+        self._watchdog: threading.Event | None = None
 
+    @at_edge
     def initialize(self, initialize_input: Any) -> None:  # noqa: ANN401 - kclpy's input
         self.shard_id = initialize_input.shard_id
         self.shard = self.make_shard(self.shard_id)
@@ -75,30 +130,48 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
             shard=self.shard_id,
             sequence_number=initialize_input.sequence_number,
         )
+        self._watchdog = threading.Event()
+        threading.Thread(
+            target=self._watch, args=(self._watchdog,), name="watchdog", daemon=True
+        ).start()
 
     def _checkpointer(self, checkpointer: kcl.Checkpointer) -> Callable[[str | None], bool]:
         return lambda sequence_number: checkpoint(checkpointer, sequence_number, self.shard_id)
 
+    @at_edge
     def process_records(self, process_records_input: Any) -> None:  # noqa: ANN401
         self.shard.metrics.millis_behind_latest = process_records_input.millis_behind_latest
-        if process_records_input.records and self.initialized_at is not None:
+        records = process_records_input.records
+        if records and self.initialized_at is not None:
             log(  # the last start-up step this shard's record processor sees
                 "first_records",
                 shard=self.shard_id,
-                records=len(process_records_input.records),
+                records=len(records),
                 since_initialized_s=round(time.monotonic() - self.initialized_at, 1),
                 millis_behind_latest=process_records_input.millis_behind_latest,
             )
             self.initialized_at = None
+        if records and self.holding_since is None:
+            self.holding_since = time.monotonic()
         self.shard.process_many(
             [
                 (record.sequence_number, record.partition_key, record.binary_data)
-                for record in process_records_input.records
+                for record in records
             ]
         )
         if self.shard.due():
-            self.shard.commit(self._checkpointer(process_records_input.checkpointer))
+            self._commit(process_records_input.checkpointer)
 
+    def _commit(
+        self, checkpointer: kcl.Checkpointer, *, shard_end: bool = False
+    ) -> CommitResult | None:
+        result = self.shard.commit(self._checkpointer(checkpointer), shard_end=shard_end)
+        self.holding_since = None
+        if result is not None and self.health is not None:
+            self.health.committed(self.shard_id)
+        return result
+
+    @at_edge
     def lease_lost(self, lease_lost_input: Any) -> None:  # noqa: ANN401
         log(
             "lease_lost",
@@ -107,20 +180,69 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
         )
         if self.shard is not None:
             self.shard.drop()
+        self.holding_since = None
+        self._end_watch()
 
+    @at_edge
     def shard_ended(self, shard_ended_input: Any) -> None:  # noqa: ANN401
-        result = self.shard.commit(
-            self._checkpointer(shard_ended_input.checkpointer), shard_end=True
-        )
+        result = self._commit(shard_ended_input.checkpointer, shard_end=True)
         log(
             "shard_ended",
             shard=self.shard_id,
             last_sequence_number=result.last_seq if result else None,
         )
+        self._end_watch()
 
+    @at_edge
     def shutdown_requested(self, shutdown_requested_input: Any) -> None:  # noqa: ANN401
-        self.shard.commit(self._checkpointer(shutdown_requested_input.checkpointer))
+        self._commit(shutdown_requested_input.checkpointer)
         log("shutdown_requested", shard=self.shard_id, metrics=vars(self.shard.metrics))
+        self._end_watch()
+
+    def stop(self, reason: str, *, bug: bool, detail: str | None = None) -> NoReturn:
+        """Stop this shard: take no more records and end the record processor, so that no
+        later checkpoint can pass a record that is held here. The Python child's exit ends the
+        whole MultiLangDaemon (``MultiLangShardRecordProcessor.processRecords`` answers a
+        failed child with ``stopProcessing``, which calls ``System.exit``: amazon-kinesis-
+        client-multilang 3.1.3), so every shard of this worker stops too; ``stream-processor
+        run`` restarts the daemon, whose KCL reads each shard again from its checkpoint."""
+        error(
+            "shard_stopped",
+            shard=self.shard_id,
+            reason=reason,
+            bug=bug,
+            held_records=self.shard.batch.records if self.shard else 0,
+            **({"detail": detail} if detail else {}),
+        )
+        self._publish_uncommitted()
+        if self.health is not None:
+            self.health.stopped(self.shard_id, reason)
+        raise SystemExit(EXIT_SHARD_STOPPED)  # kclpy lets SystemExit through
+
+    def uncommitted_s(self) -> float:
+        held = self.holding_since
+        return 0.0 if held is None else time.monotonic() - held
+
+    def _publish_uncommitted(self) -> None:
+        if self.shard is not None:
+            self.shard.publish_figures({"UncommittedSeconds": round(self.uncommitted_s(), 1)})
+
+    def _watch(self, done: threading.Event) -> None:
+        """The watchdog: a shard holding records it has not committed for ``stall_after_s``
+        (a call that hangs, say) is logged as ``shard_stalled``; ``UncommittedSeconds`` is
+        published every ``PUBLISH_EVERY_S``, 0 for a shard holding nothing."""
+        last_published = time.monotonic()
+        while not done.wait(WATCH_EVERY_S):
+            uncommitted = self.uncommitted_s()
+            if uncommitted > self.stall_after_s:
+                warning("shard_stalled", shard=self.shard_id, uncommitted_s=round(uncommitted, 1))
+            if time.monotonic() - last_published >= PUBLISH_EVERY_S:
+                self._publish_uncommitted()
+                last_published = time.monotonic()
+
+    def _end_watch(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.set()
 
 
 class ErrorEvents(io.TextIOBase):
@@ -164,7 +286,7 @@ def components(
     """The join state, object store and metrics publisher the record processors use in AWS
     and on the local stack."""
     state = DynamoJoinState(boto3.client("dynamodb"), cfg.state_table)
-    store = S3Store(boto3.client("s3"), cfg.bucket)
+    store = ClassedStore(S3Store(boto3.client("s3"), cfg.bucket))
     publish = cloudwatch_publisher(boto3.client("cloudwatch"), cfg) if cfg.publish_metrics else None
     return state, store, publish
 
@@ -175,9 +297,13 @@ def serve(
     store: ObjectStore,
     publish: Publish | None,
 ) -> None:
-    """Speak the KCL's MultiLangDaemon protocol on stdin/stdout until the daemon ends it."""
+    """Speak the KCL's MultiLangDaemon protocol on stdin/stdout until the daemon ends it (or
+    the record processor stops its shard: ``SystemExit(EXIT_SHARD_STOPPED)``)."""
+    health = DynamoHealth(boto3.client("dynamodb"), cfg.state_table, cfg.application_name)
     record_processor = StarSchemaProcessor(
-        lambda shard: ShardProcessor(shard, state, store, cfg, publish)
+        lambda shard: ShardProcessor(shard, state, store, cfg, publish),
+        health,
+        cfg.stall_after_s,
     )
     kcl.KCLProcess(
         record_processor, error_file=ErrorEvents(lambda: record_processor.shard_id)

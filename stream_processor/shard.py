@@ -8,15 +8,17 @@ pure; the KCL record processor (``kcl_app``) is the shell around it.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from contracts.batches import BAD_RECORD, PROCESSOR_ERROR, DeadLetter, ObjectStore
 from contracts.events import error, log, warning
-from stream_processor.batch import Batch, dead_letter, write_files, write_manifest
+from stream_processor.batch import Batch, dead_letter, encode_files, put_files, write_manifest
 from stream_processor.config import ProcessorConfig
 from stream_processor.decode import Change, Control, DecodeError, decode
+from stream_processor.edge_errors import EdgeRefused, EdgeUnavailable
 from stream_processor.join_batch import BulkJoinState, prepare
 from stream_processor.transform import OutRow, transform
 
@@ -40,14 +42,26 @@ def process(state: BulkJoinState, records: Sequence[bytes]) -> list[Outcome]:
     """Each record's rows (or control notice, or failure), in order: decoded, the join state
     read and written once for them all (``join_batch``), transformed one by one against that
     snapshot with each one's writes applied before the next. The shard and a dead-letter
-    redrive both go through here."""
-    decoded: list[Change | Control | Failure] = []
-    for data in records:
-        try:
-            decoded.append(decode(data))
-        except DecodeError as exc:
-            decoded.append(Failure(BAD_RECORD, str(exc)))
-    view = prepare(state, [d for d in decoded if isinstance(d, Change)])
+    redrive both go through here.
+
+    This is where records enter our code, so every failure is classed here, once:
+    ``DecodeError`` is a ``bad_record``; any other exception on one record's decode or
+    transform is that record's ``processor_error``; ``EdgeUnavailable`` (the join state
+    failing for reasons no record causes) propagates, for the shard to stop. The join state's
+    bulk calls serve every record of the call, so when one fails otherwise (refused for one
+    record's item, or our code failing on one record's writes), the records are processed again
+    in halves, recursively, until the failing record is alone and becomes the failure: a poison
+    record among n costs about 2 log2(n) extra calls, the others go on in order."""
+    decoded = [_decoded(data) for data in records]
+    try:
+        view = prepare(state, [d for d in decoded if isinstance(d, Change)])
+    except EdgeUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the record edge: one record's failure, found below
+        if len(records) == 1:
+            return [Failure(PROCESSOR_ERROR, f"join state failed: {type(exc).__name__}: {exc}")]
+        middle = len(records) // 2
+        return process(state, records[:middle]) + process(state, records[middle:])
     outcomes: list[Outcome] = []
     for item in decoded:
         if not isinstance(item, Change):
@@ -55,7 +69,7 @@ def process(state: BulkJoinState, records: Sequence[bytes]) -> list[Outcome]:
             continue
         try:
             out = transform(item, view)
-        except (ValueError, KeyError, TypeError) as exc:  # a valid record our code fails on
+        except Exception as exc:  # noqa: BLE001 - the record edge: a valid record our code fails on
             outcomes.append(
                 Failure(PROCESSOR_ERROR, f"transform failed: {type(exc).__name__}: {exc}")
             )
@@ -64,6 +78,41 @@ def process(state: BulkJoinState, records: Sequence[bytes]) -> list[Outcome]:
             view.apply(out.writes)
         outcomes.append(out.rows)
     return outcomes
+
+
+def _decoded(data: bytes) -> Change | Control | Failure:
+    try:
+        return decode(data)
+    except DecodeError as exc:
+        return Failure(BAD_RECORD, str(exc))
+    except Exception as exc:  # noqa: BLE001 - the record edge: decode has a bug for this record
+        return Failure(PROCESSOR_ERROR, f"decode failed: {type(exc).__name__}: {exc}")
+
+
+class StopShard(RuntimeError):
+    """This shard must take no more records: an edge failed for reasons no record causes, a
+    commit could not be made, or the breaker saw our own code failing on most records. The
+    record processor ends (``kcl_app``) so that the KCL restarts the shard from its last
+    checkpoint and no later checkpoint passes a record that is neither in a manifest nor a
+    dead letter."""
+
+
+@dataclass
+class Breaker:
+    """Trips when most of the shard's recent records failed as ``processor_error``: then the
+    code is wrong, not the records, and dead-lettering the stream would only move it aside.
+    Over the last ``window`` records, at least ``min_errors`` errors and more than half."""
+
+    window: int = 100
+    min_errors: int = 10
+    recent: deque[bool] = field(default_factory=deque)
+
+    def trips(self, failed: Sequence[bool]) -> bool:
+        self.recent.extend(failed)
+        while len(self.recent) > self.window:
+            self.recent.popleft()
+        errors = sum(self.recent)
+        return errors >= self.min_errors and 2 * errors > len(self.recent)
 
 
 class MetricsUnavailable(RuntimeError):
@@ -106,6 +155,7 @@ class ShardProcessor:
         self.publish = publish
         self.batch = Batch(shard_id)
         self.metrics = Metrics()
+        self.breaker = Breaker()
 
     def process(self, sequence_number: str, partition_key: str, data: bytes) -> None:
         """One Kinesis record (see ``process_many``)."""
@@ -115,8 +165,21 @@ class ShardProcessor:
         """Kinesis records (sequence number, partition key, data), in shard order. A record
         that cannot be decoded or transformed goes to the dead-letter prefix with its reason;
         the shard keeps moving. A shared join state (DynamoDB) is read and written once for
-        the whole batch (``join_batch``)."""
-        outcomes = process(self.state, [data for _, _, data in records])
+        the whole batch (``join_batch``). Raises ``StopShard`` when the join state or the
+        dead-letter store is unavailable, or when the breaker trips (before any of the call's
+        records is dead-lettered)."""
+        try:
+            outcomes = process(self.state, [data for _, _, data in records])
+        except EdgeUnavailable as exc:
+            raise StopShard(str(exc)) from exc
+        failed = [isinstance(o, Failure) and o.cause == PROCESSOR_ERROR for o in outcomes]
+        if self.breaker.trips(failed):
+            reasons = {o.reason for o in outcomes if isinstance(o, Failure)}
+            raise StopShard(
+                f"breaker: {sum(self.breaker.recent)} of the last {len(self.breaker.recent)} "
+                f"records failed as processor_error (our code, not the records); "
+                f"e.g. {sorted(reasons)[0]}"
+            )
         for (sequence_number, partition_key, data), outcome in zip(records, outcomes, strict=True):
             self.metrics.records_in += 1
             rows: tuple[OutRow, ...] = ()
@@ -132,7 +195,7 @@ class ShardProcessor:
                 self._dead_letter(sequence_number, partition_key, data, outcome)
             else:
                 rows = outcome
-            self.batch.add_record(sequence_number, rows)
+            self.batch.add_record(sequence_number, rows, (partition_key, data))
 
     def _dead_letter(
         self, sequence_number: str, partition_key: str, data: bytes, failure: Failure
@@ -146,7 +209,10 @@ class ShardProcessor:
             raw=data,
             dead_lettered_at=datetime.now(UTC),
         )
-        key = dead_letter(self.store, letter)
+        try:
+            key = dead_letter(self.store, letter)
+        except (EdgeUnavailable, EdgeRefused) as exc:  # never pass a record kept nowhere
+            raise StopShard(f"cannot write the dead letter of {sequence_number}: {exc}") from exc
         self.metrics.dead_letters += 1
         self.batch.dead_letters += 1
         if failure.cause == PROCESSOR_ERROR:
@@ -179,20 +245,30 @@ class ShardProcessor:
            taken even when nothing was buffered), only after 1 and 2 are in the store;
         4. metrics, best effort: a publisher that cannot deliver never undoes or blocks 1-3.
 
-        If 1 or 2 fails, the error propagates, nothing is checkpointed and the batch stays
-        buffered: the next commit writes it again with the records that came since (the KCL's
-        Python record processor reports an exception from ``process_records`` and carries on
-        with the next records, so dropping the buffer here would checkpoint past records no
-        manifest covers: ``amazon_kclpy.kcl.KCLProcess._perform_action`` logs the exception and
-        goes on). Returns None when nothing was buffered."""
+        A record whose rows parquet cannot hold (a value decode let through) is found and
+        dead-lettered before 1, its rows taken out (``batch.encode_files``). If 1 or 2 fails
+        (the store unavailable, or refusing a file), ``StopShard`` is raised and nothing is
+        checkpointed: the batch is dropped with the record processor, and the KCL's restart
+        reads its records again from the last checkpoint. Keeping it buffered instead would
+        grow it without bound while the KCL keeps reading. Returns None when nothing was
+        buffered."""
         if self.batch.empty:
             if shard_end:
                 checkpoint(None)
             return None
         batch = self.batch
         started = time.monotonic()
-        files = write_files(batch, self.store, self.config.compression)  # 1
-        key = write_manifest(batch, files, self.store) if files else None  # 2
+        encoded, refused = encode_files(batch, self.config.compression)
+        for sequence_number, reason in refused.items():
+            partition_key, data = batch.sources[sequence_number]
+            self._dead_letter(
+                sequence_number, partition_key, data, Failure(PROCESSOR_ERROR, reason)
+            )
+        try:
+            files = put_files(batch, encoded, self.store)  # 1
+            key = write_manifest(batch, files, self.store) if files else None  # 2
+        except (EdgeUnavailable, EdgeRefused) as exc:
+            raise StopShard(f"cannot commit {batch.first_seq}..{batch.last_seq}: {exc}") from exc
         self.batch = Batch(self.shard_id)
         flush_ms = round((time.monotonic() - started) * 1000, 1)
         assert batch.last_seq is not None
@@ -213,7 +289,7 @@ class ShardProcessor:
             flush_ms=flush_ms,
             millis_behind_latest=self.metrics.millis_behind_latest,
         )
-        self._publish(  # 4
+        self.publish_figures(  # 4
             {
                 "RecordsIn": batch.records,
                 "RowsOut": sum(result.files.values()),
@@ -225,7 +301,9 @@ class ShardProcessor:
         )
         return result
 
-    def _publish(self, figures: dict[str, float]) -> None:
+    def publish_figures(self, figures: dict[str, float]) -> None:
+        """Publish ``figures`` now, best effort (``commit``'s step 4; the record processor's
+        UncommittedSeconds)."""
         if self.publish is None:
             return
         try:

@@ -16,7 +16,8 @@ from stream_processor.config import ProcessorConfig
 from stream_processor.join_batch import Plan
 from stream_processor.join_state import MemoryJoinState, decode_image
 from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
-from stream_processor.shard import MetricsUnavailable, ShardProcessor
+from stream_processor.edge_errors import EdgeUnavailable
+from stream_processor.shard import MetricsUnavailable, ShardProcessor, StopShard
 from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE, STAFF
@@ -251,25 +252,34 @@ def test_metrics_that_cannot_be_published_never_block_the_checkpoint():
     assert checkpoints == ["9"] and result.manifest_key is not None
 
 
-def test_a_store_that_fails_before_the_manifest_means_no_checkpoint_and_the_batch_is_kept():
+def test_a_store_that_fails_before_the_manifest_stops_the_shard_without_a_checkpoint():
+    """An unavailable store ends the commit with ``StopShard``: nothing is checkpointed, and the
+    records are read again after the KCL's restart (the batch is not kept growing)."""
+
     class FailingOnce(MemoryStore):
         failed = False
 
         def put(self, key: str, body: bytes, content_type: str) -> None:
             if key.startswith("manifests/") and not self.failed:
                 self.failed = True
-                raise ConnectionError("S3 unreachable")
+                raise EdgeUnavailable("object store unavailable: SlowDown: reduce your rate")
             super().put(key, body, content_type)
 
     checkpoints: list[str] = []
     store = FailingOnce()
     p = ShardProcessor("shardId-000000000001", MemoryJoinState(), store, CONFIG)
     p.process("9", "k", record("sales_order", SALE, commit=0x10))
-    with pytest.raises(ConnectionError):
+    with pytest.raises(StopShard, match="SlowDown"):
         p.commit(lambda seq: checkpoints.append(seq) or True)
-    assert checkpoints == [] and p.batch.records == 1, "the batch stays buffered"
-    p.process("10", "k", record("sales_order", {**SALE, "units_sold": 9}, "update", commit=0x20))
-    result = p.commit(lambda seq: checkpoints.append(seq) or True)
+    assert checkpoints == []
+    assert not [k for k in store.objects if k.startswith("manifests/")]
+    # the restarted shard reads the record again from its checkpoint
+    again = ShardProcessor("shardId-000000000001", MemoryJoinState(), store, CONFIG)
+    again.process("9", "k", record("sales_order", SALE, commit=0x10))
+    again.process(
+        "10", "k", record("sales_order", {**SALE, "units_sold": 9}, "update", commit=0x20)
+    )
+    result = again.commit(lambda seq: checkpoints.append(seq) or True)
     manifest = Manifest.from_json(store.get(result.manifest_key))
     assert (manifest.first_sequence_number, manifest.last_sequence_number) == ("9", "10")
     assert checkpoints == ["10"] and manifest.files[0].rows == 2
