@@ -13,7 +13,8 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from warehouse_loader import config, reconcile, repair, runner
+from contracts.batches import ObjectMissing, S3Store
+from warehouse_loader import config, reconcile, redrive, rejected, repair, runner
 from warehouse_loader.connection import Warehouse
 from warehouse_loader.freshness import freshness
 
@@ -160,6 +161,118 @@ def _print_repair(fixed: repair.RepairReport, dry_run: bool, samples: int) -> No
             f"{fixed.remaining.differences} differences remain: changes still in flight, or a "
             "joined row whose other side is newer than the snapshot; run again once caught up"
         )
+
+
+@main.group("rejected")
+@click.option(
+    "--bucket",
+    envvar="TOTESYS_CDC_BATCH_BUCKET",
+    help="The batch bucket; default $TOTESYS_CDC_BATCH_BUCKET.",
+)
+@click.pass_context
+def rejected_group(ctx: click.Context, bucket: str | None) -> None:
+    """Rows the warehouse refused (s3://BUCKET/loader-rejected/): list, show, redrive."""
+    ctx.obj = bucket
+
+
+def _store(bucket: str | None) -> S3Store:
+    if not bucket:
+        click.echo("error: say which bucket: --bucket or TOTESYS_CDC_BATCH_BUCKET", err=True)
+        sys.exit(2)
+    return S3Store(boto3.client("s3"), bucket)
+
+
+def _chosen(
+    store: S3Store, table: str | None, reason: str | None, manifest: str | None
+) -> list[tuple[str, rejected.RejectedRow]]:
+    try:
+        return list(rejected.letters(store, table=table, reason=reason, manifest=manifest))
+    except rejected.RejectedLetterError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+_FILTERS = [
+    click.option("--table", default=None, help="Only this table's rows."),
+    click.option("--reason", default=None, help="Only letters whose reason contains TEXT."),
+    click.option("--manifest", default=None, help="Only rows of manifests whose key starts so."),
+]
+
+
+def _filtered(command: click.Command) -> click.Command:
+    for option in reversed(_FILTERS):
+        command = option(command)
+    return command
+
+
+@rejected_group.command("list")
+@_filtered
+@click.pass_obj
+def rejected_list(
+    bucket: str | None, table: str | None, reason: str | None, manifest: str | None
+) -> None:
+    """One line per refused row: key, table, SQLSTATE, attempts, reason."""
+    store = _store(bucket)
+    chosen = _chosen(store, table, reason, manifest)
+    for key, letter in chosen:
+        click.echo(f"{key}\t{letter.table}\t{letter.sqlstate}\t{letter.attempts}\t{letter.reason}")
+    click.echo(f"{len(chosen)} rows refused", err=True)
+
+
+@rejected_group.command("show")
+@click.argument("key")
+@click.pass_obj
+def rejected_show(bucket: str | None, key: str) -> None:
+    """The letter at KEY (JSON: the row's values under "row"; correct them in place, then
+    redrive)."""
+    store = _store(bucket)
+    try:
+        letter = rejected.RejectedRow.from_json(store.get(key))
+    except rejected.RejectedLetterError as exc:
+        click.echo(f"error: {key}: {exc}", err=True)
+        sys.exit(1)
+    except ObjectMissing:
+        click.echo(f"error: no letter {key}", err=True)
+        sys.exit(1)
+    click.echo(letter.to_json().decode())
+
+
+@rejected_group.command("redrive")
+@_filtered
+@click.option("--dry-run", is_flag=True, help="List the rows that would be loaded; load none.")
+@click.pass_obj
+def rejected_redrive(
+    bucket: str | None, table: str | None, reason: str | None, manifest: str | None, dry_run: bool
+) -> None:
+    """Load the chosen refused rows through the loader's own path (after a fix in the
+    warehouse or in the letters); exit 1 if some are refused again."""
+    store = _store(bucket)
+    chosen = _chosen(store, table, reason, manifest)
+    if dry_run or not chosen:
+        for key, letter in chosen:
+            click.echo(f"would load {key} ({letter.table})")
+        click.echo(f"{len(chosen)} rows to redrive")
+        return
+    warehouse = _warehouse()
+    try:
+        done = redrive.redrive(
+            warehouse.connection(), store, chosen, history=warehouse.config.history
+        )
+    except rejected.RejectedLetterError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except psycopg.OperationalError as exc:
+        click.echo(f"error: cannot reach the warehouse: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(1)
+    for table, count in sorted(done.rows.items()):
+        click.echo(f"{table}: {count} rows loaded")
+    for key, why in sorted(done.still_refused.items()):
+        click.echo(f"still refused: {key}: {why}")
+    click.echo(
+        f"{len(done.landed)} loaded ({', '.join(done.ledger_keys)}), "
+        f"{len(done.still_refused)} still refused"
+    )
+    sys.exit(1 if done.still_refused else 0)
 
 
 @main.command("run-local")

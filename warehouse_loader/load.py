@@ -17,13 +17,23 @@ it (docs/warehouse-loader.md, Concurrent loaders).
 
 Anything wrong with the manifest or a file (missing, corrupt, schema mismatch) raises
 ``BadBatch`` before commit: nothing of that manifest lands.
+
+A row the warehouse refuses for its data (SQLSTATE class 22, a ``NOT NULL`` or ``CHECK``
+violation) is refused by a ``COPY`` (into staging, whose table carries the target's
+constraints, or straight into a fact table) and set aside: the rest of its file loads in the
+same transaction, and the refused rows are handed to ``refused`` (``load_manifest``: the
+rejected-row letters of ``warehouse_loader.rejected``) before commit. The common path pays
+nothing for this but a savepoint per staged file; the rows are looked for only after a
+refusal (``copy_rows``).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,11 +42,49 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from psycopg import sql
 
 from contracts.batches import Manifest, ManifestError, ObjectMissing, ObjectStore
+from contracts.events import warning
 from contracts.star_schema import PUBLISHED, schema_of
-from warehouse_loader import merge_sql
+from warehouse_loader import merge_sql, rejected
 from warehouse_loader.errors import BadBatch
+
+# What a COPY refuses for a row's data: SQLSTATE class 22 (data exception: a value too long,
+# a NUL or invalid byte, a number out of range, a malformed value) and the two row-level
+# integrity checks. A unique violation is not one (the facts' fast path turns it into a
+# merge), nor a foreign key (deferred, checked for the whole load: ``_check_deferred``).
+REFUSALS = (psycopg.DataError, psycopg.errors.NotNullViolation, psycopg.errors.CheckViolation)
+# More refused rows than this in one file is not a bad row but a bad file (or a column the
+# warehouse cannot hold at all): the manifest fails whole, as a bad batch.
+MAX_REFUSED_PER_FILE = 100
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A row the warehouse refused, set aside: its table, its index in the rows given for
+    that table, its values (as Arrow gives them), and PostgreSQL's reason."""
+
+    table: str
+    position: int
+    values: dict[str, Any]
+    sqlstate: str
+    error: str  # the exception's class, e.g. StringDataRightTruncation
+    message: str
+
+    @classmethod
+    def of(cls, table: str, data: pa.Table, position: int, exc: psycopg.Error) -> Refusal:
+        message = exc.diag.message_primary or str(exc).splitlines()[0]
+        if exc.diag.context:  # COPY's context names the column and the value
+            message = f"{message} ({exc.diag.context.splitlines()[0]})"
+        return cls(
+            table,
+            position,
+            data.slice(position, 1).to_pylist()[0],
+            exc.sqlstate or "",
+            type(exc).__name__,
+            message,
+        )
 
 
 @dataclass
@@ -49,6 +97,8 @@ class LoadResult:
     updated: dict[str, int] = field(default_factory=dict)
     inferred: dict[str, int] = field(default_factory=dict)  # inferred members made, per dim
     history: dict[str, int] = field(default_factory=dict)  # keys whose history was remade
+    refused: dict[str, int] = field(default_factory=dict)  # rows set aside, per table
+    refusals: list[Refusal] = field(default_factory=list)  # those rows (not logged)
     duration_ms: float = 0.0
     attempts: int = 1  # set by ``handler.load_with_retries``: tries it took (not in the ledger)
 
@@ -62,6 +112,7 @@ class LoadResult:
             "updated": self.updated,
             "inferred": self.inferred,
             "history_keys": self.history,
+            "refused": self.refused,
             "unchanged": {
                 t: n - self.inserted.get(t, 0) - self.updated.get(t, 0)
                 for t, n in self.staged.items()
@@ -102,17 +153,29 @@ def to_csv(data: pa.Table) -> bytes:
     return out.getvalue()
 
 
-def _skip_row_by_row_fk_checks(conn: psycopg.Connection) -> None:
+def _skip_row_by_row_fk_checks(conn: psycopg.Connection) -> bool:
     """Foreign keys stay declared, but a load does not pay PostgreSQL's per-row check of each
     (about 0.5 s per 20,000 facts with 8 references): every key a fact references is made to
     exist in this same transaction (inferred members, dim_date), which is what the check would
     prove. Needs the right to set session_replication_role (superuser, rds_superuser on RDS);
-    without it the checks simply run (deferred to commit, so load order does not matter)."""
+    without it the checks simply run, deferred to the end of the load's writes (so load order
+    does not matter; ``_check_deferred``). Returns whether they were deferred."""
     try:
         with conn.transaction():  # a savepoint: a refusal leaves the load's transaction usable
             conn.execute("SET LOCAL session_replication_role = replica")
     except psycopg.errors.InsufficientPrivilege:
         conn.execute("SET CONSTRAINTS ALL DEFERRED")
+        return True
+    return False
+
+
+def _check_deferred(conn: psycopg.Connection) -> None:
+    """Run the deferred foreign-key checks now, once every table is written, rather than at
+    COMMIT: a violation (which the inferred members should make impossible) then fails the
+    load before any refused row's letter is written. It cannot be pinned on one row (the
+    check is the whole load's), so it fails the manifest whole: ``ForeignKeyViolation``, a
+    bad batch to the handler."""
+    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def _distinct(data: pa.Table, columns: tuple[str, ...] | list[str]) -> list[Any]:
@@ -140,40 +203,133 @@ def referenced(
     return sorted(dates), {dim: sorted(ks) for dim, ks in keys.items() if ks}
 
 
-def _stage(conn: psycopg.Connection, p: merge_sql.TablePlan, data: pa.Table) -> None:
+def _send(conn: psycopg.Connection, statement: sql.Composed, rows: pa.Table) -> None:
+    with conn.cursor().copy(statement) as copy:
+        copy.write(to_csv(rows))
+
+
+_COPY_LINE = re.compile(r"\bline (\d+)\b")
+
+
+def _line_of(exc: psycopg.Error) -> int | None:
+    """The row a COPY's error names (its context, ``COPY t, line N, column c``), 0-based.
+    A hint only: a quoted value spanning lines makes the line count run ahead of the rows."""
+    found = _COPY_LINE.search(exc.diag.context or "")
+    return int(found[1]) - 1 if found else None
+
+
+def copy_rows(
+    conn: psycopg.Connection,
+    statement: sql.Composed,
+    rows: pa.Table,
+    *,
+    isolate: bool,
+    what: str,
+) -> list[tuple[int, psycopg.Error]]:
+    """COPY ``rows`` with ``statement`` in a savepoint; returns (index, error) of each row
+    refused for its data (``REFUSALS``) and set aside, the others loaded. ``isolate`` false:
+    a refusal is raised as it is. Any other error (a unique violation among them) is raised,
+    every row of this call undone.
+
+    The common path is one COPY. After a refusal the rows are COPYed again in ranges, each in
+    its own savepoint, in order (so a fact table's rows are still written in key order):
+    the rows before the one the error names, that row alone, the rest; a range with no
+    usable hint is halved. A range of one refused row is set aside."""
+    try:
+        with conn.transaction():
+            _send(conn, statement, rows)
+        return []
+    except REFUSALS as exc:
+        if not isolate:
+            raise
+        first = exc
+    refused: list[tuple[int, psycopg.Error]] = []
+    with conn.transaction():  # a UniqueViolation below undoes the ranges loaded before it
+        todo: list[tuple[int, int, psycopg.Error | None]] = [(0, rows.num_rows, first)]
+        while todo:
+            start, end, known = todo.pop()
+            if known is None:
+                try:
+                    with conn.transaction():
+                        _send(conn, statement, rows.slice(start, end - start))
+                    continue
+                except REFUSALS as exc:
+                    known = exc
+            if end - start == 1:
+                refused.append((start, known))
+                if len(refused) > MAX_REFUSED_PER_FILE:
+                    raise BadBatch(
+                        f"more than {MAX_REFUSED_PER_FILE} rows of {what} refused, the first: "
+                        f"{type(refused[0][1]).__name__}: {refused[0][1]}"
+                    ) from None
+                continue
+            line = _line_of(known)
+            if line is not None and 0 <= line < end - start:
+                at = start + line
+                ranges = [(start, at), (at, at + 1), (at + 1, end)]
+            else:
+                middle = (start + end) // 2
+                ranges = [(start, middle), (middle, end)]
+            todo += [(a, b, None) for a, b in reversed(ranges) if b > a]
+    return refused
+
+
+def _stage(
+    conn: psycopg.Connection, p: merge_sql.TablePlan, data: pa.Table, *, isolate: bool
+) -> list[tuple[int, psycopg.Error]]:
     conn.execute(merge_sql.create_stage(p))
-    with conn.cursor().copy(merge_sql.copy_into_stage(p)) as copy:
-        copy.write(to_csv(data.select(list(p.columns))))
-
-
-def fact_copy_rows(p: merge_sql.TablePlan, data: pa.Table, generation: int) -> pa.Table:
-    """A fact file's rows as ``merge_sql.copy_into_facts`` takes them: sorted by (key,
-    version), the lock order, with the manifest's generation."""
-    rows = data.select(list(p.columns)).sort_by(
-        [(p.spec.key, "ascending"), ("cdc_version", "ascending")]
+    return copy_rows(
+        conn,
+        merge_sql.copy_into_stage(p),
+        data.select(list(p.columns)),
+        isolate=isolate,
+        what=p.table,
     )
+
+
+def _fact_order(p: merge_sql.TablePlan, data: pa.Table) -> pa.Array:
+    """The indices that sort a fact file's rows by (key, version): the lock order."""
+    return pc.sort_indices(
+        data, sort_keys=[(p.spec.key, "ascending"), ("cdc_version", "ascending")]
+    )
+
+
+def fact_copy_rows(
+    p: merge_sql.TablePlan, data: pa.Table, generation: int, order: pa.Array | None = None
+) -> pa.Table:
+    """A fact file's rows as ``merge_sql.copy_into_facts`` takes them: sorted by (key,
+    version), the lock order (``order``, from ``_fact_order``), with the manifest's
+    generation."""
+    order = _fact_order(p, data) if order is None else order
+    rows = data.select(list(p.columns)).take(order)
     generations = pa.array([generation] * rows.num_rows, pa.int32())
     return rows.append_column(pa.field("cdc_generation", pa.int32()), generations)
 
 
 def _insert_facts(
-    conn: psycopg.Connection, p: merge_sql.TablePlan, data: pa.Table, generation: int
-) -> tuple[int, int]:
-    """(rows inserted, rows written): all of them, sorted by (key, version), COPYed straight
-    into the fact table when no version is in the warehouse yet, else (the unique index
-    refused the COPY) staged, and each new (key, version) inserted once and each stored one
-    replaced only by a newer generation, with ON CONFLICT."""
-    rows = fact_copy_rows(p, data, generation)
-    try:
-        with conn.transaction():  # a savepoint: a refusal undoes the attempt only
-            with conn.cursor().copy(merge_sql.copy_into_facts(p)) as copy:
-                copy.write(to_csv(rows))
-            return rows.num_rows, rows.num_rows
+    conn: psycopg.Connection,
+    p: merge_sql.TablePlan,
+    data: pa.Table,
+    generation: int,
+    *,
+    isolate: bool,
+) -> tuple[int, int, list[tuple[int, psycopg.Error]]]:
+    """(rows inserted, rows written, (index in ``data``, error) of each row refused): all of
+    them, sorted by (key, version), COPYed straight into the fact table when no version is in
+    the warehouse yet, else (the unique index refused the COPY) staged, and each new (key,
+    version) inserted once and each stored one replaced only by a newer generation, with ON
+    CONFLICT."""
+    order = _fact_order(p, data)
+    rows = fact_copy_rows(p, data, generation, order)
+    try:  # copy_rows's savepoints: a refusal undoes the attempt only
+        refused = copy_rows(conn, merge_sql.copy_into_facts(p), rows, isolate=isolate, what=p.table)
+        loaded = rows.num_rows - len(refused)
+        return loaded, loaded, [(order[i].as_py(), exc) for i, exc in refused]
     except psycopg.errors.UniqueViolation:
-        _stage(conn, p, data)
+        refused = _stage(conn, p, data, isolate=isolate)
         statement = merge_sql.merge_counted(p)
         inserted, written, _, _ = conn.execute(statement, {"generation": generation}).fetchone()
-        return inserted, written
+        return inserted, written, refused
 
 
 def record_history(
@@ -205,10 +361,16 @@ def load_manifest(
     *,
     history: bool = True,
 ) -> LoadResult:
-    """Read a manifest and its files (``BadBatch`` if anything is wrong) and load them."""
+    """Read a manifest and its files (``BadBatch`` if anything is wrong) and load them; rows
+    the warehouse refuses are set aside as rejected-row letters in ``store``
+    (``warehouse_loader.rejected``), written before the load commits."""
     started = time.monotonic()
     manifest = read_manifest(store, manifest_key)
     tables = {f.table: read_file(store, f.table, f.key) for f in manifest.files}
+
+    def set_aside(refusals: list[Refusal]) -> None:
+        rejected.write(store, manifest_key, manifest.generation, manifest.shard_id, refusals)
+
     return load_tables(
         conn,
         tables,
@@ -219,6 +381,7 @@ def load_manifest(
         etag=etag,
         started=started,
         history=history,
+        refused=set_aside,
     )
 
 
@@ -233,12 +396,17 @@ def load_tables(
     etag: str | None = None,
     started: float | None = None,
     history: bool = True,
+    refused: Callable[[list[Refusal]], None] | None = None,
 ) -> LoadResult:
     """Load rows of published tables (each in its Arrow schema) in one transaction, recorded
     in the ledger under (``ledger_key``, ``generation``): the steps of this module's
-    docstring. A manifest's files come through here, and so do ``reconcile --repair``'s rows.
-    ``history`` false (``TOTESYS_CDC_HISTORY=off``) leaves the dimension histories alone."""
+    docstring. A manifest's files come through here, and so do ``reconcile --repair``'s rows
+    and ``rejected redrive``'s. ``history`` false (``TOTESYS_CDC_HISTORY=off``) leaves the
+    dimension histories alone. ``refused``: given, the rows the warehouse refuses for their
+    data are set aside (counted per table in the ledger row) and handed to it before commit
+    (its failure rolls the load back); not given, a refusal fails the load."""
     started = time.monotonic() if started is None else started
+    isolate = refused is not None
     result = LoadResult(ledger_key, skipped=False, generation=generation)
     with conn.transaction():
         # the analysis of concurrent loads assumes it (ON CONFLICT waits for, then sees, rows
@@ -257,12 +425,17 @@ def load_tables(
         if claimed is None:
             result.skipped = True
             return result
-        _skip_row_by_row_fk_checks(conn)
+        deferred = _skip_row_by_row_fk_checks(conn)
+
+        def set_aside(table: str, rows: list[tuple[int, psycopg.Error]]) -> None:
+            result.refusals.extend(Refusal.of(table, tables[table], i, exc) for i, exc in rows)
+            result.staged[table] -= len(rows)
+
         for table, data in tables.items():  # 2
             p = merge_sql.table_plan(table)
-            if not p.is_fact:
-                _stage(conn, p, data)
             result.staged[p.table] = data.num_rows
+            if not p.is_fact:
+                set_aside(table, _stage(conn, p, data, isolate=isolate))
         dates, members = referenced(tables)
         params = {"generation": generation}
         if dates:  # 3, in the lock order
@@ -273,7 +446,10 @@ def load_tables(
                 continue
             p = merge_sql.table_plan(table)
             if p.is_fact:
-                inserted, written = _insert_facts(conn, p, tables[table], generation)
+                inserted, written, rows = _insert_facts(
+                    conn, p, tables[table], generation, isolate=isolate
+                )
+                set_aside(table, rows)
             else:
                 statement = merge_sql.merge_counted(p, staged=staged, inferred=bool(keys))
                 dim_params = {**params, "inferred": keys} if keys else params
@@ -288,10 +464,27 @@ def load_tables(
                     continue
             result.inserted[table] = inserted
             result.updated[table] = written - inserted
+        if deferred:
+            _check_deferred(conn)
+        for r in result.refusals:
+            result.refused[r.table] = result.refused.get(r.table, 0) + 1
+        if result.refusals and refused is not None:
+            refused(result.refusals)
         result.duration_ms = round((time.monotonic() - started) * 1000, 1)
         conn.execute(  # 4
             "UPDATE cdc_load_ledger SET rows_loaded = %s, duration_ms = %s, "
             "loaded_at = clock_timestamp() WHERE manifest_key = %s AND generation = %s",
             (json.dumps(result.to_log()), result.duration_ms, ledger_key, generation),
+        )
+    for table, count in sorted(result.refused.items()):  # committed: counted once
+        theirs = [r for r in result.refusals if r.table == table]
+        warning(
+            "rows_refused",
+            manifest=ledger_key,
+            generation=generation,
+            table=table,
+            rows=count,
+            sqlstates=sorted({r.sqlstate for r in theirs}),
+            reason=theirs[0].message,
         )
     return result

@@ -3,9 +3,10 @@ test what they build).
 
 Inside a manifest's transaction:
 
-1. per dimension file: ``CREATE TEMP TABLE`` a staging table shaped like the batch file, ``ON
-   COMMIT DROP``, and ``COPY`` the file's rows into it (session-private: no shared row is
-   touched); a fact file is staged only if its fast path below fails;
+1. per dimension file: ``CREATE TEMP TABLE`` a staging table like the table, with its
+   ``NOT NULL`` and ``CHECK`` constraints, ``ON COMMIT DROP``, and ``COPY`` the file's rows
+   into it (session-private: no shared row is touched); a fact file is staged only if its
+   fast path below fails;
 2. the writes, in the **lock order** (``WRITE_ORDER``: ``contracts.star_schema``'s table order,
    and within a table the rows sorted by the table's key), so that concurrent loaders never
    wait on each other in a cycle (docs/warehouse-loader.md, Concurrent loaders):
@@ -94,9 +95,16 @@ def _cols(names: tuple[str, ...] | list[str]) -> sql.Composable:
 
 
 def create_stage(p: TablePlan) -> sql.Composed:
+    """A staging table that refuses what the table would: ``LIKE`` the table with its
+    ``NOT NULL`` and ``CHECK`` constraints (and the defaults and identity of the columns a
+    batch does not carry, so they satisfy theirs), without its indexes and foreign keys. A
+    row the warehouse refuses for its data is therefore refused by the staging ``COPY``,
+    where the loader can set it aside (``load.copy_rows``), never by the merge that follows:
+    that statement writes staged rows and inferred members (a key and version 0) only."""
     return sql.SQL(
-        "CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA"
-    ).format(stage=sql.Identifier(p.stage), cols=_cols(p.columns), table=sql.Identifier(p.table))
+        "CREATE TEMP TABLE {stage} "
+        "(LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY) ON COMMIT DROP"
+    ).format(stage=sql.Identifier(p.stage), table=sql.Identifier(p.table))
 
 
 def copy_into_stage(p: TablePlan) -> sql.Composed:
