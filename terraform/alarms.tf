@@ -251,3 +251,33 @@ resource "aws_cloudwatch_metric_alarm" "loader_manifest_failures" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
 }
+
+resource "aws_cloudwatch_metric_alarm" "loader_rows_refused" {
+  alarm_name          = "${local.name}-loader-rows-refused"
+  alarm_description   = "The warehouse refused rows for their data (too long, a NUL, out of range, NOT NULL, CHECK): set aside under s3://<batches>/${local.rejected_pfx}/, the rest loaded. Saved query 'rows the warehouse refused'; warehouse-loader rejected list, fix, rejected redrive."
+  namespace           = local.loader_metrics_namespace
+  metric_name         = aws_cloudwatch_log_metric_filter.loader_rows_refused.metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "load_queue_age" {
+  alarm_name          = "${local.name}-load-queue-age"
+  alarm_description   = "A manifest has waited on the load queue more than ${var.load_queue_age_alarm_s} s: the loader is behind (throttled, too little concurrency, the warehouse slow) or a manifest keeps failing and is redelivered."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.load.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.load_queue_age_alarm_s
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

@@ -56,6 +56,14 @@ data "aws_iam_policy_document" "loader" {
       values   = ["${local.batch_prefix}/*", "${local.manifest_prefix}/*"]
     }
   }
+  # Rows the warehouse refuses for their data are set aside as letters, one per row, written
+  # before the load commits (warehouse_loader/rejected.py); the bucket is encrypted with the
+  # pipeline key, hence GenerateDataKey below.
+  statement {
+    sid       = "SetAsideRefusedRows"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.batches.arn}/${local.rejected_pfx}/*"]
+  }
   statement {
     sid       = "WarehouseCredentials"
     actions   = ["secretsmanager:GetSecretValue"]
@@ -63,7 +71,7 @@ data "aws_iam_policy_document" "loader" {
   }
   statement {
     sid       = "ThePipelineKey"
-    actions   = ["kms:Decrypt"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.pipeline.arn]
   }
   statement {

@@ -9,6 +9,7 @@ locals {
   batch_prefix      = "batches"
   manifest_prefix   = "manifests"
   dead_letter_pfx   = "dead-letters"
+  rejected_pfx      = "loader-rejected" # rows the warehouse refused (warehouse_loader/rejected.py)
   metrics_namespace = "TotesysCDC/StreamProcessor"
 
   # The DMS definitions `cdc dms render` writes: never copied by hand.

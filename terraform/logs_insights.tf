@@ -55,6 +55,18 @@ resource "aws_cloudwatch_query_definition" "load_failures_by_class" {
   EOT
 }
 
+resource "aws_cloudwatch_query_definition" "refused_rows" {
+  name            = "${local.queries_folder}/rows the warehouse refused"
+  log_group_names = [aws_cloudwatch_log_group.loader.name]
+  query_string    = <<-EOT
+    # rows_refused (warehouse_loader/load.py): rows of a manifest's table the warehouse refused
+    # for their data, set aside under s3://<batches>/loader-rejected/ (warehouse-loader rejected list)
+    filter event = "rows_refused"
+    | stats sum(rows) as refused, count(*) as manifests, latest(reason) as latest_reason, latest(manifest) as latest_manifest by table
+    | sort refused desc
+  EOT
+}
+
 resource "aws_cloudwatch_query_definition" "slowest_loads" {
   name            = "${local.queries_folder}/slowest loads"
   log_group_names = [aws_cloudwatch_log_group.loader.name]
@@ -133,6 +145,20 @@ resource "aws_cloudwatch_log_metric_filter" "loader_manifest_failures" {
     name      = "ManifestFailures"
     namespace = local.loader_metrics_namespace
     value     = "1"
+    unit      = "Count"
+  }
+}
+
+# Rows the warehouse refused for their data (one rows_refused event per manifest and table,
+# with the count): set aside as letters, the rest of the manifest loaded.
+resource "aws_cloudwatch_log_metric_filter" "loader_rows_refused" {
+  name           = "${local.name}-loader-rows-refused"
+  log_group_name = aws_cloudwatch_log_group.loader.name
+  pattern        = "{ $.event = \"rows_refused\" }"
+  metric_transformation {
+    name      = "RowsRefused"
+    namespace = local.loader_metrics_namespace
+    value     = "$.rows"
     unit      = "Count"
   }
 }

@@ -100,6 +100,7 @@ module "batches" {
     "${local.batch_prefix}/"    = var.batch_retention_days
     "${local.manifest_prefix}/" = var.batch_retention_days
     "${local.dead_letter_pfx}/" = var.dead_letter_retention_days
+    "${local.rejected_pfx}/"    = var.dead_letter_retention_days
   }
   # A manifest written → one SQS message → one warehouse transaction.
   notify_queue = {

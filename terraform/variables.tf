@@ -364,6 +364,16 @@ variable "iterator_age_alarm_ms" {
   default     = 60000
 }
 
+variable "load_queue_age_alarm_s" {
+  description = "Alarm when the oldest manifest message on the load queue is older than this (ApproximateAgeOfOldestMessage): the loader is behind, or a manifest keeps failing and is redelivered until it reaches the DLQ. Keep it above the queue's visibility timeout (6 x the Lambda timeout) if one retried message should not page."
+  type        = number
+  default     = 900
+  validation {
+    condition     = var.load_queue_age_alarm_s >= 60
+    error_message = "load_queue_age_alarm_s must be at least 60 (SQS reports the age once a minute)."
+  }
+}
+
 variable "create_dms_service_roles" {
   description = "Create the account-wide dms-vpc-role and dms-cloudwatch-logs-role (false when the account already has them)."
   type        = bool

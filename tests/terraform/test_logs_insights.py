@@ -79,6 +79,7 @@ EXPECTED = {
     "dead letters by reason": ("processor", {"cause", "reason", "key"}),
     "load failures by class": ("loader", {"error", "retryable"}),
     "slowest loads": ("loader", {"duration_ms", "attempts", "manifest", "skipped"}),
+    "rows the warehouse refused": ("loader", {"rows", "reason", "manifest", "table"}),
     "processor start-up steps": ("processor", {"step", "shard", "elapsed_s"}),
 }
 
@@ -129,6 +130,7 @@ def test_an_errors_query_reads_both_log_groups():
         ("processor_error_events", "processor", "processor_error_log_lines"),
         ("processor_daemon_errors", "processor", "processor_error_log_lines"),
         ("loader_manifest_failures", "loader", "loader_manifest_failures"),
+        ("loader_rows_refused", "loader", "loader_rows_refused"),
     ],
 )
 def test_each_metric_filter_feeds_a_paging_alarm(filter_name: str, group: str, alarm: str):
@@ -156,6 +158,11 @@ def test_the_metric_filters_match_what_the_code_writes():
     assert "$.level" in json_errors and "ERROR" in json_errors  # contracts.events.Level.ERROR
     failures = one("aws_cloudwatch_log_metric_filter", "loader_manifest_failures")["pattern"]
     assert "$.event" in failures and "manifest_failed" in failures and "manifest_failed" in EVENTS
+    # the refused rows: one event per manifest and table, its count in rows
+    refused = one("aws_cloudwatch_log_metric_filter", "loader_rows_refused")
+    assert "$.event" in refused["pattern"] and "rows_refused" in refused["pattern"]
+    assert refused["metric_transformation"][0]["value"] == "$.rows"
+    assert "rows" in EVENTS["rows_refused"]
     # the daemon's own lines: time, then level, space-delimited (stream_processor/logback.xml)
     daemon = one("aws_cloudwatch_log_metric_filter", "processor_daemon_errors")["pattern"]
     assert re.fullmatch(r'\[time, level = \\?"ERROR\\?", \.\.\.\]', daemon), daemon

@@ -268,6 +268,7 @@ def test_the_key_policy_keeps_services_to_this_account():
         ("AWS/DMS", "CDCLatencyTarget"),
         ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),
         ("${local.metrics_namespace}", "DeadLetters"),
@@ -304,6 +305,32 @@ def test_the_dead_letter_queue_alarm_watches_the_dlq_and_dms_failures_reach_the_
     task_events = one("aws_dms_event_subscription", "task")
     assert "failure" in task_events["event_categories"]
     assert task_events["sns_topic_arn"] == "${aws_sns_topic.alarms.arn}"
+
+
+def test_the_queue_age_alarm_watches_the_load_queue_not_its_dlq():
+    age = one("aws_cloudwatch_metric_alarm", "load_queue_age")
+    assert (age["namespace"], age["metric_name"]) == ("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert age["dimensions"] == {"QueueName": "${aws_sqs_queue.load.name}"}
+    assert age["threshold"] == "${var.load_queue_age_alarm_s}"
+    assert age["statistic"] == "Maximum" and age["treat_missing_data"] == "notBreaching"
+    assert _valid("load_queue_age_alarm_s", VARIABLES["load_queue_age_alarm_s"]["default"])
+    assert not _valid("load_queue_age_alarm_s", 30)
+
+
+def test_the_loader_may_write_refused_rows_under_their_prefix_only_and_they_expire():
+    policy = next(
+        body
+        for (t, name), body in DATA.items()
+        if t == "aws_iam_policy_document" and name == "loader"
+    )
+    writes = [s for s in policy["statement"] if "s3:PutObject" in s["actions"]]
+    assert [s["resources"] for s in writes] == [["${module.batches.arn}/${local.rejected_pfx}/*"]]
+    key = next(s for s in policy["statement"] if s.get("sid") == "ThePipelineKey")
+    assert "kms:GenerateDataKey" in key["actions"]  # the bucket is encrypted with this key
+    batches = next(
+        m["batches"] for doc in PARSED.values() for m in doc.get("module", []) if "batches" in m
+    )
+    assert batches["expirations"]["${local.rejected_pfx}/"] == "${var.dead_letter_retention_days}"
 
 
 def test_variables_are_described_and_outputs_cover_what_an_operator_needs():
@@ -345,14 +372,20 @@ def test_no_credential_and_no_hard_coded_backend():
 
 
 def test_the_bucket_prefixes_are_the_ones_the_contract_defines():
-    from contracts.batches import BATCH_PREFIX, DEAD_LETTER_PREFIX, MANIFEST_PREFIX
+    from contracts.batches import (
+        BATCH_PREFIX,
+        DEAD_LETTER_PREFIX,
+        MANIFEST_PREFIX,
+        REJECTED_PREFIX,
+    )
 
     local = _parse(TF / "locals.tf")["locals"][0]
-    assert (local["batch_prefix"], local["manifest_prefix"], local["dead_letter_pfx"]) == (
-        BATCH_PREFIX,
-        MANIFEST_PREFIX,
-        DEAD_LETTER_PREFIX,
-    )
+    assert (
+        local["batch_prefix"],
+        local["manifest_prefix"],
+        local["dead_letter_pfx"],
+        local["rejected_pfx"],
+    ) == (BATCH_PREFIX, MANIFEST_PREFIX, DEAD_LETTER_PREFIX, REJECTED_PREFIX)
 
 
 # --- sizing: autoscaling, the loader's concurrency and batches (docs/sizing.md) --------------
