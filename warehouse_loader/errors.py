@@ -1,8 +1,10 @@
 """What can go wrong with a load, classed by what to do next.
 
 - ``BadBatch``: the manifest or one of its files cannot be loaded (missing, corrupt, not the
-  published shape, rows the warehouse refuses as data or integrity errors), or the message
-  announcing it is not an S3 event: retrying will not help. Reported at once; SQS retries it,
+  published shape, more rows the warehouse refuses than a bad row explains, a foreign key
+  the load's deferred check refuses), or the message announcing it is not an S3 event:
+  retrying will not help. (A row refused for its data is not one: the load sets it aside,
+  ``warehouse_loader.rejected``, and the rest of the manifest loads.) Reported at once; SQS retries it,
   then moves it to the dead-letter queue.
 - ``Transient``: S3 throttling or a 5xx, an HTTP connection failure or timeout, a dropped or
   refused database connection, a deadlock, a serialization failure, the server shutting down:
