@@ -391,3 +391,25 @@ def test_the_cli_lists_shows_and_redrives_letters_in_s3(
     ]
     again = runner.invoke(cli.main, ["rejected", "--bucket", bucket, "redrive"])
     assert again.exit_code == 0 and "0 rows to redrive" in again.stdout
+
+
+def test_on_the_deferred_path_a_refused_row_is_set_aside_and_the_references_hold(
+    warehouse, store, monkeypatch
+):
+    def deferred(conn):
+        conn.execute("SET CONSTRAINTS ALL DEFERRED")
+        return True
+
+    monkeypatch.setattr(load, "_skip_row_by_row_fk_checks", deferred)
+    key = put_manifest(
+        store,
+        {
+            "dim_currency": [currency(1, "GBPX")],
+            "fact_sales_order": [sale(100, 1), sale(101, 1, cdc_operation="bogus")],
+        },
+    )
+    result = load_manifest(warehouse, store, key)
+    assert result.refused == {"dim_currency": 1, "fact_sales_order": 1}
+    assert rows(warehouse, "SELECT cdc_is_inferred FROM dim_currency") == [(True,)]
+    assert rows(warehouse, "SELECT sales_order_id FROM fact_sales_order") == [(100,)]
+    assert len(list(rejected.letters(store))) == 2
