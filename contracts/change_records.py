@@ -36,9 +36,9 @@ from typing import Any, Final
 
 # Column kinds: ``int`` (PostgreSQL integer: 32 bits), ``text``, ``numeric`` (exact, Decimal;
 # every ToteSys numeric is numeric(10, 2)), ``bool``, ``timestamp`` (UTC, millisecond
-# precision), ``date_text`` (business dates kept as 'YYYY-MM-DD' text in ToteSys).
-INT_RANGE: Final = (-(2**31), 2**31 - 1)
-NUMERIC_PRECISION, NUMERIC_SCALE = 10, 2
+# precision), ``date_text`` (business dates kept as 'YYYY-MM-DD' text in ToteSys). The values
+# each kind holds, and what the warehouse columns a source column feeds ask more:
+# ``contracts.limits``.
 INT: Final = "int"
 TEXT: Final = "text"
 NUMERIC: Final = "numeric"
@@ -163,15 +163,23 @@ def primary_key(table: str) -> str:
     return f"{table}_id"
 
 
+_HALF_END = 2**32
+
+
 def format_lsn(lsn: int) -> str:
     """An LSN the way DMS writes it in ``stream-position``: ``00000002/7C007178``."""
     return f"{lsn >> 32:08X}/{lsn & 0xFFFFFFFF:08X}"
 
 
 def parse_lsn(text: str) -> int:
-    """``'0/16B3748'`` (PostgreSQL) or ``'00000002/7C007178'`` (DMS) → integer."""
+    """``'0/16B3748'`` (PostgreSQL) or ``'00000002/7C007178'`` (DMS) → integer. ValueError for
+    anything else, a half that is negative or beyond 32 bits included (an LSN is two unsigned
+    32-bit halves)."""
     high, _, low = text.partition("/")
-    return (int(high, 16) << 32) | int(low, 16)
+    high_half, low_half = int(high, 16), int(low, 16)
+    if not (0 <= high_half < _HALF_END and 0 <= low_half < _HALF_END):
+        raise ValueError(f"{text!r} is no LSN: its halves are unsigned 32-bit numbers")
+    return (high_half << 32) | low_half
 
 
 def version_of(metadata: Mapping[str, Any]) -> int:
@@ -192,4 +200,10 @@ def version_of(metadata: Mapping[str, Any]) -> int:
             "Kinesis endpoint settings"
         )
     commit_lsn = parse_lsn(position.split(".", 1)[0])
-    return (commit_lsn << 32) | int(metadata.get("transaction-record-id", 0))
+    record_id = int(metadata.get("transaction-record-id", 0))
+    # Each part in its own bits, or versions would misorder: the LSN is 64 bits (parse_lsn), a
+    # record's place in its transaction below 2**32. So no version is negative or reaches
+    # 2**96 (cdc_version, numeric(38, 0), holds it).
+    if not 0 <= record_id < _HALF_END:
+        raise ValueError(f"transaction-record-id {record_id} is not an unsigned 32-bit number")
+    return (commit_lsn << 32) | record_id

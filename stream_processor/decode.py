@@ -3,7 +3,14 @@ typed changes. Pure.
 
 Anything malformed is rejected with ``DecodeError`` and a precise reason: not JSON, no
 ``metadata``, an unknown table or operation, a value of the wrong type, a missing primary key.
-Control records (table DDL) decode to ``Control`` and never fail the shard.
+So is anything the stages after decode could not hold, a value outside the limits
+``contracts.limits`` derives from the specs: an integer beyond 32 bits, a decimal that does not
+fit numeric(10, 2), text longer than a warehouse column's ``varchar(n)`` or holding a NUL
+character, a timestamp beyond the calendar once converted to UTC, a version outside
+cdc_version's numeric(38, 0). Whatever a converter raises, the record is refused with
+``table.column``, the value and why: such a record is one dead letter, never a batch file that
+cannot be written or a load that fails. Control records (table DDL) decode to ``Control`` and
+never fail the shard.
 
 JSON is parsed by orjson, about three times faster than the standard library's ``json`` on
 these records (the largest single cost of the processor, measured: docs/benchmarks.md). It
@@ -14,6 +21,7 @@ and an integer beyond 64 bits, which no PostgreSQL integer column holds, becomes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -27,17 +35,15 @@ from contracts.change_records import (
     DATA_OPERATIONS,
     DATE_TEXT,
     INT,
-    INT_RANGE,
     NULLABLE,
     NUMERIC,
-    NUMERIC_PRECISION,
-    NUMERIC_SCALE,
     SOURCE_TABLES,
     TEXT,
     TIMESTAMP,
     primary_key,
     version_of,
 )
+from contracts.limits import NUL, VERSIONS, Limits, source_limits
 
 
 class DecodeError(ValueError):
@@ -77,48 +83,74 @@ def parse_timestamp(value: Any) -> datetime:  # noqa: ANN401
     else:
         moment = datetime.fromisoformat(value.strip())
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # '9999-12-31T23:59:59-01:00' is in the year 10000 in UTC
+            raise ValueError("beyond the years 1-9999 once converted to UTC") from None
     if moment.microsecond % 1000:
         moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     return moment
 
 
-def _int(value: Any) -> int:  # noqa: ANN401
-    if type(value) is int:
-        number = value
-    elif isinstance(value, str) and value.lstrip("-").isdigit():
-        number = int(value)
-    else:
-        raise TypeError("expected an integer")
-    if not INT_RANGE[0] <= number <= INT_RANGE[1]:
-        # PostgreSQL's integer, and the warehouse's int32: such a value is no ToteSys row's,
-        # and would fail the whole batch when its file is written.
-        raise TypeError("out of range for a 32-bit integer")
-    return number
+# The converters: each makes the Python value of a kind from what a record holds and checks
+# the column's limits (contracts.limits: its kind's, narrowed by every warehouse column fed
+# from it), raising on anything else. Made per column, once.
+Converter = Callable[[Any], Any]
 
 
-def _text(value: Any) -> str:  # noqa: ANN401
-    if type(value) is str:
+def _int(limits: Limits) -> Converter:
+    assert limits.integer is not None
+    low, high = limits.integer
+    out_of_range = f"out of range for {limits.integer_text}"
+
+    def convert(value: Any) -> int:  # noqa: ANN401
+        if type(value) is int:
+            number = value
+        elif isinstance(value, str) and value.lstrip("-").isdigit():
+            number = int(value)
+        else:
+            raise TypeError("expected an integer")
+        if not low <= number <= high:
+            raise ValueError(out_of_range)
+        return number
+
+    return convert
+
+
+def _text(limits: Limits) -> Converter:
+    length = limits.length
+
+    def convert(value: Any) -> str:  # noqa: ANN401
+        if type(value) is not str:
+            raise TypeError("expected a string")
+        if length is not None and len(value) > length:
+            raise ValueError(
+                f"{len(value)} characters, more than the {length} of {limits.length_of}"
+            )
         return value
-    raise TypeError("expected a string")
+
+    return convert
 
 
-_CENTS = Decimal(1).scaleb(-NUMERIC_SCALE)
-_NUMERIC_LIMIT = Decimal(10) ** (NUMERIC_PRECISION - NUMERIC_SCALE)
+def _numeric(limits: Limits) -> Converter:
+    assert limits.digits is not None
+    before, after = limits.digits
+    cents, bound, fits = Decimal(1).scaleb(-after), Decimal(10) ** before, limits.numeric_text
 
+    def convert(value: Any) -> Decimal:  # noqa: ANN401
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise TypeError("expected a decimal number")
+        try:
+            number = Decimal(value) if isinstance(value, str | int) else Decimal(str(value))
+        except InvalidOperation:
+            raise TypeError("expected a decimal number") from None
+        if not number.is_finite():
+            raise TypeError("expected a finite decimal number")
+        if abs(number) >= bound or number != number.quantize(cents):
+            raise ValueError(f"does not fit {fits}")
+        return number
 
-def _numeric(value: Any) -> Decimal:  # noqa: ANN401
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError("expected a decimal number")
-    try:
-        number = Decimal(value) if isinstance(value, str | int) else Decimal(str(value))
-    except InvalidOperation:
-        raise TypeError("expected a decimal number") from None
-    if not number.is_finite():
-        raise TypeError("expected a finite decimal number")
-    if abs(number) >= _NUMERIC_LIMIT or number != number.quantize(_CENTS):
-        raise TypeError(f"does not fit numeric({NUMERIC_PRECISION}, {NUMERIC_SCALE})")
-    return number
+    return convert
 
 
 def _bool(value: Any) -> bool:  # noqa: ANN401
@@ -135,27 +167,70 @@ def _date(value: Any) -> date:  # noqa: ANN401
     return date.fromisoformat(value)
 
 
-CONVERTERS = {
+CONVERTERS: dict[str, Callable[[Limits], Converter]] = {
     INT: _int,
     TEXT: _text,
     NUMERIC: _numeric,
-    BOOL: _bool,
-    TIMESTAMP: parse_timestamp,
-    DATE_TEXT: _date,
+    BOOL: lambda _: _bool,
+    TIMESTAMP: lambda _: parse_timestamp,
+    DATE_TEXT: lambda _: _date,
 }
-# A value of exactly this Python type is already what its converter would return (the common
-# case, checked inline: most columns then cost no call).
-_TYPED = {TEXT: str, BOOL: bool}
+
+
+def _typed(kind: str, limits: Limits) -> type | None:
+    """The Python type a value may have to be taken as it is, with no call (the common case,
+    checked inline): text without a length, booleans."""
+    if kind == TEXT and limits.length is None:
+        return str
+    return bool if kind == BOOL else None
+
+
 # Per table: (column, its typed Python type or None, converter, may be null) in order, resolved
 # once.
 _PLAN = {
     table: tuple(
-        (column, _TYPED.get(kind), CONVERTERS[kind], column in NULLABLE.get(table, ()))
+        (
+            column,
+            _typed(kind, source_limits(table)[column]),
+            CONVERTERS[kind](source_limits(table)[column]),
+            column in NULLABLE.get(table, ()),
+        )
         for column, kind in kinds.items()
     )
     for table, kinds in SOURCE_TABLES.items()
 }
 _KEYS = {table: primary_key(table) for table in SOURCE_TABLES}
+_KEY_CONVERTERS = {
+    table: next(convert for column, _, convert, _ in plan if column == _KEYS[table])
+    for table, plan in _PLAN.items()
+}
+# Text columns, checked for NUL only when the record's JSON has the escape that writes one (JSON
+# can write a NUL no other way): in the common case one memchr of the bytes for a backslash
+# (~15 ns for a record; searching for the escape itself takes ~20 times as long).
+_TEXT_COLUMNS = {
+    table: tuple(column for column, kind in kinds.items() if kind == TEXT)
+    for table, kinds in SOURCE_TABLES.items()
+}
+_NUL_ESCAPE, _BACKSLASH = b"\\u0000", ord("\\")
+_LOWEST_VERSION, _HIGHEST_VERSION = VERSIONS
+_VERSION_RANGE = f"0 .. 10**{len(str(_HIGHEST_VERSION))} - 1"
+_SHOWN = 120  # characters of a value a reason shows
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
+
+
+def _why(exc: Exception) -> str:
+    """An exception as a reason gives it: its message, clipped, or its type's name."""
+    return _clipped(str(exc)) or type(exc).__name__
+
+
+def _shown(value: Any) -> str:  # noqa: ANN401
+    """A value as a reason shows it: its repr, clipped (a string's to its first characters)."""
+    if type(value) is str and len(value) > _SHOWN:
+        return f"{value[:_SHOWN]!r}... ({len(value)} characters)"
+    return _clipped(repr(value))
 
 
 def decode(raw: bytes) -> Change | Control:
@@ -189,8 +264,13 @@ def decode(raw: bytes) -> Change | Control:
         raise DecodeError(f"{table} {operation} record without its primary key {key_column}")
     try:
         version = version_of(meta)
-    except (ValueError, TypeError) as exc:
-        raise DecodeError(f"{table} {operation}: {exc}") from None
+    except Exception as exc:  # whatever the metadata holds, the record is refused
+        raise DecodeError(f"{table} {operation}: {_why(exc)}") from None
+    if not _LOWEST_VERSION <= version <= _HIGHEST_VERSION:
+        raise DecodeError(
+            f"{table} {operation}: version {_shown(version)} is outside {_VERSION_RANGE}, "
+            "what cdc_version holds"
+        )
     image: dict[str, Any] = {}
     deleting = operation == "delete"
     for column, typed, convert, nullable in _PLAN[table]:
@@ -206,8 +286,16 @@ def decode(raw: bytes) -> Change | Control:
         else:
             try:
                 image[column] = convert(value)
-            except (TypeError, ValueError) as exc:
-                raise DecodeError(f"{table}.{column} = {value!r}: {exc}") from None
+            except Exception as exc:  # OverflowError too: any failure is this value's
+                raise DecodeError(f"{table}.{column} = {_shown(value)}: {_why(exc)}") from None
+    if type(raw) is not bytes or (_BACKSLASH in raw and _NUL_ESCAPE in raw):
+        for column in _TEXT_COLUMNS[table]:
+            value = image[column]
+            if value is not None and NUL in value:
+                raise DecodeError(
+                    f"{table}.{column} = {_shown(value)}: a NUL character, which PostgreSQL "
+                    "text cannot hold"
+                )
     transaction_id = meta.get("transaction-id")
     key = image[key_column]
     return Change(
@@ -226,8 +314,11 @@ def _previous_key(body: dict[str, Any], table: str, key_column: str, key: int) -
     before = body.get(BEFORE_IMAGE_FIELD)
     if not isinstance(before, dict) or before.get(key_column) is None:
         return None
+    value = before[key_column]
     try:
-        old = _int(before[key_column])
-    except (TypeError, ValueError) as exc:
-        raise DecodeError(f"{table}.{key_column} in the before-image: {exc}") from None
+        old = _KEY_CONVERTERS[table](value)
+    except Exception as exc:
+        raise DecodeError(
+            f"{table}.{key_column} in the before-image = {_shown(value)}: {_why(exc)}"
+        ) from None
     return None if old == key else old
