@@ -281,3 +281,39 @@ resource "aws_cloudwatch_metric_alarm" "load_queue_age" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# A shard holding records it has not committed (the record processor's watchdog publishes the
+# seconds every minute; stream_processor/kcl_app.py). Committing keeps it near the batch age (1 s).
+resource "aws_cloudwatch_metric_alarm" "processor_shard_uncommitted" {
+  alarm_name          = "${local.name}-processor-shard-uncommitted"
+  alarm_description   = "A shard has held records without committing them for more than ${var.shard_stall_alarm_s} s (a call that hangs, a store that never answers): stream-processor status names it and its last stop."
+  namespace           = local.metrics_namespace
+  metric_name         = "UncommittedSeconds"
+  dimensions          = { Application = local.kcl_application }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = var.shard_stall_alarm_s
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# A worker that keeps stopping its shards (an edge down, the breaker tripping on our own bug):
+# each stop restarts the daemon and reads every shard of the worker again from its checkpoint,
+# so the shards do not move while it lasts.
+resource "aws_cloudwatch_metric_alarm" "processor_shard_stops" {
+  alarm_name          = "${local.name}-processor-shard-stops"
+  alarm_description   = "Shards stopped 3 times or more in 15 minutes (shard_stopped events: an edge unavailable, a commit that could not be made, or the breaker on most records failing as processor_error): stream-processor status, then the saved query 'errors' for the reason."
+  namespace           = local.metrics_namespace
+  metric_name         = aws_cloudwatch_log_metric_filter.processor_shard_stops.metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 900
+  evaluation_periods  = 1
+  threshold           = 3
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

@@ -134,6 +134,19 @@ resource "aws_cloudwatch_log_metric_filter" "processor_daemon_errors" {
   }
 }
 
+# A record processor that stopped its shard (kcl_app.StarSchemaProcessor.stop).
+resource "aws_cloudwatch_log_metric_filter" "processor_shard_stops" {
+  name           = "${local.name}-processor-shard-stops"
+  log_group_name = aws_cloudwatch_log_group.processor.name
+  pattern        = "{ $.event = \"shard_stopped\" }"
+  metric_transformation {
+    name      = "ShardStops"
+    namespace = local.metrics_namespace
+    value     = "1"
+    unit      = "Count"
+  }
+}
+
 # A manifest the loader could not load. The Lambda's Errors metric counts failed invocations
 # only; a manifest reported back as a partial batch failure is not one, and reaches the DLQ
 # alarm only after the queue's last redelivery.

@@ -374,6 +374,16 @@ variable "load_queue_age_alarm_s" {
   }
 }
 
+variable "shard_stall_alarm_s" {
+  description = "Alarm when a shard has held records without committing them for longer than this (the processor's UncommittedSeconds metric)."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.shard_stall_alarm_s >= 60
+    error_message = "shard_stall_alarm_s must be at least 60 (the processor publishes the metric once a minute)."
+  }
+}
+
 variable "create_dms_service_roles" {
   description = "Create the account-wide dms-vpc-role and dms-cloudwatch-logs-role (false when the account already has them)."
   type        = bool

@@ -273,6 +273,7 @@ def test_the_key_policy_keeps_services_to_this_account():
         ("AWS/Lambda", "Throttles"),
         ("${local.metrics_namespace}", "DeadLetters"),
         ("${local.metrics_namespace}", "ProcessorErrors"),
+        ("${local.metrics_namespace}", "UncommittedSeconds"),
         ("AWS/RDS", "OldestReplicationSlotLag"),
         ("AWS/RDS", "TransactionLogsDiskUsage"),
     ],
@@ -305,6 +306,23 @@ def test_the_dead_letter_queue_alarm_watches_the_dlq_and_dms_failures_reach_the_
     task_events = one("aws_dms_event_subscription", "task")
     assert "failure" in task_events["event_categories"]
     assert task_events["sns_topic_arn"] == "${aws_sns_topic.alarms.arn}"
+
+
+def test_a_stalled_or_stopping_shard_pages():
+    """The processor's stall metric, and its shard_stopped events counted by a metric filter
+    (a worker restarting again and again), each have an alarm on the topic."""
+    stall = one("aws_cloudwatch_metric_alarm", "processor_shard_uncommitted")
+    assert stall["metric_name"] == "UncommittedSeconds" and stall["statistic"] == "Maximum"
+    assert stall["threshold"] == "${var.shard_stall_alarm_s}"
+    assert _valid("shard_stall_alarm_s", VARIABLES["shard_stall_alarm_s"]["default"])
+    assert not _valid("shard_stall_alarm_s", 10)
+    stops = one("aws_cloudwatch_log_metric_filter", "processor_shard_stops")
+    assert stops["pattern"].replace('\\"', '"') == '{ $.event = "shard_stopped" }'
+    alarm = one("aws_cloudwatch_metric_alarm", "processor_shard_stops")
+    assert alarm["metric_name"] == (
+        "${aws_cloudwatch_log_metric_filter.processor_shard_stops.metric_transformation[0].name}"
+    )
+    assert alarm["alarm_actions"] == "${local.alarm_actions}"
 
 
 def test_the_queue_age_alarm_watches_the_load_queue_not_its_dlq():
