@@ -1,0 +1,63 @@
+"""Edge failures classed where they enter: unavailable (stop the shard) or refused (the
+record's failure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
+
+from contracts.batches import MemoryStore, ObjectMissing
+from stream_processor.edge_errors import ClassedStore, EdgeRefused, EdgeUnavailable, classify
+from stream_processor.shard_health import Health, state
+
+
+def client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}}, "UpdateItem")
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (client_error("ProvisionedThroughputExceededException"), EdgeUnavailable),
+        (client_error("ThrottlingException"), EdgeUnavailable),
+        (client_error("SlowDown"), EdgeUnavailable),
+        (client_error("InternalServerError"), EdgeUnavailable),
+        (client_error("AccessDeniedException"), EdgeUnavailable),  # ours to fix, not the record's
+        (client_error("SomethingNew"), EdgeUnavailable),  # unknown: stopping loses nothing
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), EdgeUnavailable),
+        (client_error("ValidationException"), EdgeRefused),  # an item over 400 KB
+        (client_error("KeyTooLongError"), EdgeRefused),
+        (ParamValidationError(report="bad"), EdgeRefused),
+    ],
+)
+def test_botocore_failures_are_classed_unavailable_unless_the_request_s_content_was_refused(
+    exc, kind
+):
+    classed = classify("join state", exc)
+    assert type(classed) is kind and str(classed).startswith("join state")
+
+
+def test_the_classed_store_classes_failures_and_lets_a_missing_object_through():
+    class Failing(MemoryStore):
+        def put(self, key: str, body: bytes, content_type: str) -> None:
+            raise client_error("SlowDown")
+
+    with pytest.raises(EdgeUnavailable, match="object store unavailable: SlowDown"):
+        ClassedStore(Failing()).put("k", b"", "text/plain")
+    with pytest.raises(ObjectMissing):
+        ClassedStore(MemoryStore()).get("absent")
+
+
+def test_a_shard_s_state_from_its_health_and_how_far_behind_it_is():
+    now = datetime.now(UTC)
+    committing = Health("s", now - timedelta(seconds=5), None, None, 0)
+    stopped = Health("s", now - timedelta(seconds=5), now, "join state unavailable", 2)
+    quiet = Health("s", now - timedelta(seconds=600), None, None, 0)
+    assert state(stopped, 0, 120) == "ok"  # nothing waits behind its checkpoint
+    assert state(stopped, 2_000, 120).startswith("stalled: 2 stop(s)")
+    assert state(quiet, 2_000, 120).startswith("stalled: no commit for 600s")
+    assert state(committing, 500_000, 120) == "behind"  # a backlog it is catching up
+    assert state(committing, 2_000, 120) == "ok"
+    assert state(None, 2_000, 120) == "ok"
