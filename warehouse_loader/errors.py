@@ -4,8 +4,8 @@
   published shape, more rows the warehouse refuses than a bad row explains, a foreign key
   the load's deferred check refuses), or the message announcing it is not an S3 event:
   retrying will not help. (A row refused for its data is not one: the load sets it aside,
-  ``warehouse_loader.rejected``, and the rest of the manifest loads.) Reported at once; SQS retries it,
-  then moves it to the dead-letter queue.
+  ``warehouse_loader.rejected``, and the rest of the manifest loads.) Reported at once; SQS
+  retries it, then moves it to the dead-letter queue.
 - ``Transient``: S3 throttling or a 5xx, an HTTP connection failure or timeout, a dropped or
   refused database connection, a deadlock, a serialization failure, the server shutting down:
   retried in-process with backoff, then reported as retryable.
