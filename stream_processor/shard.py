@@ -99,9 +99,10 @@ class StopShard(RuntimeError):
 
 @dataclass
 class Breaker:
-    """Trips when most of the shard's recent records failed as ``processor_error``: then the
-    code is wrong, not the records, and dead-lettering the stream would only move it aside.
-    Over the last ``window`` records, at least ``min_errors`` errors and more than half."""
+    """Trips when most of the shard's records failed as ``processor_error``: then the code is
+    wrong, not the records, and dead-lettering the stream would only move it aside. At least
+    ``min_errors`` errors and more than half, in one call or over the last ``window`` records
+    (calls of one record each, on a quiet shard)."""
 
     window: int = 100
     min_errors: int = 10
@@ -111,8 +112,12 @@ class Breaker:
         self.recent.extend(failed)
         while len(self.recent) > self.window:
             self.recent.popleft()
-        errors = sum(self.recent)
-        return errors >= self.min_errors and 2 * errors > len(self.recent)
+        return self._most(sum(failed), len(failed)) or self._most(
+            sum(self.recent), len(self.recent)
+        )
+
+    def _most(self, errors: int, records: int) -> bool:
+        return errors >= self.min_errors and 2 * errors > records
 
 
 class MetricsUnavailable(RuntimeError):
@@ -176,8 +181,9 @@ class ShardProcessor:
         if self.breaker.trips(failed):
             reasons = {o.reason for o in outcomes if isinstance(o, Failure)}
             raise StopShard(
-                f"breaker: {sum(self.breaker.recent)} of the last {len(self.breaker.recent)} "
-                f"records failed as processor_error (our code, not the records); "
+                f"breaker: {sum(failed)} of the call's {len(failed)} records, "
+                f"{sum(self.breaker.recent)} of the last {len(self.breaker.recent)}, failed "
+                f"as processor_error (our code, not the records); "
                 f"e.g. {sorted(reasons)[0]}"
             )
         for (sequence_number, partition_key, data), outcome in zip(records, outcomes, strict=True):

@@ -31,7 +31,7 @@ from stream_processor.join_batch import Plan
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.join_state_dynamodb import DynamoJoinState
 from stream_processor.kcl_app import EXIT_SHARD_STOPPED, StarSchemaProcessor
-from stream_processor.shard import ShardProcessor
+from stream_processor.shard import Breaker, ShardProcessor
 from stream_processor.transform import OutRow
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import DEPT, SALE, STAFF
@@ -410,3 +410,11 @@ def test_a_record_whose_rows_parquet_cannot_hold_is_a_dead_letter_and_the_shard_
     assert letter["sequence_number"] == "2" and letter["cause"] == "processor_error"
     assert "cannot be written as parquet" in letter["reason"]
     assert base64.b64decode(letter["raw_base64"]) == b"the raw record"
+
+
+def test_the_breaker_sees_most_of_one_call_failing_or_most_of_the_last_records():
+    assert Breaker().trips([True] * 200 + [False] * 100)  # the call: 200 of 300
+    assert not Breaker().trips([True] * 9)  # too few to say it is our code
+    assert not Breaker().trips([True] * 10 + [False] * 10)  # half is not most
+    quiet = Breaker()  # a quiet shard: one record a call
+    assert [quiet.trips([True]) for _ in range(10)] == [False] * 9 + [True]
