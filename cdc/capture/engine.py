@@ -33,9 +33,11 @@ from cdc.capture import pgoutput, source
 from cdc.capture.kinesis import KinesisSink
 from cdc.capture.records import (
     ColumnDef,
+    KnownColumn,
     OutRecord,
     TableDef,
     TransactionPosition,
+    alter_operations,
     control_record,
     data_record,
 )
@@ -178,7 +180,19 @@ class CaptureEngine:
                 self._send(chunk)
                 stats.full_load_rows += len(chunk)
                 stats.state = "Table completed"
-                self._state["columns"][table] = [c.name for c in tdef.columns]
+                catalogue = source.column_catalogue(conn, tdef.schema, table)
+                self._remember(
+                    table,
+                    [
+                        KnownColumn(
+                            c.name,
+                            c.type_oid,
+                            catalogue[c.name].type_modifier if c.name in catalogue else None,
+                            catalogue[c.name].attnum if c.name in catalogue else None,
+                        )
+                        for c in tdef.columns
+                    ],
+                )
             snap.rollback()
         self._state["full_load_completed"] = True
         self._save_state()
@@ -258,35 +272,76 @@ class CaptureEngine:
                     raise pgoutput.ProtocolError("a change outside a transaction")
                 yield "record", self._change_record(conn, txn, lsn, message)
 
+    def _known(self, table: str) -> list[KnownColumn] | None:
+        """The table's columns as last seen (state files from before types were kept hold
+        names only: their types are unknown, so no type change is told from them)."""
+        entries = self._state["columns"].get(table)
+        if entries is None:
+            return None
+        return [KnownColumn(e) if isinstance(e, str) else KnownColumn(**e) for e in entries]
+
+    def _remember(self, table: str, columns: list[KnownColumn]) -> None:
+        self._state["columns"][table] = [
+            {
+                "name": c.name,
+                "type_oid": c.type_oid,
+                "type_modifier": c.type_modifier,
+                "attnum": c.attnum,
+            }
+            for c in columns
+        ]
+
     def _relation(
         self, conn: psycopg.Connection, message: pgoutput.Relation
     ) -> Iterator[tuple[str, Any]]:
-        """Remember the table's shape; a changed column list becomes DMS control records."""
-        nullable = source.nullability(conn, message.schema, message.table)
+        """Remember the table's shape; a change of its columns (names, types) becomes DMS
+        control records (``records.alter_operations``). Decoding sends a Relation message
+        before a table's first change in every peek, so most say nothing new."""
+        catalogue = source.column_catalogue(conn, message.schema, message.table)
         tdef = TableDef(
             message.schema,
             message.table,
             tuple(
-                ColumnDef(c.name, c.type_oid, nullable.get(c.name, True)) for c in message.columns
+                ColumnDef(
+                    c.name,
+                    c.type_oid,
+                    catalogue[c.name].nullable if c.name in catalogue else True,
+                )
+                for c in message.columns
             ),
             message.key_columns,
         )
         self._relations[message.relation_id] = tdef
-        known = self._state["columns"].get(message.table)
-        names = [c.name for c in tdef.columns]
-        if known is not None and known != names:
-            added = [n for n in names if n not in known]
-            dropped = [n for n in known if n not in names]
-            for operation, columns in (("add-column", added), ("drop-column", dropped)):
-                if columns:
-                    log("table_altered", table=message.table, operation=operation, columns=columns)
-                    self.status.tables[message.table].ddls += 1
-                    yield (
-                        "record",
-                        control_record(tdef, operation, task_id=self.config.task_id, now=utcnow()),
-                    )
-        if known != names:
-            self._state["columns"][message.table] = names
+        known = self._known(message.table)
+        previous = {c.name: c for c in known or ()}
+        after = [
+            KnownColumn(
+                c.name,
+                c.type_oid,
+                c.type_modifier,
+                # the catalogue is now, the message is when the change was logged: a name
+                # renamed since is no longer there, and keeps the number it had
+                catalogue[c.name].attnum
+                if c.name in catalogue
+                else getattr(previous.get(c.name), "attnum", None),
+            )
+            for c in message.columns
+        ]
+        if known is not None:
+            for operation, columns in alter_operations(known, after):
+                log(
+                    "table_altered",
+                    table=message.table,
+                    operation=operation,
+                    columns=list(columns),
+                )
+                self.status.tables[message.table].ddls += 1
+                yield (
+                    "record",
+                    control_record(tdef, operation, task_id=self.config.task_id, now=utcnow()),
+                )
+        if known != after:
+            self._remember(message.table, after)
             self._save_state()
 
     def _change_record(

@@ -27,6 +27,8 @@ class Column:
     name: str
     type_oid: int
     is_key: bool
+    # pg_attribute.atttypmod: varchar's length, numeric's precision and scale; -1 for none
+    type_modifier: int = -1
 
 
 @dataclass(frozen=True)
@@ -162,8 +164,10 @@ def parse(data: bytes) -> Message:
             flags = reader.int8()
             name = reader.string()
             type_oid = reader.uint32()
-            reader.int32()  # atttypmod
-            columns.append(Column(name=name, type_oid=type_oid, is_key=bool(flags & 1)))
+            modifier = reader.int32()  # atttypmod
+            columns.append(
+                Column(name=name, type_oid=type_oid, is_key=bool(flags & 1), type_modifier=modifier)
+            )
         return Relation(relation_id, schema or "public", table, tuple(columns))
     if kind == b"I":
         relation_id = reader.uint32()

@@ -138,14 +138,31 @@ def table_defs(conn: psycopg.Connection, schema: str, tables: Sequence[str]) -> 
     return defs
 
 
-def nullability(conn: psycopg.Connection, schema: str, table: str) -> dict[str, bool]:
-    regclass = sql.Identifier(schema, table).as_string(conn)
+@dataclass(frozen=True)
+class CatalogueColumn:
+    """What ``pg_attribute`` says of a column now: its number (kept by a rename, new after a
+    drop and add), type modifier and nullability. pgoutput's Relation message has the name,
+    type and modifier as they were when the change was logged, but neither of the others."""
+
+    attnum: int
+    type_modifier: int
+    nullable: bool
+
+
+def column_catalogue(
+    conn: psycopg.Connection, schema: str, table: str
+) -> dict[str, CatalogueColumn]:
+    """The table's columns in the catalogue now, by name (empty if the table is gone)."""
     rows = conn.execute(
-        "SELECT attname, NOT attnotnull FROM pg_attribute WHERE attrelid = %s::regclass "
-        "AND attnum > 0 AND NOT attisdropped",
-        (regclass,),
+        "SELECT a.attname, a.attnum, a.atttypmod, NOT a.attnotnull FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+        (schema, table),
     ).fetchall()
-    return dict(rows)
+    return {
+        name: CatalogueColumn(attnum, modifier, nullable)
+        for name, attnum, modifier, nullable in rows
+    }
 
 
 def snapshot_rows(conn: psycopg.Connection, table: TableDef) -> Iterator[tuple[str | None, ...]]:

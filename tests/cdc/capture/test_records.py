@@ -130,6 +130,73 @@ def test_a_control_record_describes_the_table_and_is_partitioned_by_task_and_tab
     assert body["control"]["table-def"]["primary-key"] == ["payment_id"]
 
 
+def known(*columns: tuple) -> list[records.KnownColumn]:
+    return [records.KnownColumn(*c) for c in columns]
+
+
+DESIGN = known(("design_id", 23, -1, 1), ("design_name", 25, -1, 2), ("file_name", 1043, 104, 3))
+
+
+def test_alter_operations_tell_added_gone_renamed_and_retyped_columns_apart():
+    assert records.alter_operations(DESIGN, DESIGN) == []
+    added = [*DESIGN, records.KnownColumn("licence", 25, -1, 4)]
+    assert records.alter_operations(DESIGN, added) == [("add-column", ("licence",))]
+    assert records.alter_operations(added, DESIGN) == [("drop-column", ("licence",))]
+    # ALTER COLUMN TYPE keeps the name and the attnum; the type OID or its modifier changes
+    widened = known(
+        ("design_id", 20, -1, 1), ("design_name", 25, -1, 2), ("file_name", 1043, 204, 3)
+    )
+    assert records.alter_operations(DESIGN, widened) == [
+        ("column-type-change", ("design_id", "file_name"))
+    ]
+    # a rename keeps the attnum; a drop and add of the same name gets a new one
+    renamed = known(("design_id", 23, -1, 1), ("title", 25, -1, 2), ("file_name", 1043, 104, 3))
+    assert records.alter_operations(DESIGN, renamed) == [("rename-column", ("title",))]
+    readded = known(("design_id", 23, -1, 1), ("file_name", 1043, 104, 3), ("title", 25, -1, 4))
+    assert records.alter_operations(DESIGN, readded) == [
+        ("drop-column", ("design_name",)),
+        ("add-column", ("title",)),
+    ]
+    renamed_and_retyped = [*renamed[:1], records.KnownColumn("title", 1043, 54, 2), renamed[2]]
+    assert records.alter_operations(DESIGN, renamed_and_retyped) == [
+        ("rename-column", ("title",)),
+        ("column-type-change", ("title",)),
+    ]
+
+
+def test_without_attnums_a_rename_is_a_drop_and_an_add_and_unknown_types_never_change():
+    # pgoutput alone cannot tell a rename from a drop and add: it carries no attnum
+    before = [records.KnownColumn("design_id", 23), records.KnownColumn("design_name", 25)]
+    after = [records.KnownColumn("design_id", 23), records.KnownColumn("title", 25)]
+    assert records.alter_operations(before, after) == [
+        ("drop-column", ("design_name",)),
+        ("add-column", ("title",)),
+    ]
+    names_only = [records.KnownColumn("design_id"), records.KnownColumn("design_name")]
+    assert records.alter_operations(names_only, before) == []
+    # the type modifier is compared only when both sides know it
+    assert records.alter_operations(known(("a", 1043, None, 1)), known(("a", 1043, 54, 1))) == []
+
+
+def test_a_control_record_of_each_alter_operation_has_dms_shape_and_others_are_refused():
+    for operation in ("add-column", "drop-column", "rename-column", "column-type-change"):
+        body = json.loads(records.control_record(PAYMENT, operation, task_id="t", now=NOW).data)
+        assert set(body) == {"control", "metadata"}
+        assert set(body["control"]) == {"table-def"}
+        assert set(body["control"]["table-def"]) == {"columns", "primary-key"}
+        assert body["metadata"] == {
+            "timestamp": "2026-11-25T12:00:00.123456Z",
+            "record-type": "control",
+            "operation": operation,
+            "partition-key-type": "task-id",
+            "partition-key-value": "t",
+            "schema-name": "public",
+            "table-name": "payment",
+        }
+    with pytest.raises(ValueError, match="control operation"):
+        records.control_record(PAYMENT, "alter-table", task_id="t", now=NOW)
+
+
 POSITION = TransactionPosition(1140, 1, 0x2_7C007328, 0x2_7C007300, NOW, (1139, 3))
 PAYMENT_ROW = {
     "payment_id": "17",
