@@ -414,11 +414,19 @@ VALIDITY: tuple[Column, ...] = (
 def history_spec(dimension: TableSpec) -> TableSpec:
     """``dim_<name>_history``: the dimension's key and attributes, the validity interval, then
     its bookkeeping columns but ``cdc_loaded_at``. Its text columns are unbounded ``text``
-    whatever the dimension's length (migration 0006): every value the dimension holds fits."""
+    whatever the dimension's length (migration 0006): every value the dimension holds fits.
+
+    An attribute added after the bookkeeping (docs/contracts.md, Adding a column: an ``ALTER
+    TABLE ... ADD COLUMN`` appends) comes after the history's bookkeeping too, where the same
+    ``ADD COLUMN`` puts it on the history: everything from the dimension's first bookkeeping
+    column on keeps the dimension's order."""
+    first = next(
+        (i for i, c in enumerate(dimension.columns) if c.is_bookkeeping), len(dimension.columns)
+    )
     columns = (
-        *(c for c in dimension.columns if not c.is_bookkeeping),
+        *dimension.columns[:first],
         *VALIDITY,
-        *(c for c in dimension.columns if c.is_bookkeeping and c.name != "cdc_loaded_at"),
+        *(c for c in dimension.columns[first:] if c.name != "cdc_loaded_at"),
     )
     return replace(
         dimension,
@@ -433,15 +441,19 @@ HISTORIES: dict[str, TableSpec] = {
 }
 
 
-def as_of_columns(fact: TableSpec) -> tuple[tuple[str, str, str, str], ...]:
+def as_of_columns(
+    fact: TableSpec, dimensions: dict[str, TableSpec] | None = None
+) -> tuple[tuple[str, str, str, str], ...]:
     """The dimension columns ``fact_<name>_as_of`` adds to the fact's: (view column, fact
     column, dimension, dimension column) for every attribute of every dimension the fact
     references (dim_date aside), named ``<dimension>_<attribute>`` unless the attribute
-    already starts with the dimension's name (``design_name``, not ``design_design_name``)."""
+    already starts with the dimension's name (``design_name``, not ``design_design_name``).
+    ``dimensions``: the dimensions' specs by name (default ``STAR_SCHEMA``'s)."""
     out = []
     for column, dimension in dimension_references(fact).items():
         prefix = dimension.removeprefix("dim_") + "_"
-        for attribute in spec(dimension).attributes:
+        found = spec(dimension) if dimensions is None else dimensions[dimension]
+        for attribute in found.attributes:
             name = attribute.name
             out.append(
                 (name if name.startswith(prefix) else prefix + name, column, dimension, name)

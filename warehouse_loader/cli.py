@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import boto3
 import click
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.batches import ObjectMissing, S3Store
-from warehouse_loader import config, reconcile, redrive, rejected, repair, runner
+from warehouse_loader import config, evolve, reconcile, redrive, rejected, repair, runner
 from warehouse_loader.connection import Warehouse
 from warehouse_loader.freshness import freshness
 
@@ -42,6 +43,36 @@ def migrate() -> None:
         click.echo(f"error: cannot reach the warehouse: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
     click.echo("warehouse schema is up to date")
+
+
+@main.group("migrations")
+def migrations_group() -> None:
+    """The warehouse's migrations (warehouse_loader/migrations/*.sql)."""
+
+
+@migrations_group.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Write the file here (default: the package's migrations folder).",
+)
+def migrations_new(name: str, folder: Path | None) -> None:
+    """Write the next migration, NNNN_NAME.sql, from the difference between the specs
+    (contracts/star_schema.py) and what the existing migrations make: ADD COLUMN on the
+    table, its history and versions table, and the as-of views again. Needs no database."""
+    try:
+        migration = evolve.new_migration(name)
+    except evolve.NotGenerated as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if migration is None:
+        click.echo("no difference between the specs and the migrations: nothing written")
+        return
+    path = evolve.write(migration, folder or evolve.MIGRATIONS_DIR)
+    click.echo(f"wrote {path}")
 
 
 @main.command()
