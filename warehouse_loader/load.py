@@ -141,9 +141,40 @@ def read_file(store: ObjectStore, table: str, key: str) -> pa.Table:
         raise BadBatch(f"cannot read {key}: no such object") from None
     except (pa.ArrowException, OSError) as exc:  # not parquet, or a corrupt file
         raise BadBatch(f"cannot read {key}: {type(exc).__name__}: {exc}") from None
-    if not data.schema.equals(schema_of(table), check_metadata=False):
-        raise BadBatch(f"{key} does not have the published {table} schema")
-    return data
+    return conform(data, table, key)
+
+
+def conform(data: pa.Table, table: str, key: str) -> pa.Table:
+    """A file's rows in the published schema of ``table``. A file written by the previous
+    spec during a roll-out (docs/contracts.md, Adding a column) lacks a nullable column the
+    spec has since added: the column is NULL in every row (``warehouse-loader backfill``
+    fills it later). Anything else that differs is a bad batch: a column the spec does not
+    have (a processor newer than this loader), a column of another type or nullability, a
+    NOT NULL column missing."""
+    schema = schema_of(table)
+    if data.schema.equals(schema, check_metadata=False):
+        return data
+    unknown = [n for n in data.schema.names if schema.get_field_index(n) < 0]
+    if unknown:
+        raise BadBatch(f"{key}: columns {unknown} are not in the published {table} schema")
+    if len(set(data.schema.names)) != len(data.schema.names):
+        raise BadBatch(f"{key}: a column is repeated")
+    columns = []
+    for published in schema:
+        if published.name not in data.schema.names:
+            if not published.nullable:
+                raise BadBatch(f"{key} lacks {table}.{published.name}, which is NOT NULL")
+            columns.append(pa.nulls(data.num_rows, published.type))
+            continue
+        theirs = data.schema.field(published.name)
+        if not theirs.equals(published):
+            raise BadBatch(
+                f"{key}: {table}.{published.name} is {theirs.type}"
+                f"{'' if theirs.nullable else ' not null'}, the published schema's "
+                f"{published.type}{'' if published.nullable else ' not null'}"
+            )
+        columns.append(data.column(published.name))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def to_csv(data: pa.Table) -> bytes:
