@@ -142,6 +142,13 @@ def capture_reset() -> None:
     metavar="ID",
     help="With --source aws: ToteSys's RDS DB instance, to read its slot's retained WAL.",
 )
+@click.option(
+    "--source-dsn",
+    default=None,
+    metavar="DSN",
+    help="ToteSys, to compare its catalogue with Contract A [default: TOTESYS_CDC_SOURCE_DSN; "
+    "without either the source schema is not checked].",
+)
 def monitor(
     engine: str,
     task_id: str | None,
@@ -151,8 +158,10 @@ def monitor(
     max_latency: float,
     max_retained_wal_mb: float,
     source_instance: str | None,
+    source_dsn: str | None,
 ) -> None:
-    """Is CDC healthy, how far behind is it, and how much WAL does its slot hold back?"""
+    """Is CDC healthy, how far behind is it, how much WAL does its slot hold back, and does
+    the source's schema still match Contract A?"""
     from cdc.monitor.cli import run_monitor
 
     sys.exit(
@@ -165,6 +174,7 @@ def monitor(
             max_latency=max_latency,
             max_retained_wal_mb=max_retained_wal_mb,
             source_instance=source_instance,
+            source_dsn=source_dsn,
         )
     )
 

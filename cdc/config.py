@@ -59,6 +59,8 @@ class MonitorConfig:
 
     state_dir: Path
     task_id: str
+    # ToteSys, to read its catalogue against Contract A (TOTESYS_CDC_SOURCE_DSN; optional)
+    source_dsn: str | None = None
 
 
 def load_monitor(env: Mapping[str, str] | None = None) -> MonitorConfig:
@@ -67,6 +69,7 @@ def load_monitor(env: Mapping[str, str] | None = None) -> MonitorConfig:
     return MonitorConfig(
         state_dir=Path(env.get(PREFIX + "CAPTURE_STATE_DIR", str(defaults.state_dir))).resolve(),
         task_id=env.get(PREFIX + "CAPTURE_TASK_ID", defaults.task_id),
+        source_dsn=env.get(PREFIX + "SOURCE_DSN") or None,
     )
 
 

@@ -42,13 +42,16 @@ def _latest(
 
 # The target endpoint settings Contract A depends on (cdc.dms_task.kinesis_settings has them
 # all): one JSON record per line, transaction details for versions, per-row partitioning for
-# per-row order. IncludeNullAndEmpty is not among them: the decoder reads an absent column as
-# NULL (and refuses an absent NOT NULL one).
+# per-row order, and NULLs sent explicitly (IncludeNullAndEmpty; DMS's default is to leave a
+# NULL column out, "KinesisSettings", AWS DMS API Reference): only then does a column missing
+# from an insert, update or load record mean the column is gone from the source (schema
+# drift, contracts.schema_drift) and not a NULL, which the processor could not tell apart.
 REQUIRED_TARGET_SETTINGS = (
     "MessageFormat",
     "IncludeTransactionDetails",
     "IncludePartitionValue",
     "PartitionIncludeSchemaTable",
+    "IncludeNullAndEmpty",
 )
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 
 from cdc.config import load_monitor
-from cdc.monitor import aws, local
+from cdc.monitor import aws, drift, local
 from cdc.monitor.model import TaskHealth, Thresholds, problems
 from cdc.monitor.report import render
 
@@ -20,16 +20,24 @@ console = Console()
 
 
 def _reader(
-    engine: str, task_id: str | None, source_instance: str | None = None
+    engine: str,
+    task_id: str | None,
+    source_instance: str | None = None,
+    source_dsn: str | None = None,
 ) -> Callable[[], TaskHealth]:
+    """The task's health, with the source's catalogue against Contract A (``drift``) when
+    the source can be reached: ``source_dsn``, else TOTESYS_CDC_SOURCE_DSN."""
+    cfg = load_monitor()
+    dsn = source_dsn or cfg.source_dsn
     if engine == "local":
-        cfg = load_monitor()
         task = task_id or cfg.task_id
-        return lambda: local.read(cfg.state_dir, task)
+        return lambda: drift.with_source_drift(local.read(cfg.state_dir, task), dsn)
     if not task_id:
         raise aws.MonitorError("--task-id is required with --source aws")
     dms, cloudwatch = boto3.client("dms"), boto3.client("cloudwatch")
-    return lambda: aws.read(dms, cloudwatch, task_id, source_instance=source_instance)
+    return lambda: drift.with_source_drift(
+        aws.read(dms, cloudwatch, task_id, source_instance=source_instance), dsn
+    )
 
 
 def run_monitor(
@@ -42,10 +50,11 @@ def run_monitor(
     max_latency: float,
     max_retained_wal_mb: float = Thresholds.max_retained_wal_mb,
     source_instance: str | None = None,
+    source_dsn: str | None = None,
 ) -> int:
     thresholds = Thresholds(max_latency_s=max_latency, max_retained_wal_mb=max_retained_wal_mb)
     try:
-        read = _reader(engine, task_id, source_instance)
+        read = _reader(engine, task_id, source_instance, source_dsn)
         health = read()
     except (aws.MonitorError, ClientError, BotoCoreError) as exc:
         console.print(f"[red]error:[/] {exc}")

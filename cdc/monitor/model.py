@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from contracts.schema_drift import Drift
+
 HEALTHY_STATUSES = {"running", "starting", "full-load"}
 
 
@@ -44,6 +46,8 @@ class TaskHealth:
     settings_problems: list[str] = field(default_factory=list)
     tables: list[TableHealth] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the source's live catalogue against Contract A (cdc.monitor.drift); None: not read
+    source_drift: list[Drift] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +79,7 @@ def problems(health: TaskHealth, thresholds: Thresholds) -> list[str]:
                 f"CDC latency ({name}) {value:.1f}s is above {thresholds.max_latency_s:g}s"
             )
     found += health.settings_problems
+    found += [f"source {d}" for d in health.source_drift or () if d.breaking]
     retained = health.retained_wal_bytes
     if retained is not None and retained > thresholds.max_retained_wal_mb * 1024 * 1024:
         found.append(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
+from cdc.monitor import drift
 from cdc.monitor.model import TaskHealth
 
 
@@ -33,6 +35,15 @@ def render(health: TaskHealth, problems: list[str]) -> Group:
             f"{health.tables_errored} errored",
         ),
     ]
+    if health.source_drift is not None:
+        drifted = any(d.breaking for d in health.source_drift)
+        colour = "red" if drifted else "yellow" if health.source_drift else "green"
+        rows.append(
+            (
+                "source schema vs Contract A",
+                f"[{colour}]{escape(drift.summary(health.source_drift))}[/]",
+            )
+        )
     if health.retained_wal_bytes is not None:
         rows.append(("slot retained WAL", f"{health.retained_wal_bytes / 1024:,.0f} KiB"))
     if health.last_failure_message:

@@ -12,7 +12,16 @@ import pytest
 
 from cdc import dms_task
 from cdc.monitor import aws as aws_monitor
+from cdc.monitor import drift
 from cdc.monitor.model import TaskHealth, Thresholds, problems
+from contracts.change_records import SOURCE_TABLES
+from contracts.schema_drift import (
+    COLUMN_ADDED,
+    COLUMN_GONE,
+    COLUMN_TYPE_CHANGED,
+    TABLE_ADDED,
+    TABLE_DROPPED,
+)
 from tests.fixtures import create_dms_task, unique_name
 
 
@@ -55,11 +64,67 @@ def test_target_settings_that_break_contract_a_are_named_with_the_fix():
         "target endpoint: IncludeTransactionDetails is False; Contract A needs True "
         "(set it in the endpoint's KinesisSettings, or apply terraform)",
     ]
-    assert (
-        aws_monitor.settings_problems({**dms_task.kinesis_settings(), "IncludeNullAndEmpty": False})
-        == []
-    )
+    # without NULLs sent explicitly, a missing column could be a NULL or a column gone
+    assert aws_monitor.settings_problems(
+        {**dms_task.kinesis_settings(), "IncludeNullAndEmpty": False}
+    ) == [
+        "target endpoint: IncludeNullAndEmpty is False; Contract A needs True "
+        "(set it in the endpoint's KinesisSettings, or apply terraform)"
+    ]
     assert problems(health(settings_problems=["x"]), Thresholds()) == ["x"]
+
+
+# ToteSys as DMS would name its types today: no drift
+KIND_DMS = {"int": "INT4", "text": "WSTRING", "numeric": "NUMERIC", "bool": "BOOLEAN"}
+KIND_DMS |= {"timestamp": "DATETIME", "date_text": "NCLOB"}
+TOTESYS = {t: {c: KIND_DMS[k] for c, k in cols.items()} for t, cols in SOURCE_TABLES.items()}
+
+
+def test_the_source_catalogue_as_contract_a_is_no_drift_and_each_drift_is_named():
+    assert drift.source_drift(TOTESYS) == [] and drift.summary([]) == "as Contract A"
+    assert drift.source_drift({**TOTESYS, "awsdms_ddl_audit": {"c_key": "INT8"}}) == []
+    altered = {t: dict(c) for t, c in TOTESYS.items()}
+    altered["design"]["licence"] = "NCLOB"  # ADD COLUMN
+    del altered["department"]["manager"]  # DROP COLUMN of a nullable column
+    del altered["address"]["city"]  # DROP COLUMN of a NOT NULL one
+    altered["sales_order"]["units_sold"] = "INT8"  # ALTER COLUMN TYPE bigint: still decodes
+    altered["payment"]["paid"] = "INT2"  # a bool that became a number: does not
+    altered["audit_log"] = {"id": "INT4"}  # CREATE TABLE
+    del altered["currency"]  # DROP TABLE
+    found = {(d.table, d.kind, d.column): d.breaking for d in drift.source_drift(altered)}
+    assert found == {
+        ("address", COLUMN_GONE, "city"): True,
+        ("audit_log", TABLE_ADDED, ""): False,
+        ("currency", TABLE_DROPPED, ""): False,
+        ("department", COLUMN_GONE, "manager"): False,
+        ("design", COLUMN_ADDED, "licence"): False,
+        ("payment", COLUMN_TYPE_CHANGED, "paid"): True,
+        ("sales_order", COLUMN_TYPE_CHANGED, "units_sold"): False,
+    }
+    seen = drift.with_source_drift(health(), None)
+    assert seen.source_drift is None and "source schema not checked" in seen.notes[-1]
+    drifted = health(source_drift=drift.source_drift(altered))
+    assert [p for p in problems(drifted, Thresholds())] == [
+        "source schema drift: address.city column gone (NOT NULL in Contract A: the table's "
+        "insert, update and load records are refused)",
+        "source schema drift: payment.paid column type changed (now INT2, Contract A has bool: "
+        "its values do not decode as bool)",
+    ]
+    line = drift.summary(drifted.source_drift)
+    assert "BREAKING address.city column gone" in line and "design.licence column added" in line
+    assert json.loads(json.dumps(drifted.to_json()))["source_drift"][0]["table"] == "address"
+
+
+def test_postgresql_types_are_named_as_dms_names_them():
+    assert [drift.dms_type(t) for t in ("int4", "int8", "varchar", "text", "timestamp")] == [
+        "INT4",
+        "INT8",
+        "WSTRING",
+        "NCLOB",
+        "DATETIME",
+    ]
+    assert drift.dms_type("TransactionType", "e") == "WSTRING"
+    assert drift.dms_type("uuid") == "UUID"  # no kind takes it: drift
 
 
 def test_table_mappings_that_leave_cdc_in_schema_table_partitioning_are_named():
@@ -211,8 +276,9 @@ def test_a_dms_task_is_read_from_the_dms_api_and_its_cloudwatch_metrics(stack_cf
         MigrationType="full-load-and-cdc",
         TableMappings=json.dumps(dms_task.table_mappings()),
     )
-    [setting] = aws_monitor.read(dms, cloudwatch, f"{name}-loose").settings_problems
-    assert setting.startswith("target endpoint: IncludeTransactionDetails is None")
+    details, nulls = aws_monitor.read(dms, cloudwatch, f"{name}-loose").settings_problems
+    assert details.startswith("target endpoint: IncludeTransactionDetails is None")
+    assert nulls.startswith("target endpoint: IncludeNullAndEmpty is None")
     # A task made without the object-mapping rules: DMS partitions its CDC by schema-table.
     selections = [r for r in dms_task.table_mappings()["rules"] if r["rule-type"] == "selection"]
     dms.create_replication_task(
