@@ -38,7 +38,7 @@ from contracts.batches import MemoryStore
 from contracts.star_schema import schema_of, spec
 from local_stack import postgres
 from local_stack.config import StackConfig
-from stream_processor.batch import Batch, write_files, write_manifest
+from stream_processor.batch import Batch, encode_files, put_files, write_manifest
 from stream_processor.transform import OutRow
 from warehouse_loader import migrations
 from warehouse_loader.load import load_manifest, to_csv
@@ -92,7 +92,7 @@ def manifest(store: MemoryStore, table: str, rows: list[dict[str, Any]]) -> str:
     batch = Batch(f"shardId-{uuid.uuid4().hex[:12]}")
     for i, row in enumerate(rows, start=1):
         batch.add_record(str(i), [OutRow(table, row)])
-    return write_manifest(batch, write_files(batch, store)[0], store)
+    return write_manifest(batch, put_files(batch, encode_files(batch)[0], store), store)
 
 
 def _timed_load(dsn: str, store: MemoryStore, key: str) -> float:

@@ -47,7 +47,7 @@ from contracts.star_schema import schema_of
 from local_stack import postgres
 from local_stack.config import StackConfig
 from local_stack.processes import process_cpu_seconds
-from stream_processor.batch import Batch, write_files, write_manifest
+from stream_processor.batch import Batch, encode_files, put_files, write_manifest
 from stream_processor.transform import OutRow
 from warehouse_loader import handler, migrations
 from warehouse_loader.config import LoaderConfig
@@ -232,7 +232,7 @@ def write_manifests(store: DirStore, manifests: int, rows: int, seed: int = 14) 
         batch = Batch(f"shardId-{shard:012d}")
         for row in out:
             batch.add_record(str(next(seqs[shard])), [row])
-        keys.append(write_manifest(batch, write_files(batch, store)[0], store))
+        keys.append(write_manifest(batch, put_files(batch, encode_files(batch)[0], store), store))
     return keys
 
 

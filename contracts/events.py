@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, TextIO
+
+_WRITING = threading.Lock()
 
 
 class Level(IntEnum):
@@ -39,8 +42,14 @@ def log(
     to: TextIO | None = None,
     **fields: Any,  # noqa: ANN401 - any JSON value
 ) -> None:
-    """Write one event line (to ``to``, default stderr) and flush it."""
-    print(format_event(level, event, fields), file=to or sys.stderr, flush=True)
+    """Write one event line (to ``to``, default stderr) and flush it: one write, under a
+    lock, so that events from several threads (the record processor's watchdog) never share
+    a line (``print`` writes the text and its newline separately)."""
+    stream = to or sys.stderr
+    line = format_event(level, event, fields) + "\n"
+    with _WRITING:
+        stream.write(line)
+        stream.flush()
 
 
 def warning(event: str, **fields: Any) -> None:  # noqa: ANN401

@@ -48,11 +48,6 @@ def parquet_bytes(arrow: pa.Table, compression: str = "zstd") -> bytes:
     return sink.getvalue()
 
 
-def to_parquet(table: str, rows: list[dict[str, Any]], compression: str = "zstd") -> bytes:
-    """Rows as a parquet file with the table's explicit schema (``to_arrow``)."""
-    return parquet_bytes(to_arrow(table, rows), compression)
-
-
 def unwritable_rows(table: str, rows: list[dict[str, Any]]) -> dict[int, str]:
     """Index → reason of each row of ``rows`` that cannot be converted to ``table``'s Arrow
     schema, found by bisection: a batch with one such row costs about 2 log2(n) conversions
@@ -145,17 +140,22 @@ def encode_files(
     """Pure: each table's parquet file, and the records (sequence number → reason) whose rows
     parquet cannot hold. Those records' rows are first taken out of the batch, in every table
     (a record is whole or not at all), so that one such value is one dead letter instead of a
-    batch that fails at every commit."""
+    batch that fails at every commit. Each table is converted to Arrow once; only a table that
+    fails is bisected (``unwritable_rows``) and, once the records are out, converted again."""
+    arrow: dict[str, pa.Table] = {}
     refused: dict[str, str] = {}
     for table, rows in sorted(batch.rows.items()):
-        for index, reason in unwritable_rows(table, rows).items():
-            refused.setdefault(batch.row_records[table][index], reason)
+        try:
+            arrow[table] = to_arrow(table, rows)
+        except UNWRITABLE:
+            for index, reason in unwritable_rows(table, rows).items():
+                refused.setdefault(batch.row_records[table][index], reason)
     if refused:
         batch.remove_rows_of(set(refused))
-    files = {
-        table: parquet_bytes(to_arrow(table, rows), compression)
-        for table, rows in sorted(batch.rows.items())
-    }
+        arrow = {  # every table held rows of those records, not only the ones that failed
+            table: to_arrow(table, rows) for table, rows in sorted(batch.rows.items())
+        }
+    files = {table: parquet_bytes(data, compression) for table, data in sorted(arrow.items())}
     return files, refused
 
 
@@ -168,14 +168,6 @@ def put_files(batch: Batch, files: dict[str, bytes], store: ObjectStore) -> list
         store.put(key, body, "application/vnd.apache.parquet")
         written.append(BatchFile(table, key, len(batch.rows[table])))
     return written
-
-
-def write_files(
-    batch: Batch, store: ObjectStore, compression: str = "zstd"
-) -> tuple[list[BatchFile], dict[str, str]]:
-    """``encode_files`` then ``put_files``: the files written, and the records refused."""
-    files, refused = encode_files(batch, compression)
-    return put_files(batch, files, store), refused
 
 
 def write_manifest(batch: Batch, files: list[BatchFile], store: ObjectStore) -> str:

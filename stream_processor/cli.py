@@ -27,6 +27,7 @@ from stream_processor import replay as replay_mod
 from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
 
 RECORD_PROCESSOR = "stream_processor.kcl_app"
+EXIT_STALLED = 3  # ``status --check``: a shard is stalled (1: the state could not be read)
 
 
 def daemon_settings(
@@ -162,7 +163,9 @@ def replay_list() -> None:
     Console().print(table)
 
 
-def _lags(cfg: processor_config.ProcessorConfig, leases: list[replay_mod.Lease]) -> dict:
+def _lags(
+    cfg: processor_config.ProcessorConfig, leases: list[replay_mod.Lease]
+) -> dict[str, int | None]:
     """Shard → how far its checkpoint is behind the newest record (ms; None: unknown)."""
     kinesis = boto3.client("kinesis") if cfg.stream_name else None
     return {
@@ -176,23 +179,27 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 
 @main.command()
-@click.option("--check", is_flag=True, help="Exit 1 if any shard is stalled.")
+@click.option("--check", is_flag=True, help=f"Exit {EXIT_STALLED} if any shard is stalled.")
 def status(check: bool) -> None:
     """Each shard's state: ok, behind (catching up) or stalled (records wait behind its
     checkpoint and it has stopped since its last commit, or not committed for
     TOTESYS_CDC_STALL_AFTER_S), with its last commit and its last stop's reason
-    (``stream_processor/shard_health.py``)."""
+    (``stream_processor/shard_health.py``). ``--check`` exits 3 when one is stalled, 1 when
+    the state cannot be read."""
     cfg = _config()
     dynamodb = boto3.client("dynamodb")
     try:
         leases = replay_mod.leases(dynamodb, cfg.application_name)
         lags = _lags(cfg, leases)
+        health = shard_health.DynamoHealth(dynamodb, cfg.state_table, cfg.application_name).read(
+            [lease.shard_id for lease in leases]
+        )
     except replay_mod.ReplayError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    health = shard_health.DynamoHealth(dynamodb, cfg.state_table, cfg.application_name).read(
-        [lease.shard_id for lease in leases]
-    )
+    except (BotoCoreError, ClientError) as exc:
+        click.echo(f"error: cannot read the shards' state: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
     table = Table(title=f"shards of {cfg.application_name}")
     for column in ("shard", "state", "owner", "behind latest", "last commit", "last stop"):
         table.add_column(column, no_wrap=column == "shard", overflow="fold")
@@ -212,7 +219,7 @@ def status(check: bool) -> None:
         )
     Console().print(table)
     if check and stalled:
-        sys.exit(1)
+        sys.exit(EXIT_STALLED)
 
 
 @replay.command("save")
@@ -347,7 +354,7 @@ def dead_letters_redrive(
     state = DynamoJoinState(boto3.client("dynamodb"), cfg.state_table)
     chosen = list(dead_letters.letters(store, reason=reason, cause=cause, since=_since(since)))
     result = dead_letters.redrive(
-        store, state, chosen, dry_run=dry_run, compression=cfg.compression
+        store, state, chosen, dry_run=dry_run, compression=cfg.compression, strict=cfg.strict
     )
     verb = "would land" if dry_run else "landed"
     click.echo(f"{len(chosen)} letters chosen; {len(result.landed)} {verb}: rows {result.rows}")

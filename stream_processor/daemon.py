@@ -157,6 +157,12 @@ class Restarts:
     first_s: float = 1.0
     max_s: float = 60.0
     healthy_after_s: float = 300.0
+    # A daemon that exits this soon after starting, this many times in a row, cannot start at
+    # all (bad properties, a broken image): give up, so that ECS sees the task fail (its
+    # deployment circuit breaker acts on tasks that fail to start), instead of restarting it
+    # forever. A shard stopping on an edge failure exits later: the KCL takes its leases first.
+    start_failure_s: float = 10.0
+    start_failures: int = 5
 
     def delay(self, restarts_in_a_row: int) -> float:
         return min(self.first_s * 2 ** (restarts_in_a_row - 1), self.max_s)
@@ -174,7 +180,9 @@ def supervise(
     is given is set when that daemon has exited.
 
     With ``restarts``, a daemon that exits without having been signalled is started again
-    (logged as ``daemon_exited``, an ERROR), until a signal stops it. This is how a shard that
+    (logged as ``daemon_exited``, an ERROR), until a signal stops it, or until it has exited
+    within ``start_failure_s`` of starting ``start_failures`` times in a row
+    (``daemon_cannot_start``: its status is returned). This is how a shard that
     stopped (``kcl_app``: its record processor exits, and with it the whole daemon) is read
     again from its checkpoint: the new daemon keeps the worker id, so it takes its own leases
     back at once. A signal during the pause before a restart stops at once.
@@ -193,7 +201,7 @@ def supervise(
             child.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
-    in_a_row = 0
+    in_a_row = failed_starts = 0
     try:
         while True:
             if received:
@@ -212,6 +220,10 @@ def supervise(
                 return status
             ran_s = time.monotonic() - started
             in_a_row = 1 if ran_s >= restarts.healthy_after_s else in_a_row + 1
+            failed_starts = failed_starts + 1 if ran_s < restarts.start_failure_s else 0
+            if failed_starts >= restarts.start_failures:
+                error("daemon_cannot_start", status=status, exits=failed_starts)
+                return status or 1
             delay = restarts.delay(in_a_row)
             error(
                 "daemon_exited",

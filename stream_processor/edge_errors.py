@@ -6,8 +6,10 @@ is classed where it enters, after boto3's own retries:
   call can be trusted to have happened: the shard stops and the KCL restarts it from its last
   checkpoint (``kcl_app``).
 - ``EdgeRefused``: the edge refused a request for what it carried (a DynamoDB item over its
-  400 KB limit, an S3 key or body it will not take). That is the failure of the record the
-  request was for, found by processing the call's records one at a time (``shard``).
+  400 KB limit). From the join state, that is the failure of the record the request was for,
+  found by processing the call's records again in halves (``shard``). From the object store it
+  stops the shard all the same: batch and dead-letter keys and bodies come from the shard and
+  sequence numbers, never from a record's content, so a refusal there is ours to fix.
 
 DynamoDB answers a request it refuses for its content with ``ValidationException`` ("Item size
 has exceeded the maximum allowed size", "Error handling" in the Amazon DynamoDB Developer
@@ -29,7 +31,9 @@ from contracts.batches import ObjectStore
 # Codes for a request refused for its content: the record it was for fails, not the edge.
 REFUSED_CODES = frozenset(
     {
-        "ValidationException",  # DynamoDB: item or attribute over its size limit
+        # DynamoDB: an item or attribute over its size limit; only when the message says size:
+        # a wrong key schema or expression is a ValidationException too, and that is ours
+        "ValidationException",
         "ItemCollectionSizeLimitExceededException",
         "KeyTooLongError",  # S3
         "EntityTooLarge",
@@ -53,7 +57,7 @@ def classify(edge: str, exc: BotoCoreError | ClientError) -> EdgeUnavailable | E
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "?")
         message = exc.response.get("Error", {}).get("Message", "")
-        if code in REFUSED_CODES:
+        if code in REFUSED_CODES and (code != "ValidationException" or "size" in message.lower()):
             return EdgeRefused(f"{edge} refused the request: {code}: {message}")
         return EdgeUnavailable(f"{edge} unavailable: {code}: {message}")
     return EdgeUnavailable(f"{edge} unavailable: {type(exc).__name__}: {exc}")

@@ -23,6 +23,7 @@ from typing import Any, NoReturn, Protocol
 import boto3
 from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.batches import ObjectStore, S3Store
@@ -32,6 +33,7 @@ from stream_processor.edge_errors import ClassedStore
 from stream_processor.join_batch import BulkJoinState
 from stream_processor.join_state_dynamodb import DynamoJoinState
 from stream_processor.shard import (
+    Breaker,
     CommitResult,
     MetricsUnavailable,
     Publish,
@@ -69,17 +71,22 @@ def checkpoint(checkpointer: kcl.Checkpointer, sequence_number: str | None, shar
     return False
 
 
+# Health writes are best effort, and the state table may be the edge that failed: short
+# timeouts and one retry, so that stopping a shard is not held up by boto3's full retries.
+HEALTH_CLIENT = Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 2})
 EXIT_SHARD_STOPPED = 3  # the record processor's exit status when it stops its shard
 WATCH_EVERY_S = 15.0  # how often the watchdog looks at the shard
 PUBLISH_EVERY_S = 60.0  # how often it publishes UncommittedSeconds
 
 
-class Health(Protocol):
+class HealthRecorder(Protocol):
     """Where a shard's last commit and stops are kept across restarts (``shard_health``)."""
 
     def committed(self, shard_id: str) -> None: ...
 
     def stopped(self, shard_id: str, reason: str) -> None: ...
+
+    def stopped_by_breaker(self, shard_id: str) -> bool: ...
 
 
 def at_edge(method: Callable[[StarSchemaProcessor, Any], None]) -> Callable[..., None]:
@@ -107,7 +114,7 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
     def __init__(
         self,
         make_shard: Callable[[str], ShardProcessor],
-        health: Health | None = None,
+        health: HealthRecorder | None = None,
         stall_after_s: float = 120.0,
     ) -> None:
         self.make_shard = make_shard
@@ -124,6 +131,12 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
     def initialize(self, initialize_input: Any) -> None:  # noqa: ANN401 - kclpy's input
         self.shard_id = initialize_input.shard_id
         self.shard = self.make_shard(self.shard_id)
+        if self.health is not None and self.health.stopped_by_breaker(self.shard_id):
+            # The breaker stopped this shard last time and nothing has committed since: the
+            # fault is still in our code until proven otherwise, so the first processor_error
+            # stops it again instead of up to min_errors records becoming dead letters at
+            # each restart.
+            self.shard.breaker = Breaker(min_errors=1)
         self.initialized_at = time.monotonic()
         log(
             "shard_initialized",
@@ -206,18 +219,21 @@ class StarSchemaProcessor(processor.RecordProcessorBase):
         failed child with ``stopProcessing``, which calls ``System.exit``: amazon-kinesis-
         client-multilang 3.1.3), so every shard of this worker stops too; ``stream-processor
         run`` restarts the daemon, whose KCL reads each shard again from its checkpoint."""
-        error(
-            "shard_stopped",
-            shard=self.shard_id,
-            reason=reason,
-            bug=bug,
-            held_records=self.shard.batch.records if self.shard else 0,
-            **({"detail": detail} if detail else {}),
-        )
-        self._publish_uncommitted()
-        if self.health is not None:
-            self.health.stopped(self.shard_id, reason)
-        raise SystemExit(EXIT_SHARD_STOPPED)  # kclpy lets SystemExit through
+        stored = f"bug: {reason}" if bug else reason
+        try:  # best effort, each step: nothing here may keep the record processor alive
+            error(
+                "shard_stopped",
+                shard=self.shard_id,
+                reason=stored,
+                bug=bug,
+                held_records=self.shard.batch.records if self.shard else 0,
+                **({"detail": detail} if detail else {}),
+            )
+            self._publish_uncommitted()
+            if self.health is not None:
+                self.health.stopped(self.shard_id, stored)
+        finally:
+            raise SystemExit(EXIT_SHARD_STOPPED)  # kclpy lets SystemExit through
 
     def uncommitted_s(self) -> float:
         held = self.holding_since
@@ -299,7 +315,9 @@ def serve(
 ) -> None:
     """Speak the KCL's MultiLangDaemon protocol on stdin/stdout until the daemon ends it (or
     the record processor stops its shard: ``SystemExit(EXIT_SHARD_STOPPED)``)."""
-    health = DynamoHealth(boto3.client("dynamodb"), cfg.state_table, cfg.application_name)
+    health = DynamoHealth(
+        boto3.client("dynamodb", config=HEALTH_CLIENT), cfg.state_table, cfg.application_name
+    )
     record_processor = StarSchemaProcessor(
         lambda shard: ShardProcessor(shard, state, store, cfg, publish),
         health,

@@ -27,6 +27,7 @@ COMMIT_EVERY_S = 30.0
 
 
 def health_key(application: str, shard_id: str) -> str:
+    """The shard's health item's key in the state table."""
     return f"shard-health#{application}#{shard_id}"
 
 
@@ -83,6 +84,23 @@ class DynamoHealth:
                 ":one": {"N": "1"},
             },
         )
+
+    def stopped_by_breaker(self, shard_id: str) -> bool:
+        """Whether the breaker stopped the shard last and it has not committed since (False
+        when that cannot be read: the breaker then starts as usual)."""
+        try:
+            item = self.client.get_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": health_key(self.application, shard_id)}},
+                ConsistentRead=True,
+            ).get("Item")
+        except (BotoCoreError, ClientError) as exc:
+            warning("shard_health_not_read", shard=shard_id, error=f"{type(exc).__name__}: {exc}")
+            return False
+        if item is None:
+            return False
+        health = _health(item)
+        return health.stops_since_commit > 0 and (health.stop_reason or "").startswith("breaker")
 
     def read(self, shard_ids: list[str]) -> dict[str, Health]:
         """The health of each shard that has any (strongly consistent)."""

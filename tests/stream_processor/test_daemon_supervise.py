@@ -88,3 +88,23 @@ def test_a_signal_during_the_pause_before_a_restart_stops_at_once(tmp_path):
     supervisor.send_signal(signal.SIGTERM)
     assert supervisor.wait(timeout=5) == 128 + signal.SIGTERM
     assert (tmp_path / "runs").read_text() == "1"
+
+
+def test_a_daemon_that_cannot_start_is_given_up_on_so_ecs_sees_the_task_fail(tmp_path):
+    supervisor = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RESTARTING.replace("max_s=0.4", "max_s=0.4, start_failures=3"),
+            FLAKY,
+            str(tmp_path / "runs"),
+            "99",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert supervisor.returncode == 1
+    assert (tmp_path / "runs").read_text() == "3"
+    assert '"event": "daemon_cannot_start"' in supervisor.stderr

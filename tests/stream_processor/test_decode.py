@@ -14,7 +14,7 @@ from cdc.simulator import dataset
 from contracts.change_records import BOOL, DATE_TEXT, INT, NUMERIC, SOURCE_TABLES, TEXT, TIMESTAMP
 from contracts.star_schema import spec
 from stream_processor import decode as decode_module
-from stream_processor.batch import to_parquet
+from stream_processor.batch import to_arrow
 from stream_processor.decode import Change, Control, DecodeError, decode, parse_timestamp
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.transform import OutRow, transform
@@ -212,7 +212,7 @@ def test_the_calendars_edges_decode_and_are_written(value, expected):
     change = decode(_with("sales_order", SALE, created_at=value, last_updated=value))
     assert change.image["created_at"] == expected
     for row in transform(change, MemoryJoinState()).rows:
-        to_parquet(row.table, [row.values])
+        to_arrow(row.table, [row.values])
 
 
 @pytest.mark.parametrize(
@@ -394,7 +394,7 @@ def _accepted_rows_fit(body: dict) -> None:
     except DecodeError:
         return
     for row in transform(change, _joined_state()).rows:
-        to_parquet(row.table, [row.values])
+        to_arrow(row.table, [row.values])
         assert _warehouse_misfits(row) == [], row
 
 

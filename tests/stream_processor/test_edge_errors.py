@@ -13,8 +13,8 @@ from stream_processor.edge_errors import ClassedStore, EdgeRefused, EdgeUnavaila
 from stream_processor.shard_health import Health, state
 
 
-def client_error(code: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "m"}}, "UpdateItem")
+def client_error(code: str, message: str = "m") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, "UpdateItem")
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,15 @@ def client_error(code: str) -> ClientError:
         (client_error("AccessDeniedException"), EdgeUnavailable),  # ours to fix, not the record's
         (client_error("SomethingNew"), EdgeUnavailable),  # unknown: stopping loses nothing
         (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), EdgeUnavailable),
-        (client_error("ValidationException"), EdgeRefused),  # an item over 400 KB
+        (
+            client_error("ValidationException", "Item size has exceeded the maximum allowed size"),
+            EdgeRefused,
+        ),
+        # a wrong key schema or expression: our configuration or code, not the record
+        (
+            client_error("ValidationException", "The provided key element does not match"),
+            EdgeUnavailable,
+        ),
         (client_error("KeyTooLongError"), EdgeRefused),
         (ParamValidationError(report="bad"), EdgeRefused),
     ],

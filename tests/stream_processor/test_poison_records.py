@@ -257,7 +257,8 @@ def test_any_valid_records_with_one_poison_land_once_and_the_poison_is_one_dead_
         assert driver.restarts == 0
     else:
         assert dead_letter_positions(store) == []
-        assert driver.restarts <= 1
+        fired = (state.calls if poison.startswith("join") else store.puts) >= fail_at
+        assert driver.restarts == (1 if fired else 0)  # the fault, when it came, stopped it
     assert driver.checkpoint == shard[-1][0]
 
 
@@ -418,3 +419,34 @@ def test_the_breaker_sees_most_of_one_call_failing_or_most_of_the_last_records()
     assert not Breaker().trips([True] * 10 + [False] * 10)  # half is not most
     quiet = Breaker()  # a quiet shard: one record a call
     assert [quiet.trips([True]) for _ in range(10)] == [False] * 9 + [True]
+
+
+class RememberedHealth:
+    """A health recorder that says the breaker stopped the shard last (as after a restart)."""
+
+    def __init__(self) -> None:
+        self.stops: list[str] = []
+
+    def committed(self, shard_id: str) -> None:
+        return None
+
+    def stopped(self, shard_id: str, reason: str) -> None:
+        self.stops.append(reason)
+
+    def stopped_by_breaker(self, shard_id: str) -> bool:
+        return True
+
+
+def test_after_a_breaker_stop_the_first_processor_error_stops_the_shard_again():
+    """Otherwise each restart would let up to min_errors records through as dead letters."""
+    store, health = MemoryStore(), RememberedHealth()
+    state = FaultyState(refused_staff=OVERSIZED_STAFF)
+    processor = StarSchemaProcessor(
+        lambda shard: ShardProcessor(shard, state, store, CONFIG), health
+    )
+    processor.initialize(SimpleNamespace(shard_id=SHARD, sequence_number="0"))
+    poison = CONTENT_POISONS["an item the join state refuses"]
+    with pytest.raises(SystemExit):
+        processor.process_records(kcl_input([("1", poison)], SimpleNamespace()))
+    processor._end_watch()
+    assert dead_letter_positions(store) == [] and health.stops[0].startswith("breaker")
