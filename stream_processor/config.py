@@ -7,6 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 PREFIX = "TOTESYS_CDC_"
+# What a record that differs from Contract A does (TOTESYS_CDC_SCHEMA_CHANGES; docs/
+# stream-processor.md, "Schema drift"): lenient carries on where the contract can, strict
+# dead-letters every such record.
+LENIENT, STRICT = "lenient", "strict"
+SCHEMA_CHANGES = (LENIENT, STRICT)
 
 
 class ConfigError(ValueError):
@@ -42,6 +47,21 @@ class ProcessorConfig:
     # A shard that holds records it has not committed for this long is stalled: the record
     # processor logs ``shard_stalled`` and ``stream-processor status`` says so.
     stall_after_s: float = 120.0
+    # The policy for records that differ from Contract A: lenient (the default, as Flink CDC's
+    # own) or strict.
+    schema_changes: str = LENIENT
+
+    def __post_init__(self) -> None:
+        if self.schema_changes not in SCHEMA_CHANGES:
+            raise ConfigError(
+                f"{PREFIX}SCHEMA_CHANGES must be one of {', '.join(SCHEMA_CHANGES)}, "
+                f"not {self.schema_changes!r}"
+            )
+
+    @property
+    def strict(self) -> bool:
+        """Dead-letter every record that differs from Contract A."""
+        return self.schema_changes == STRICT
 
 
 def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
@@ -71,6 +91,7 @@ def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
             kcl_max_heap_mb=int(env.get(PREFIX + "KCL_MAX_HEAP_MB", defaults.kcl_max_heap_mb)),
             worker_id=env.get(PREFIX + "KCL_WORKER_ID") or None,
             stall_after_s=float(env.get(PREFIX + "STALL_AFTER_S", defaults.stall_after_s)),
+            schema_changes=env.get(PREFIX + "SCHEMA_CHANGES", LENIENT).strip().lower(),
         )
     except ValueError as exc:
         raise ConfigError(f"invalid processor setting: {exc}") from None

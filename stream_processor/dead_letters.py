@@ -72,15 +72,17 @@ def redrive(
     *,
     dry_run: bool = False,
     compression: str = "zstd",
+    strict: bool = False,
 ) -> RedriveResult:
     """Redrive ``chosen`` (see the module's docstring). ``dry_run``: say what would land and
-    what still fails, writing nothing (the join state is only read)."""
+    what still fails, writing nothing (the join state is only read). ``strict``: the schema
+    policy (TOTESYS_CDC_SCHEMA_CHANGES), as the shards apply it."""
     ordered = sorted(chosen, key=lambda kl: (kl[1].shard_id, int(kl[1].sequence_number)))
     result = RedriveResult(redrive_shard_id([k for k, _ in ordered]))
     if not ordered:
         return result
     source = _ReadOnly(state) if dry_run else state
-    outcomes = process(source, [letter.raw for _, letter in ordered])
+    outcomes = process(source, [letter.raw for _, letter in ordered], strict=strict)
     batch = Batch(result.shard_id)
     for position, ((key, _), outcome) in enumerate(zip(ordered, outcomes, strict=True), 1):
         if isinstance(outcome, Failure):

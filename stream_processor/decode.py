@@ -12,6 +12,17 @@ cdc_version's numeric(38, 0). Whatever a converter raises, the record is refused
 cannot be written or a load that fails. Control records (table DDL) decode to ``Control`` and
 never fail the shard.
 
+Each record is compared with Contract A (``contracts.schema_drift``): a data record's columns
+(its ``data``'s keys; our DMS endpoint sends NULLs explicitly, so a key an insert, update or
+load lacks is a column gone, while a delete carries only what the source logged), a control
+record's ``table-def``. What differs is the record's ``drift``. The policy (``strict``, the
+processor's ``TOTESYS_CDC_SCHEMA_CHANGES``) decides what follows: lenient carries on where the
+contract can (a column added is not read, a nullable column gone is NULL) and refuses what
+breaks it (a NOT NULL column gone, a value that no longer decodes), naming the drift; strict
+refuses every record with drift. The check costs the common record one ``len`` comparison: a
+record with as many keys as the contract's columns and none of them missing (looked up only
+for a NULL value) has exactly the contract's keys.
+
 JSON is parsed by orjson, about three times faster than the standard library's ``json`` on
 these records (the largest single cost of the processor, measured: docs/benchmarks.md). It
 returns the same Python types for Contract A's values; it is stricter about what is not JSON
@@ -21,7 +32,7 @@ and an integer beyond 64 bits, which no PostgreSQL integer column holds, becomes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -44,10 +55,20 @@ from contracts.change_records import (
     version_of,
 )
 from contracts.limits import NUL, VERSIONS, Limits, source_limits
+from contracts.schema_drift import Drift, drift_of_keys, drift_of_table_def
 
 
 class DecodeError(ValueError):
-    """A record that is not a valid Contract A record; ``str()`` is the reason."""
+    """A record that is not a valid Contract A record; ``str()`` is the reason. ``drift``: how
+    the record differs from Contract A (when it does); ``column``: ``table.column`` of the
+    value that failed, when one did."""
+
+    def __init__(
+        self, reason: str, *, drift: tuple[Drift, ...] = (), column: str | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.drift = drift
+        self.column = column
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,7 @@ class Change:
     transaction_id: int | None = None
     # an update that changed the primary key: the key before (from the record's before-image)
     previous_key: int | None = None
+    drift: tuple[Drift, ...] = ()  # how the record's columns differ from Contract A
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,7 @@ class Control:
     table: str
     operation: str
     columns: tuple[str, ...]
+    drift: tuple[Drift, ...] = ()  # how its table-def differs from Contract A
 
 
 def parse_timestamp(value: Any) -> datetime:  # noqa: ANN401
@@ -211,6 +234,8 @@ _TEXT_COLUMNS = {
     table: tuple(column for column, kind in kinds.items() if kind == TEXT)
     for table, kinds in SOURCE_TABLES.items()
 }
+# Per table: how many columns Contract A has (a record with as many, none missing, has its keys).
+_WIDTHS = {table: len(kinds) for table, kinds in SOURCE_TABLES.items()}
 _NUL_ESCAPE, _BACKSLASH = b"\\u0000", ord("\\")
 _LOWEST_VERSION, _HIGHEST_VERSION = VERSIONS
 _VERSION_RANGE = f"0 .. 10**{len(str(_HIGHEST_VERSION))} - 1"
@@ -233,8 +258,35 @@ def _shown(value: Any) -> str:  # noqa: ANN401
     return _clipped(repr(value))
 
 
-def decode(raw: bytes) -> Change | Control:
-    """One Kinesis record's data."""
+# (table, a delete?, the record's keys in order) → its drift: after a column is added or gone,
+# every record of its table takes the comparison, and DMS writes one table's keys in one order.
+_DRIFTS: dict[tuple[str, bool, tuple[str, ...]], tuple[Drift, ...]] = {}
+_DRIFTS_KEPT = 1024
+
+
+def _drift_of(table: str, deleting: bool, data: Mapping[str, Any]) -> tuple[Drift, ...]:
+    key = (table, deleting, tuple(data))
+    drift = _DRIFTS.get(key)
+    if drift is None:
+        if len(_DRIFTS) >= _DRIFTS_KEPT:
+            _DRIFTS.clear()
+        drift = _DRIFTS[key] = tuple(
+            drift_of_keys(table, "delete" if deleting else "insert", key[2])
+        )
+    return drift
+
+
+def _strict_refusal(table: str, operation: object, drift: tuple[Drift, ...]) -> DecodeError:
+    return DecodeError(
+        f"{table} {operation} record differs from Contract A and the policy is strict "
+        f"(TOTESYS_CDC_SCHEMA_CHANGES): {'; '.join(map(str, drift))}",
+        drift=drift,
+    )
+
+
+def decode(raw: bytes, *, strict: bool = False) -> Change | Control:
+    """One Kinesis record's data. ``strict``: refuse a record that differs from Contract A
+    (the module's docstring)."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -247,13 +299,20 @@ def decode(raw: bytes) -> Change | Control:
         control = body.get("control")
         table_def = control.get("table-def") if isinstance(control, dict) else None
         columns = table_def.get("columns") if isinstance(table_def, dict) else None
+        drift = tuple(drift_of_table_def(str(table), str(operation), table_def))
+        if strict and drift:
+            raise _strict_refusal(str(table), operation, drift)
         return Control(
-            str(table), str(operation), tuple(columns) if isinstance(columns, dict) else ()
+            str(table),
+            str(operation),
+            tuple(columns) if isinstance(columns, dict) else (),
+            drift,
         )
     if meta.get("record-type") != "data":
         raise DecodeError(f"unknown record-type {meta.get('record-type')!r}")
     if not isinstance(table, str) or table not in SOURCE_TABLES:
-        raise DecodeError(f"unknown table {meta.get('schema-name')}.{table}")
+        drift = tuple(drift_of_keys(table, str(operation), ())) if isinstance(table, str) else ()
+        raise DecodeError(f"unknown table {meta.get('schema-name')}.{table}", drift=drift)
     if operation not in DATA_OPERATIONS:
         raise DecodeError(f"unknown operation {operation!r} on {table}")
     data = body.get("data")
@@ -273,21 +332,38 @@ def decode(raw: bytes) -> Change | Control:
         )
     image: dict[str, Any] = {}
     deleting = operation == "delete"
+    drift: tuple[Drift, ...] = ()
+    if len(data) != _WIDTHS[table]:
+        drift = _drift_of(table, deleting, data)
+        if strict and drift:
+            raise _strict_refusal(table, operation, drift)
     for column, typed, convert, nullable in _PLAN[table]:
         value = data.get(column)
         if type(value) is typed:
             image[column] = value
         elif value is None:
-            if not deleting and not nullable:
-                if column not in data:
-                    raise DecodeError(f"{table} {operation} record is missing column {column}")
-                raise DecodeError(f"{table}.{column} is null in a {operation} record")
+            if not deleting and column not in data:  # gone from the source
+                drift = drift or _drift_of(table, deleting, data)
+                if strict:
+                    raise _strict_refusal(table, operation, drift)
+                if not nullable:
+                    gone = next((str(d) for d in drift if d.column == column), "")
+                    raise DecodeError(
+                        f"{table} {operation} record is missing column {column}: {gone}",
+                        drift=drift,
+                    )
+            elif not deleting and not nullable:
+                raise DecodeError(f"{table}.{column} is null in a {operation} record", drift=drift)
             image[column] = None
         else:
             try:
                 image[column] = convert(value)
             except Exception as exc:  # OverflowError too: any failure is this value's
-                raise DecodeError(f"{table}.{column} = {_shown(value)}: {_why(exc)}") from None
+                raise DecodeError(
+                    f"{table}.{column} = {_shown(value)}: {_why(exc)}",
+                    drift=drift,
+                    column=f"{table}.{column}",
+                ) from None
     if type(raw) is not bytes or (_BACKSLASH in raw and _NUL_ESCAPE in raw):
         for column in _TEXT_COLUMNS[table]:
             value = image[column]
@@ -306,6 +382,7 @@ def decode(raw: bytes) -> Change | Control:
         image,
         transaction_id if isinstance(transaction_id, int) else None,
         _previous_key(body, table, key_column, key) if operation == "update" else None,
+        drift,
     )
 
 

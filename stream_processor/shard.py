@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 
 from contracts.batches import BAD_RECORD, PROCESSOR_ERROR, DeadLetter, ObjectStore
 from contracts.events import error, log, warning
+from contracts.schema_drift import Drift
 from stream_processor.batch import Batch, dead_letter, encode_files, put_files, write_manifest
 from stream_processor.config import ProcessorConfig
 from stream_processor.decode import Change, Control, DecodeError, decode
+from stream_processor.drift import SEEN, DriftRegistry
 from stream_processor.edge_errors import EdgeRefused, EdgeUnavailable
 from stream_processor.join_batch import BulkJoinState, prepare
 from stream_processor.transform import OutRow, transform
@@ -33,13 +35,27 @@ class Failure:
 
     cause: str
     reason: str
+    drift: tuple[Drift, ...] = ()  # how the record differs from Contract A, when it does
+    column: str | None = None  # ``table.column`` of the value that failed, when one did
 
 
 Outcome = tuple[OutRow, ...] | Control | Failure
 
 
-def process(state: BulkJoinState, records: Sequence[bytes]) -> list[Outcome]:
-    """Each record's rows (or control notice, or failure), in order: decoded, the join state
+def process(
+    state: BulkJoinState, records: Sequence[bytes], *, strict: bool = False
+) -> list[Outcome]:
+    """Each record's rows (or control notice, or failure), in order (``process_drifting``
+    without the drift)."""
+    return [outcome for outcome, _ in process_drifting(state, records, strict=strict)]
+
+
+def process_drifting(
+    state: BulkJoinState, records: Sequence[bytes], *, strict: bool = False
+) -> list[tuple[Outcome, tuple[Drift, ...]]]:
+    """Each record's rows (or control notice, or failure) and how it differs from Contract A
+    (``decode``; ``strict``: the policy that refuses every record that does), in order:
+    decoded, the join state
     read and written once for them all (``join_batch``), transformed one by one against that
     snapshot with each one's writes applied before the next. The shard and a dead-letter
     redrive both go through here.
@@ -52,39 +68,41 @@ def process(state: BulkJoinState, records: Sequence[bytes]) -> list[Outcome]:
     record's item, or our code failing on one record's writes), the records are processed again
     in halves, recursively, until the failing record is alone and becomes the failure: a poison
     record among n costs about 2 log2(n) extra calls, the others go on in order."""
-    decoded = [_decoded(data) for data in records]
+    decoded = [_decoded(data, strict) for data in records]
     try:
         view = prepare(state, [d for d in decoded if isinstance(d, Change)])
     except EdgeUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - the record edge: one record's failure, found below
         if len(records) == 1:
-            return [Failure(PROCESSOR_ERROR, f"join state failed: {type(exc).__name__}: {exc}")]
+            failure = Failure(PROCESSOR_ERROR, f"join state failed: {type(exc).__name__}: {exc}")
+            return [(failure, decoded[0].drift)]
         middle = len(records) // 2
-        return process(state, records[:middle]) + process(state, records[middle:])
-    outcomes: list[Outcome] = []
+        return process_drifting(state, records[:middle], strict=strict) + process_drifting(
+            state, records[middle:], strict=strict
+        )
+    outcomes: list[tuple[Outcome, tuple[Drift, ...]]] = []
     for item in decoded:
         if not isinstance(item, Change):
-            outcomes.append(item)
+            outcomes.append((item, item.drift))
             continue
         try:
             out = transform(item, view)
         except Exception as exc:  # noqa: BLE001 - the record edge: a valid record our code fails on
-            outcomes.append(
-                Failure(PROCESSOR_ERROR, f"transform failed: {type(exc).__name__}: {exc}")
-            )
+            failure = Failure(PROCESSOR_ERROR, f"transform failed: {type(exc).__name__}: {exc}")
+            outcomes.append((failure, item.drift))
             continue
         if out.writes:
             view.apply(out.writes)
-        outcomes.append(out.rows)
+        outcomes.append((out.rows, item.drift))
     return outcomes
 
 
-def _decoded(data: bytes) -> Change | Control | Failure:
+def _decoded(data: bytes, strict: bool) -> Change | Control | Failure:
     try:
-        return decode(data)
+        return decode(data, strict=strict)
     except DecodeError as exc:
-        return Failure(BAD_RECORD, str(exc))
+        return Failure(BAD_RECORD, str(exc), exc.drift, exc.column)
     except Exception as exc:  # noqa: BLE001 - the record edge: decode has a bug for this record
         return Failure(PROCESSOR_ERROR, f"decode failed: {type(exc).__name__}: {exc}")
 
@@ -132,6 +150,7 @@ class Metrics:
     dead_letters: int = 0
     processor_errors: int = 0
     control_records: int = 0
+    schema_drifts: int = 0  # distinct drifts this shard reported first in its process
     millis_behind_latest: int | None = None
 
 
@@ -151,8 +170,10 @@ class ShardProcessor:
         store: ObjectStore,
         config: ProcessorConfig,
         publish: Publish | None = None,
+        drifts: DriftRegistry = SEEN,
     ) -> None:
-        """``publish`` receives each batch's figures (CloudWatch in AWS; None: logs only)."""
+        """``publish`` receives each batch's figures (CloudWatch in AWS; None: logs only);
+        ``drifts``: the schema drifts already reported (by default the process's)."""
         self.shard_id = shard_id
         self.state = state
         self.store = store
@@ -161,6 +182,8 @@ class ShardProcessor:
         self.batch = Batch(shard_id)
         self.metrics = Metrics()
         self.breaker = Breaker()
+        self.drifts = drifts
+        self.new_drifts = 0  # since the last commit: its SchemaDrift figure
 
     def process(self, sequence_number: str, partition_key: str, data: bytes) -> None:
         """One Kinesis record (see ``process_many``)."""
@@ -172,11 +195,15 @@ class ShardProcessor:
         the shard keeps moving. A shared join state (DynamoDB) is read and written once for
         the whole batch (``join_batch``). Raises ``StopShard`` when the join state or the
         dead-letter store is unavailable, or when the breaker trips (before any of the call's
-        records is dead-lettered)."""
+        records is dead-lettered). Each schema drift a record shows that this process has not
+        reported yet is a ``schema_drift`` event (``drift.DriftRegistry``)."""
         try:
-            outcomes = process(self.state, [data for _, _, data in records])
+            processed = process_drifting(
+                self.state, [data for _, _, data in records], strict=self.config.strict
+            )
         except EdgeUnavailable as exc:
             raise StopShard(str(exc)) from exc
+        outcomes = [outcome for outcome, _ in processed]
         failed = [isinstance(o, Failure) and o.cause == PROCESSOR_ERROR for o in outcomes]
         if self.breaker.trips(failed):
             reasons = {o.reason for o in outcomes if isinstance(o, Failure)}
@@ -186,8 +213,12 @@ class ShardProcessor:
                 f"as processor_error (our code, not the records); "
                 f"e.g. {sorted(reasons)[0]}"
             )
-        for (sequence_number, partition_key, data), outcome in zip(records, outcomes, strict=True):
+        for (sequence_number, partition_key, data), (outcome, drift) in zip(
+            records, processed, strict=True
+        ):
             self.metrics.records_in += 1
+            if drift:
+                self._note_drift(drift, sequence_number)
             rows: tuple[OutRow, ...] = ()
             if isinstance(outcome, Control):
                 self.metrics.control_records += 1
@@ -196,12 +227,31 @@ class ShardProcessor:
                     shard=self.shard_id,
                     table=outcome.table,
                     operation=outcome.operation,
+                    drift=len(outcome.drift),
                 )
             elif isinstance(outcome, Failure):
-                self._dead_letter(sequence_number, partition_key, data, outcome)
+                self._dead_letter(sequence_number, partition_key, data, self._named(outcome))
             else:
                 rows = outcome
             self.batch.add_record(sequence_number, rows, (partition_key, data))
+
+    def _note_drift(self, drift: tuple[Drift, ...], sequence_number: str) -> None:
+        new = self.drifts.note(
+            drift,
+            policy=self.config.schema_changes,
+            shard=self.shard_id,
+            sequence_number=sequence_number,
+        )
+        self.new_drifts += len(new)
+        self.metrics.schema_drifts += len(new)
+
+    def _named(self, failure: Failure) -> Failure:
+        """A value that failed to decode in a column whose type the source changed: the reason
+        says so."""
+        change = self.drifts.type_change(failure.column)
+        if failure.cause != BAD_RECORD or change is None or str(change) in failure.reason:
+            return failure
+        return Failure(failure.cause, f"{failure.reason}; {change}", failure.drift, failure.column)
 
     def _dead_letter(
         self, sequence_number: str, partition_key: str, data: bytes, failure: Failure
@@ -276,6 +326,7 @@ class ShardProcessor:
         except (EdgeUnavailable, EdgeRefused) as exc:
             raise StopShard(f"cannot commit {batch.first_seq}..{batch.last_seq}: {exc}") from exc
         self.batch = Batch(self.shard_id)
+        new_drifts, self.new_drifts = self.new_drifts, 0
         flush_ms = round((time.monotonic() - started) * 1000, 1)
         assert batch.last_seq is not None
         checkpointed = checkpoint(None if shard_end else batch.last_seq)  # 3
@@ -290,6 +341,7 @@ class ShardProcessor:
             records=batch.records,
             rows=result.files,
             dead_letters=batch.dead_letters,
+            schema_drifts=new_drifts,
             last_sequence_number=batch.last_seq,
             checkpointed=checkpointed,
             flush_ms=flush_ms,
@@ -303,6 +355,7 @@ class ShardProcessor:
                 "ProcessorErrors": batch.processor_errors,
                 "FlushLatencyMs": flush_ms,
                 "MillisBehindLatest": self.metrics.millis_behind_latest or 0,
+                "SchemaDrift": new_drifts,
             }
         )
         return result

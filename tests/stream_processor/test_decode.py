@@ -62,7 +62,15 @@ def test_control_records_are_understood_not_crashed_on():
             },
         }
     )
-    assert decode(raw.encode()) == Control("design", "add-column", ("design_id", "licence"))
+    control = decode(raw.encode())
+    assert isinstance(control, Control)
+    assert (control.table, control.operation, control.columns) == (
+        "design",
+        "add-column",
+        ("design_id", "licence"),
+    )
+    # its table-def is the whole table: licence added, the others gone (contracts.schema_drift)
+    assert ("column_added", "licence") in {(d.kind, d.column) for d in control.drift}
 
 
 @pytest.mark.parametrize(
