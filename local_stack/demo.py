@@ -17,19 +17,23 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 import psycopg
+from psycopg import sql
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from cdc import source_schema
 from cdc.cli import print_traffic_summary
+from cdc.monitor import drift as source_drift
 from cdc.monitor import local as local_monitor
 from cdc.monitor.model import Thresholds, problems
 from cdc.monitor.report import render as render_health
 from cdc.simulator.traffic import TrafficStats
+from contracts.schema_drift import Drift
 from local_stack import config as stack_config
 from local_stack import dashboard, stack
 from local_stack.cli import print_status
@@ -37,6 +41,11 @@ from local_stack.pipeline import Names, Pipeline
 from local_stack.processes import StackError
 
 console = Console()
+
+
+DATA_OPS = ("load", "insert", "update", "delete")
+# --alter: the nullable column the demo adds to design while the traffic runs
+ALTER_TABLE, ALTER_COLUMN = "design", "licence"
 
 
 def stream_counts(pipeline: Pipeline) -> Counter[tuple[str, str]]:
@@ -53,7 +62,7 @@ def stream_counts_table(pipeline: Pipeline) -> Table:
     for column in ("table", "load", "insert", "update", "delete", "control"):
         summary.add_column(column, justify="left" if column == "table" else "right")
     for name in source_schema.TABLES:
-        control = sum(n for (t, op), n in counts.items() if t == name and op.endswith("table"))
+        control = sum(n for (t, op), n in counts.items() if t == name and op not in DATA_OPS)
         summary.add_row(
             name,
             *(str(counts[(name, op)]) for op in ("load", "insert", "update", "delete")),
@@ -66,7 +75,13 @@ def stream_counts_table(pipeline: Pipeline) -> Table:
 @click.option("--duration", default=30.0, show_default=True, help="Seconds of live traffic.")
 @click.option("--rate", default=100.0, show_default=True, help="Row changes per second.")
 @click.option("--seed", default=42, show_default=True)
-def main(duration: float, rate: float, seed: int) -> None:
+@click.option(
+    "--alter",
+    is_flag=True,
+    help=f"Halfway through the traffic, add a nullable column to {ALTER_TABLE} (a real ALTER "
+    "TABLE) and show the schema drift the source and the processor show.",
+)
+def main(duration: float, rate: float, seed: int, alter: bool) -> None:
     """Run the demo on the local stack (Ctrl-C stops the traffic early)."""
     cfg = stack_config.load()
     try:
@@ -74,7 +89,7 @@ def main(duration: float, rate: float, seed: int) -> None:
         console.rule("local stack")
         print_status(stack.up(cfg))
         try:
-            run_demo(cfg, duration=duration, rate=rate, seed=seed)
+            run_demo(cfg, duration=duration, rate=rate, seed=seed, alter=alter)
         finally:
             if started_here:
                 stack.down(cfg)
@@ -84,7 +99,14 @@ def main(duration: float, rate: float, seed: int) -> None:
         sys.exit(1)
 
 
-def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, seed: int) -> None:
+def run_demo(
+    cfg: stack_config.StackConfig,
+    *,
+    duration: float,
+    rate: float,
+    seed: int,
+    alter: bool = False,
+) -> None:
     pipeline = Pipeline(cfg, Names.demo())
     console.rule("ToteSys initial dataset, warehouse schema, stream")
     began = time.monotonic()
@@ -110,13 +132,21 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
         )
         console.rule(f"live traffic: {rate:g} changes/s for {duration:g}s (Ctrl-C to stop early)")
         traffic_started = datetime.now(UTC).replace(tzinfo=None)
-        stats, final = live(pipeline, rate=rate, duration=duration, seed=seed, stop=stop)
+        stats, final = live(
+            pipeline,
+            rate=rate,
+            duration=duration,
+            seed=seed,
+            stop=stop,
+            alter_at_s=duration / 2 if alter else None,
+        )
         console.print(dashboard.render(final, title="ToteSys CDC, caught up"))
         show_history(pipeline)
         settings = {
             "rate (changes/s)": f"{rate:g}",
             "duration (s)": f"{duration:g}",
             "seed": str(seed),
+            "alter": f"ADD COLUMN {ALTER_TABLE}.{ALTER_COLUMN}" if alter else "no",
         }
         summary = report(
             pipeline,
@@ -125,6 +155,7 @@ def run_demo(cfg: stack_config.StackConfig, *, duration: float, rate: float, see
             interrupted=stop.is_set(),
             settings=settings,
             traffic_started=traffic_started,
+            altered=alter,
         )
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -156,8 +187,10 @@ def live(
     duration: float,
     seed: int,
     stop: threading.Event,
+    alter_at_s: float | None = None,
 ) -> tuple[TrafficStats, dashboard.Sample]:
-    """Traffic in a thread; the dashboard refreshed here until the warehouse has caught up."""
+    """Traffic in a thread; the dashboard refreshed here until the warehouse has caught up.
+    ``alter_at_s``: seconds into the traffic at which ``alter_source`` runs (``--alter``)."""
     latest = [TrafficStats()]  # the generator's own stats object, once it has committed
     since = datetime.now(UTC).replace(tzinfo=None)
     failures: list[BaseException] = []
@@ -191,6 +224,9 @@ def live(
                 since=since,
             )
             view.update(dashboard.render(current))
+            if alter_at_s is not None and time.monotonic() - began >= alter_at_s:
+                alter_source(pipeline)
+                alter_at_s = None
             if not worker.is_alive():
                 break
     if failures:
@@ -206,10 +242,14 @@ def report(
     interrupted: bool,
     settings: dict[str, str],
     traffic_started: datetime,
+    altered: bool = False,
 ) -> str:
     print_traffic_summary(stats)
     console.rule("the capture task, as `cdc monitor` shows it")
-    health = local_monitor.read(pipeline.cfg.capture_state_dir, pipeline.names.task_id)
+    health = source_drift.with_source_drift(
+        local_monitor.read(pipeline.cfg.capture_state_dir, pipeline.names.task_id),
+        pipeline.source_dsn,
+    )
     console.print(render_health(health, problems(health, Thresholds())))
     console.rule("records on the stream")
     console.print(stream_counts_table(pipeline))
@@ -240,6 +280,8 @@ def report(
             f"p50 {p50:.2f}s, p95 {p95:.2f}s, p99 {p99:.2f}s"
         )
     lines.append(f"{final.manifests_loaded:,} manifests loaded, {final.dead_letters} dead letters")
+    if altered or health.source_drift:
+        lines += drift_lines(health.source_drift, processor_drift(pipeline.log_path("processor")))
     path = dashboard.html_report(
         dashboard.observe_run(
             pipeline,
@@ -253,6 +295,70 @@ def report(
     )
     lines.append(f"report (throughput, tables, latency, reconcile, settings): {path}")
     return "\n".join(lines)
+
+
+def alter_source(pipeline: Pipeline) -> None:
+    """``--alter``: a real ``ALTER TABLE`` under the live traffic, a nullable column added to
+    design, and one design given a value in it (so its next record carries the column)."""
+    with psycopg.connect(pipeline.source_dsn, autocommit=True) as source:
+        source.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text").format(
+                sql.Identifier(ALTER_TABLE), sql.Identifier(ALTER_COLUMN)
+            )
+        )
+        source.execute(
+            sql.SQL(
+                "UPDATE {table} SET {column} = %s, last_updated = now() AT TIME ZONE 'UTC' "
+                "WHERE {key} = (SELECT max({key}) FROM {table})"
+            ).format(
+                table=sql.Identifier(ALTER_TABLE),
+                column=sql.Identifier(ALTER_COLUMN),
+                key=sql.Identifier(f"{ALTER_TABLE}_id"),
+            ),
+            ("CC-BY-4.0",),
+        )
+
+
+def processor_drift(log: Path) -> list[dict[str, object]]:
+    """The processor's ``schema_drift`` events (one per drift per record-processor process)
+    in its log: one JSON object per line, as ``contracts.events`` writes them."""
+    if not log.exists():
+        return []
+    events = []
+    for line in log.read_text(errors="replace").splitlines():
+        start = line.find("{")
+        if '"schema_drift"' not in line or start < 0:
+            continue
+        try:
+            event = json.loads(line[start:])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and event.get("event") == "schema_drift":
+            events.append(event)
+    return events
+
+
+def drift_lines(source: list[Drift] | None, events: list[dict[str, object]]) -> list[str]:
+    """The report's lines on schema drift: the source's catalogue against Contract A (what
+    ``cdc monitor`` shows) and the drifts the processor's events name, each once."""
+    lines = [f"schema drift at the source (`cdc monitor`): {source_drift.summary(source)}"]
+    seen = sorted(
+        {
+            (str(e.get("table")), str(e.get("kind")), str(e.get("column") or ""))
+            + (str(e.get("detail")),)
+            for e in events
+        }
+    )
+    if not seen:
+        return [*lines, "schema drift seen by the processor: no schema_drift event in its log"]
+    described = "; ".join(
+        f"{table}{'.' + column if column else ''} {kind.replace('_', ' ')} ({detail})"
+        for table, kind, column, detail in seen
+    )
+    return [
+        *lines,
+        f"schema drift seen by the processor ({len(events)} schema_drift events): {described}",
+    ]
 
 
 def show_history(pipeline: Pipeline) -> None:
