@@ -24,8 +24,12 @@ https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Reference.DataTypes.html (
 WSTRING, BOOLEAN, BYTE, DATE, TIME, DATETIME, INT1..INT8, NUMERIC, REAL4, REAL8, UINT1..UINT8,
 BLOB, CLOB, NCLOB). A PostgreSQL source's types become them as "Source data types for
 PostgreSQL" (the same guide) lists: integer INT4, smallint INT2, bigint INT8, numeric(p, s)
-NUMERIC, varchar WSTRING, text NCLOB, boolean BOOLEAN, timestamp DATETIME, date DATE. The local
-capture engine's earlier names (INT16/INT32/INT64, TIMESTAMP) are read as those.
+NUMERIC, varchar WSTRING, text NCLOB, boolean BOOLEAN, timestamp DATETIME, date DATE. A
+control record DMS published to Kinesis from an RDS PostgreSQL source names integers by their
+bits (``"type": "INT32"``, text ``STRING``: crate/cratedb-toolkit, tests/io/kinesis/data.py),
+as the local capture engine does: INT16/INT32/INT64 are read as INT2/INT4/INT8 (and INT8 as the
+guide's eight-byte integer, PostgreSQL having no one-byte one), the engine's TIMESTAMP as
+DATETIME.
 
 Where a record's key set is enough (a data record carries no types), ``drift_of_keys``; a
 control record, ``drift_of_table_def``; both come down to ``drift_of_columns``. DMS's own
