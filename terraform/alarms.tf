@@ -176,6 +176,21 @@ resource "aws_cloudwatch_metric_alarm" "processor_dead_letters" {
   alarm_actions       = local.alarm_actions
 }
 
+resource "aws_cloudwatch_metric_alarm" "processor_schema_drift" {
+  alarm_name          = "${local.name}-processor-schema-drift"
+  alarm_description   = "The source's tables no longer match Contract A (a column added, gone or of another type, a table added or dropped): schema_drift events in the processor's log say which and whether it breaks the contract. Evolve the contract (docs/contracts.md) or revert the source; breaking drift also dead-letters the table's records."
+  namespace           = local.metrics_namespace
+  metric_name         = "SchemaDrift"
+  dimensions          = { Application = local.kcl_application }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
 resource "aws_cloudwatch_metric_alarm" "processor_errors" {
   alarm_name          = "${local.name}-processor-errors"
   alarm_description   = "The processor's own code failed on a valid change record (a bug, not bad data): the record is dead-lettered as processor_error; fix, then stream-processor dead-letters redrive."

@@ -273,6 +273,7 @@ def test_the_key_policy_keeps_services_to_this_account():
         ("AWS/Lambda", "Throttles"),
         ("${local.metrics_namespace}", "DeadLetters"),
         ("${local.metrics_namespace}", "ProcessorErrors"),
+        ("${local.metrics_namespace}", "SchemaDrift"),
         ("${local.metrics_namespace}", "UncommittedSeconds"),
         ("AWS/RDS", "OldestReplicationSlotLag"),
         ("AWS/RDS", "TransactionLogsDiskUsage"),
