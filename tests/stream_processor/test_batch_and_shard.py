@@ -164,6 +164,7 @@ def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client)
         figures["DeadLetters"],
         figures["MillisBehindLatest"],
     ) == (2, 1, 1, 1500)
+    assert figures["SchemaDrift"] == 0  # the records match Contract A
 
     cloudwatch = aws_client("cloudwatch")
     namespace = unique_name("Totesys")
@@ -177,11 +178,12 @@ def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client)
         "ProcessorErrors",
         "FlushLatencyMs",
         "MillisBehindLatest",
+        "SchemaDrift",
     }
     per_application = [  # what the dead-letter alarms (terraform/alarms.tf) watch
         m for m in metrics if [d["Name"] for d in m["Dimensions"]] == ["Application"]
     ]
-    assert len(per_application) == 6 and len(metrics) == 12
+    assert len(per_application) == 7 and len(metrics) == 14
 
 
 def test_bulk_writes_and_reads_span_many_calls_and_never_move_a_row_back(state):
