@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.batches import ObjectMissing, S3Store
-from warehouse_loader import config, evolve, reconcile, redrive, rejected, repair, runner
+from warehouse_loader import backfill, config, evolve, reconcile, redrive, rejected, repair, runner
 from warehouse_loader.connection import Warehouse
 from warehouse_loader.freshness import freshness
 
@@ -166,6 +166,56 @@ def reconcile_command(
             else f"[red]{report.differences} differences[/]"
         )
     sys.exit(1 if report.differences else 0)
+
+
+@main.command("backfill")
+@click.option(
+    "--source-dsn",
+    envvar="TOTESYS_CDC_SOURCE_DSN",
+    required=True,
+    help="ToteSys (a replica will do); default $TOTESYS_CDC_SOURCE_DSN.",
+)
+@click.option("--table", required=True, help="The warehouse table (dim_design) or its source.")
+@click.option("--column", required=True, help="The column added to the table's spec.")
+@click.option("--dry-run", is_flag=True, help="Say how many rows would be written; write none.")
+@click.option("--samples", default=5, show_default=True, help="Sample keys printed.")
+def backfill_command(source_dsn: str, table: str, column: str, dry_run: bool, samples: int) -> None:
+    """Give a column added to a spec its source values on the rows already loaded, through
+    the loader's path (current rows, versions, history; a fact gets a new latest version).
+    Safe while the pipeline runs, once the new spec's processor is running: the version guard
+    decides (docs/contracts.md, Adding a column). Exit 1 if rows still differ afterwards."""
+    warehouse = _warehouse()
+    try:
+        with psycopg.connect(source_dsn) as source:
+            done = backfill.backfill(
+                source,
+                warehouse.connection(),
+                table,
+                column,
+                dry_run=dry_run,
+                history=warehouse.config.history,
+            )
+    except backfill.BackfillError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        click.echo(f"error: cannot connect: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(2)
+    keys = ", ".join(map(str, done.keys[:samples])) + (", ..." if len(done.keys) > samples else "")
+    verb = "would write" if dry_run else "wrote"
+    click.echo(
+        f"{done.table}.{done.column}: snapshot at {done.snapshot_lsn} (version {done.version}), "
+        f"{done.source_rows} source rows; {verb} {len(done.keys)} rows whose value differed"
+        + (f" (keys {keys})" if done.keys else "")
+    )
+    for ledger_key in done.ledger_keys:
+        click.echo(f"loaded as {ledger_key} in the load ledger")
+    if done.remaining:
+        click.echo(
+            f"{len(done.remaining)} rows still differ (changes in flight, or a joined row whose "
+            "other side is newer): run it again once caught up"
+        )
+        sys.exit(1)
 
 
 def _print_repair(fixed: repair.RepairReport, dry_run: bool, samples: int) -> None:

@@ -70,16 +70,20 @@ _QUERIES = {
 # The source row's last_updated (a joined dimension's: its own side's), carried beside the
 # business columns for ``repair``; ``compare_all`` sets it aside.
 _UPDATED_AT = {"dim_staff": "s.last_updated", "dim_counterparty": "c.last_updated"}
-EXPECTED_SQL = {
-    table: sql.SQL(
-        q.replace(
+
+
+def expected_sql(table: str, query: str) -> sql.Composed:
+    """``_QUERIES``' query for ``table`` with the source row's last_updated beside it."""
+    return sql.SQL(
+        query.replace(
             " FROM ",
             f", {_UPDATED_AT.get(table, 'last_updated')} AS cdc_source_updated_at FROM ",
             1,
         )
     ).format(stamps=_STAMPS)
-    for table, q in _QUERIES.items()
-}
+
+
+EXPECTED_SQL = {table: expected_sql(table, q) for table, q in _QUERIES.items()}
 SOURCE_UPDATED_AT = "cdc_source_updated_at"
 
 Rows = dict[Any, dict[str, Any]]  # key → column → value
@@ -233,13 +237,17 @@ def _keyed(rows: Iterable[dict[str, Any]], key: str) -> Rows:
     return {row[key]: row for row in rows}
 
 
-def expected_rows(source: psycopg.Connection) -> dict[str, Rows]:
+def expected_rows(
+    source: psycopg.Connection, tables: Iterable[str] | None = None
+) -> dict[str, Rows]:
     """Every warehouse table's expected business rows (and each source row's last_updated, as
-    ``cdc_source_updated_at``), from one consistent source snapshot."""
+    ``cdc_source_updated_at``), from one consistent source snapshot; ``tables``: only
+    those."""
     out = {}
+    chosen = EXPECTED_SQL if tables is None else {t: EXPECTED_SQL[t] for t in tables}
     with source.transaction():
         source.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        for table, query in EXPECTED_SQL.items():
+        for table, query in chosen.items():
             rows = source.cursor(row_factory=dict_row).execute(query).fetchall()  # type: ignore[arg-type]
             if table == "dim_currency":
                 rows = [{**r, "currency_name": iso4217_name(r["currency_code"])} for r in rows]

@@ -139,7 +139,7 @@ def repair(
         if not keys:
             continue
         batch[diff.table] = [
-            _row(diff.table, key, expected[diff.table].get(key), report.version, stored)
+            fix_row(diff.table, key, expected[diff.table].get(key), report.version, stored)
             for key in keys
         ]
         report.rows[diff.table] = keys
@@ -172,7 +172,7 @@ def _stored_versions(warehouse: psycopg.Connection, table: str) -> dict[Any, int
     return {k: int(v) for k, v in warehouse.execute(query)}
 
 
-def _row(
+def fix_row(
     table: str,
     key: Any,
     source_row: dict[str, Any] | None,
