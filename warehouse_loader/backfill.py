@@ -31,6 +31,11 @@ ends with the backfill's row. Two backfills, or a backfill and a repair, order t
 ``repair``'s docstring applies: a transaction committing at the very instant the position is
 read can be hidden from the snapshot; run it again (it writes only what still differs).
 
+Rows the source has and the warehouse does not hold yet (changes in flight) are left to their
+own loads, which carry the column if the new processor wrote them. If the previous processor
+wrote them (the backfill ran before its last batches were loaded), they load NULL: the report
+lists them (``unloaded``), and a second run once caught up fills them.
+
 Large tables are written in chunks (``chunk`` rows per load transaction, each its own ledger
 row), so no transaction holds many row locks for long.
 """
@@ -69,6 +74,8 @@ class BackfillReport:
     keys: list[Any] = field(default_factory=list)  # rows whose column differed: written
     ledger_keys: list[str] = field(default_factory=list)
     remaining: list[Any] = field(default_factory=list)  # still different afterwards
+    # source rows with a value the warehouse did not hold yet (in flight): left to their loads
+    unloaded: list[Any] = field(default_factory=list)
 
     @property
     def written(self) -> int:
@@ -178,6 +185,9 @@ def backfill(
     if spec.kind is Kind.JOINED:  # a row whose own side is newer than the snapshot is ahead
         keys = [k for k in keys if stored[k][3] < report.version]
     report.keys = keys
+    report.unloaded = sorted(
+        k for k, row in expected.items() if k not in stored and row[column] is not None
+    )
     if dry_run or not keys:
         return report
     own = {k: v[3] for k, v in stored.items()} if spec.kind is Kind.JOINED else {}

@@ -210,6 +210,11 @@ def backfill_command(source_dsn: str, table: str, column: str, dry_run: bool, sa
     )
     for ledger_key in done.ledger_keys:
         click.echo(f"loaded as {ledger_key} in the load ledger")
+    if done.unloaded:
+        click.echo(
+            f"{len(done.unloaded)} source rows with a value are not in the warehouse yet (in "
+            "flight); if the previous processor wrote them, run this again once caught up"
+        )
     if done.remaining:
         click.echo(
             f"{len(done.remaining)} rows still differ (changes in flight, or a joined row whose "
