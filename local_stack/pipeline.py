@@ -104,7 +104,13 @@ class Pipeline:
         ``processor-2``, ``processor-3``…"""
         return kind if number == 1 else f"{kind}-{number}"
 
-    def start_process(self, name: str, *, record_processor: str | None = None) -> None:
+    def start_process(
+        self,
+        name: str,
+        *,
+        record_processor: str | None = None,
+        command: list[str] | None = None,
+    ) -> None:
         """``processor`` (a KCL worker: the daemon and its Python record processors) or
         ``loader``, or another instance of either (``processor-2``, ``loader-3``: see
         ``instance``). Every processor is a worker of the one KCL application, named ``name``
@@ -112,9 +118,12 @@ class Pipeline:
 
         ``record_processor``: a module the daemon runs instead of ``stream_processor.kcl_app``
         (a test's wrapped processor), passed to ``stream-processor run`` as
-        ``--record-processor``, so that it is supervised and restarted as production's is."""
+        ``--record-processor``, so that it is supervised and restarted as production's is.
+        ``command``: the interpreter's arguments in place of ``COMMANDS[kind]`` (a test's
+        wrapped loader, e.g. ``["-m", "tests.e2e.evolved_design_app", "warehouse-loader",
+        "run-local"]``)."""
         kind = name.split("-")[0]
-        argv = [sys.executable, *self.COMMANDS[kind]]
+        argv = [sys.executable, *(command or self.COMMANDS[kind])]
         env = dict(self.env)
         if kind == "processor":
             env["TOTESYS_CDC_KCL_WORKER_ID"] = name
