@@ -273,6 +273,124 @@ def test_adding_a_column_gives_a_control_record_then_data_with_the_new_column(ca
     )
 
 
+# Each ALTER TABLE, a change of its table right after it (so decoding sends the new Relation
+# at once), and the control record DMS writes for it. The traffic writes none of these
+# columns, so it runs on throughout.
+ALTERS = (
+    (
+        "ALTER TABLE design ADD COLUMN licence text",
+        "UPDATE design SET licence = 'CC-BY', last_updated = now() "
+        "WHERE design_id = (SELECT min(design_id) FROM design)",
+        "add-column",
+    ),
+    (
+        "ALTER TABLE department DROP COLUMN manager",  # nullable in Contract A
+        "UPDATE department SET last_updated = now() "
+        "WHERE department_id = (SELECT min(department_id) FROM department)",
+        "drop-column",
+    ),
+    (
+        "ALTER TABLE sales_order ALTER COLUMN units_sold TYPE bigint",
+        "UPDATE sales_order SET units_sold = units_sold + 1 "
+        "WHERE sales_order_id = (SELECT min(sales_order_id) FROM sales_order)",
+        "column-type-change",
+    ),
+    (
+        "ALTER TABLE address RENAME COLUMN city TO town",  # NOT NULL in Contract A
+        "UPDATE address SET town = town || '', last_updated = now() "
+        "WHERE address_id = (SELECT min(address_id) FROM address)",
+        "rename-column",
+    ),
+)
+
+
+def test_alter_tables_under_traffic_give_dms_control_records_and_the_monitor_sees_the_drift(
+    capture,
+):
+    capture.engine.start()
+    capture.engine.wait_running()
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=traffic.run,
+        args=(capture.dsn,),
+        kwargs={"rate": 200, "duration_s": None, "seed": 13, "stop": stop},
+    )
+    runner.start()
+    try:
+        with psycopg.connect(capture.dsn, autocommit=True) as conn:
+            for ddl, change, _ in ALTERS:
+                conn.execute(ddl)
+                conn.execute(change)
+                time.sleep(0.3)  # traffic between the changes (a scenario, not readiness)
+    finally:
+        stop.set()
+        runner.join()
+    capture.engine.wait_caught_up(capture.dsn)
+    records = read_stream(capture.kinesis, capture.stream)
+    task_id = capture.engine.env["TOTESYS_CDC_CAPTURE_TASK_ID"]
+
+    # nothing committed around the DDL is lost
+    assert streamed_changes(records) == oracle_changes(capture.dsn)
+    alters = [
+        r
+        for r in records
+        if r["metadata"]["record-type"] == "control"
+        and r["metadata"]["operation"] != "create-table"
+    ]
+    # one control record per change, however many Relation messages decoding sent
+    assert sorted((r["metadata"]["table-name"], r["metadata"]["operation"]) for r in alters) == (
+        sorted((ddl.split()[2], operation) for ddl, _, operation in ALTERS)
+    )
+    by_table = {r["metadata"]["table-name"]: r for r in alters}
+    for table, r in by_table.items():
+        # DMS's control shape: the table after the change, partitioned by task and table
+        assert set(r) == {"control", "metadata", "_kinesis"}
+        assert set(r["control"]["table-def"]) == {"columns", "primary-key"}
+        assert r["control"]["table-def"]["primary-key"] == [f"{table}_id"]
+        assert r["metadata"]["partition-key-type"] == "task-id"
+        assert r["metadata"]["partition-key-value"] == task_id
+        assert r["_kinesis"]["key"] == f"{task_id}.public.{table}"
+        assert r["metadata"]["schema-name"] == "public"
+    columns = {t: r["control"]["table-def"]["columns"] for t, r in by_table.items()}
+    assert columns["design"]["licence"] == {"nullable": True, "type": "STRING"}
+    assert "manager" not in columns["department"] and "location" in columns["department"]
+    assert columns["sales_order"]["units_sold"] == {"nullable": False, "type": "INT64"}
+    assert "city" not in columns["address"]
+    assert columns["address"]["town"] == {"nullable": False, "type": "STRING"}
+    # the data records after each change have the table's new columns
+    last = {}
+    for r in sorted(
+        (r for r in records if r["metadata"]["record-type"] == "data"),
+        key=lambda r: version_of(r["metadata"]),
+    ):
+        last[r["metadata"]["table-name"]] = r
+    assert "licence" in last["design"]["data"] and "manager" not in last["department"]["data"]
+    assert "town" in last["address"]["data"] and "city" not in last["address"]["data"]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cdc.cli", "monitor", "--check", "--json"],
+        env=capture.engine.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    report = json.loads(result.stdout)
+    drift = {(d["table"], d["kind"], d["column"]): d["breaking"] for d in report["source_drift"]}
+    assert drift == {
+        ("address", "column_added", "town"): False,
+        ("address", "column_gone", "city"): True,
+        ("department", "column_gone", "manager"): False,
+        ("design", "column_added", "licence"): False,
+        ("sales_order", "column_type_changed", "units_sold"): False,
+    }
+    # a NOT NULL column gone breaks Contract A: --check fails, and says why
+    assert result.returncode == 1
+    assert report["problems"] == [
+        "source schema drift: address.city column gone (NOT NULL in Contract A: the table's "
+        "insert, update and load records are refused)"
+    ]
+
+
 def test_a_large_transaction_streams_through_whole(capture):
     capture.engine.start()
     capture.engine.wait_running()
