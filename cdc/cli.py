@@ -12,15 +12,15 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from cdc import config, dms_task, source_schema
+from cdc import config, dms_task, source_roles, source_schema
 from cdc.simulator import dataset, traffic, writer
 
 console = Console()
 
 
-def _source_dsn() -> str:
+def _source_dsn(role: str = config.CAPTURE) -> str:
     try:
-        return config.load().dsn
+        return config.load(role=role).dsn
     except config.ConfigError as exc:
         console.print(f"[red]error:[/] {exc}")
         sys.exit(1)
@@ -46,14 +46,50 @@ def source() -> None:
 
 @source.command("init")
 def source_init() -> None:
-    """Create the ToteSys tables in an empty database."""
+    """Create the ToteSys tables and the capture publication in an empty database, as the
+    tables' owner (TOTESYS_CDC_SOURCE_OWNER_DSN, else TOTESYS_CDC_SOURCE_DSN)."""
 
     def run() -> None:
-        with psycopg.connect(_source_dsn()) as conn:
+        with psycopg.connect(_source_dsn(config.OWNER)) as conn:
             source_schema.create(conn)
-        console.print(f"created {len(source_schema.TABLES)} ToteSys tables")
+            source_schema.create_publication(conn)
+        console.print(
+            f"created {len(source_schema.TABLES)} ToteSys tables and the publication "
+            f"{source_schema.PUBLICATION}"
+        )
 
     _guard(run)
+
+
+@source.command("roles")
+@click.option("--print", "print_sql", is_flag=True, required=True, help="Print the SQL.")
+@click.option("--database", default="totesys", show_default=True)
+@click.option(
+    "--owner",
+    default=source_roles.SourceRoles.owner,
+    show_default=True,
+    help="The role that owns ToteSys's tables (an existing ToteSys keeps its owner).",
+)
+@click.option("--rds/--self-managed", default=True, show_default=True, help="Where ToteSys runs.")
+def source_roles_command(print_sql: bool, database: str, owner: str, rds: bool) -> None:
+    """ToteSys's roles for the pipeline (app, capture; the owner when it is new) and their
+    grants, as SQL: run as the master user, the first part once per server, the second
+    connected to DATABASE; the publication, as the tables' owner."""
+    del print_sql
+    roles = source_roles.SourceRoles(owner=owner)
+    new_owner = owner == source_roles.SourceRoles.owner
+    click.echo("-- once per server, as the master user; replace each password")
+    for statement in source_roles.cluster_statements(roles, passwords=True, rds=rds):
+        if new_owner or owner not in statement.as_string():
+            click.echo(f"{statement.as_string()};")
+    click.echo(f"-- connected to {database}, as the master user")
+    for statement in source_roles.database_statements(roles, database, new_database=new_owner):
+        click.echo(f"{statement.as_string()};")
+    click.echo(f"-- connected to {database}, as {owner}, once the tables exist")
+    for statement in source_roles.publication_statements(
+        source_schema.PUBLICATION, source_schema.TABLES
+    ):
+        click.echo(f"{statement.as_string()};")
 
 
 @main.group()
@@ -203,7 +239,7 @@ def seed(seed: int, small: bool, scale: int) -> None:
         size = dataset.SMALL if small else dataset.DatasetSize.scaled(scale)
         data = dataset.generate(seed, size)
         rows = sum(data.row_counts().values())
-        with psycopg.connect(_source_dsn()) as conn:
+        with psycopg.connect(_source_dsn(config.OWNER)) as conn:  # the COPY alters the tables
             started = time.perf_counter()
             counts = writer.load_dataset(conn, data)
             seconds = time.perf_counter() - started
@@ -236,7 +272,7 @@ def traffic_command(rate: float, duration: float, seed: int, deletes: bool) -> N
     def run() -> None:
         try:
             stats = traffic.run(
-                _source_dsn(),
+                _source_dsn(config.APP),
                 rate=rate,
                 duration_s=duration or None,
                 seed=seed,

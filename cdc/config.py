@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cdc.capture.records import PARTITIONINGS, PRIMARY_KEY
+from cdc.source_schema import PUBLICATION
 
 PREFIX = "TOTESYS_CDC_"
 
@@ -23,12 +24,19 @@ class SourceConfig:
     dsn: str
 
 
-def load(env: Mapping[str, str] | None = None) -> SourceConfig:
+# Which DSN each use of ToteSys reads (docs/database-roles.md): the capture role's
+# (TOTESYS_CDC_SOURCE_DSN: capture, monitor, reconcile), the application's (the simulator's
+# traffic) and the owner's (the schema, the seed, the publication). The last two fall back to
+# TOTESYS_CDC_SOURCE_DSN, for a set-up with one role.
+CAPTURE, APP, OWNER = "SOURCE_DSN", "SOURCE_APP_DSN", "SOURCE_OWNER_DSN"
+
+
+def load(env: Mapping[str, str] | None = None, *, role: str = CAPTURE) -> SourceConfig:
     env = os.environ if env is None else env
-    dsn = env.get(PREFIX + "SOURCE_DSN")
+    dsn = env.get(PREFIX + role) or env.get(PREFIX + CAPTURE)
     if not dsn:
         raise ConfigError(
-            f"{PREFIX}SOURCE_DSN is not set: give a libpq connection string for ToteSys "
+            f"{PREFIX}{role} is not set: give a libpq connection string for ToteSys "
             '(for the local stack: eval "$(.venv/bin/totesys-stack env)")'
         )
     return SourceConfig(dsn=dsn)
@@ -42,7 +50,7 @@ class CaptureConfig:
     stream_name: str
     task_id: str = "totesys-cdc-local"
     slot_name: str = "totesys_cdc"
-    publication: str = "totesys_cdc"
+    publication: str = PUBLICATION
     state_dir: Path = Path(".local/capture")
     poll_interval_s: float = 0.1
     max_changes_per_step: int = 20_000

@@ -11,8 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cdc.source_roles import SourceRoles
+from warehouse_loader.roles import WarehouseRoles
+
 PREFIX = "TOTESYS_CDC_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The roles the stack's processes connect as; the superuser only makes them and the databases.
+SOURCE_ROLES = SourceRoles()
+WAREHOUSE_ROLES = WarehouseRoles()
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,28 @@ class StackConfig:
     def aws_endpoint(self) -> str:
         return f"http://{self.host}:{self.aws_port}"
 
-    def pg_dsn(self, dbname: str) -> str:
-        """A libpq connection string for one database of the local cluster (no password:
-        the cluster trusts loopback connections and listens nowhere else)."""
-        return f"host={self.host} port={self.pg_port} user={self.pg_superuser} dbname={dbname}"
+    def pg_dsn(self, dbname: str, user: str | None = None) -> str:
+        """A libpq connection string for one database of the local cluster as ``user`` (the
+        superuser when None: only for making roles and databases); no password, as the
+        cluster trusts loopback connections and listens nowhere else."""
+        user = user or self.pg_superuser
+        return f"host={self.host} port={self.pg_port} user={user} dbname={dbname}"
+
+    def source_dsns(self, dbname: str) -> dict[str, str]:
+        """The ToteSys database's DSN for each role that uses it (docs/database-roles.md)."""
+        return {
+            PREFIX + "SOURCE_DSN": self.pg_dsn(dbname, SOURCE_ROLES.capture),
+            PREFIX + "SOURCE_APP_DSN": self.pg_dsn(dbname, SOURCE_ROLES.app),
+            PREFIX + "SOURCE_OWNER_DSN": self.pg_dsn(dbname, SOURCE_ROLES.owner),
+        }
+
+    def warehouse_dsns(self, dbname: str) -> dict[str, str]:
+        """The warehouse database's DSN for each role that uses it."""
+        return {
+            PREFIX + "WAREHOUSE_DSN": self.pg_dsn(dbname, WAREHOUSE_ROLES.loader),
+            PREFIX + "WAREHOUSE_OWNER_DSN": self.pg_dsn(dbname, WAREHOUSE_ROLES.owner),
+            PREFIX + "WAREHOUSE_ANALYST_DSN": self.pg_dsn(dbname, WAREHOUSE_ROLES.analyst),
+        }
 
     def aws_env(self) -> dict[str, str]:
         """Environment for boto3 and the AWS SDK for Java to use the local emulation.
@@ -72,8 +96,8 @@ class StackConfig:
 def app_env(config: StackConfig) -> dict[str, str]:
     """The variables the project's commands need to use this stack (``totesys-stack env``)."""
     return {
-        PREFIX + "SOURCE_DSN": config.pg_dsn("totesys"),
-        PREFIX + "WAREHOUSE_DSN": config.pg_dsn("warehouse"),
+        **config.source_dsns("totesys"),
+        **config.warehouse_dsns("warehouse"),
         PREFIX + "STREAM_NAME": config.stream_name,
         PREFIX + "CAPTURE_STATE_DIR": str(config.capture_state_dir),
         **config.aws_env(),

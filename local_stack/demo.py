@@ -171,8 +171,9 @@ def run_demo(
     )
     console.print(
         "While the stack is up ('make stack-up' keeps it running), look around:\n"
-        f"  psql \"{cfg.pg_dsn('totesys')}\" -c '{latest}'\n"
-        f"  psql \"{cfg.pg_dsn('warehouse')}\" -c '{history}'\n"
+        f"  psql \"{cfg.source_dsns('totesys')['TOTESYS_CDC_SOURCE_DSN']}\" -c '{latest}'\n"
+        f'  psql "{cfg.warehouse_dsns("warehouse")["TOTESYS_CDC_WAREHOUSE_ANALYST_DSN"]}" '
+        f"-c '{history}'\n"
         '  eval "$(.venv/bin/totesys-stack env)"\n'
         "  .venv/bin/warehouse-loader status        # freshness per table\n"
         "  .venv/bin/warehouse-loader reconcile     # the warehouse against ToteSys\n"
@@ -299,8 +300,9 @@ def report(
 
 def alter_source(pipeline: Pipeline) -> None:
     """``--alter``: a real ``ALTER TABLE`` under the live traffic, a nullable column added to
-    design, and one design given a value in it (so its next record carries the column)."""
-    with psycopg.connect(pipeline.source_dsn, autocommit=True) as source:
+    design, and one design given a value in it (so its next record carries the column), as
+    the tables' owner (the only role that may)."""
+    with psycopg.connect(pipeline.source_owner_dsn, autocommit=True) as source:
         source.execute(
             sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text").format(
                 sql.Identifier(ALTER_TABLE), sql.Identifier(ALTER_COLUMN)

@@ -33,8 +33,8 @@ def fact_versions_written(changes: Mapping[tuple[str, str], int]) -> dict[str, i
 class Observer:
     def __init__(self, cfg: StackConfig, names: Names) -> None:
         self.cfg, self.names = cfg, names
-        self.source_dsn = cfg.pg_dsn(names.source_db)
-        self.warehouse_dsn = cfg.pg_dsn(names.warehouse_db)
+        self.source_dsn = cfg.source_dsns(names.source_db)["TOTESYS_CDC_SOURCE_DSN"]  # reads
+        self.warehouse_dsn = cfg.warehouse_dsns(names.warehouse_db)["TOTESYS_CDC_WAREHOUSE_DSN"]
         self.kinesis, self.s3 = aws.client(cfg, "kinesis"), aws.client(cfg, "s3")
         self.sqs, self.dynamodb = aws.client(cfg, "sqs"), aws.client(cfg, "dynamodb")
         self.cloudwatch = aws.client(cfg, "cloudwatch")

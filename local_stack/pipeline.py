@@ -49,16 +49,23 @@ class Pipeline:
         ``kinesis_relay``: reach Kinesis through a ``TcpProxy`` (for ``faults.kinesis_outage``)."""
         self.cfg = dataclasses.replace(cfg, stream_name=names.stream)  # app_env, ensure_stream
         self.names = names
-        self.source_dsn = cfg.pg_dsn(names.source_db)
-        self.warehouse_dsn = cfg.pg_dsn(names.warehouse_db)
+        # Each process connects as its role (docs/database-roles.md): capture as the capture
+        # role, the traffic as ToteSys's application, the loader as the loader; the owners
+        # only for DDL (set-up, migrations, a test's ALTER TABLE).
+        sources = cfg.source_dsns(names.source_db)
+        warehouses = cfg.warehouse_dsns(names.warehouse_db)
+        self.source_dsn = sources["TOTESYS_CDC_SOURCE_APP_DSN"]
+        self.source_owner_dsn = sources["TOTESYS_CDC_SOURCE_OWNER_DSN"]
+        self.warehouse_dsn = warehouses["TOTESYS_CDC_WAREHOUSE_DSN"]
+        self.warehouse_owner_dsn = warehouses["TOTESYS_CDC_WAREHOUSE_OWNER_DSN"]
         self.metrics_namespace = f"{METRICS_NAMESPACE_PREFIX}/{names.task_id}"
         self.created_at = datetime.now(UTC)
         self.proxy = TcpProxy(cfg.aws_port).start() if kinesis_relay else None
         self.env = stack_config.process_env(
             {
                 **stack_config.app_env(self.cfg),
-                "TOTESYS_CDC_SOURCE_DSN": self.source_dsn,
-                "TOTESYS_CDC_WAREHOUSE_DSN": self.warehouse_dsn,
+                **sources,
+                **warehouses,
                 "TOTESYS_CDC_BATCH_BUCKET": names.bucket,
                 "TOTESYS_CDC_STATE_TABLE": names.state_table,
                 "TOTESYS_CDC_KCL_APPLICATION": names.app,

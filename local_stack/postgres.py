@@ -7,6 +7,7 @@ root; when this runs as root the server runs as an unprivileged system user inst
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -20,8 +21,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from local_stack.config import StackConfig
+from cdc import source_roles
+from local_stack.config import SOURCE_ROLES, WAREHOUSE_ROLES, StackConfig
 from local_stack.processes import PrerequisiteMissing, StackError, wait_until
+from warehouse_loader import roles as warehouse_roles
 
 APP_DATABASES = ("totesys", "warehouse")
 INSTALL_HINT = (
@@ -227,13 +230,17 @@ class Cluster:
             if result.returncode != 0:
                 raise StackError(f"PostgreSQL did not stop: {result.stderr.strip()}")
 
-    def ensure_databases(self, names: tuple[str, ...] = APP_DATABASES) -> None:
-        """Create the application databases that do not exist yet."""
+    def ensure_databases(self) -> None:
+        """Create the pipeline's roles and the application databases that do not exist yet,
+        each with its roles' grants."""
+        ensure_roles(self.config)
         with psycopg.connect(self.config.pg_dsn("postgres"), autocommit=True) as conn:
             existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
-            for name in names:
-                if name not in existing:
-                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        source, warehouse = APP_DATABASES
+        if source not in existing:
+            create_source_database(self.config, source)
+        if warehouse not in existing:
+            create_warehouse_database(self.config, warehouse)
 
 
 def cluster(config: StackConfig) -> Cluster:
@@ -274,6 +281,56 @@ def _reachable_by(user: str, directory: Path) -> bool:
     directory.mkdir(parents=True, exist_ok=True)
     probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(directory)], check=False)
     return probe.returncode == 0
+
+
+def ensure_roles(config: StackConfig) -> None:
+    """Make the pipeline's roles (``cdc.source_roles``, ``warehouse_loader.roles``) that the
+    cluster does not have yet: logins without a password, as the cluster trusts loopback."""
+    wanted = [
+        *zip(
+            (SOURCE_ROLES.owner, SOURCE_ROLES.app, SOURCE_ROLES.capture),
+            source_roles.cluster_statements(SOURCE_ROLES, passwords=False),
+            strict=True,
+        ),
+        *zip(
+            (WAREHOUSE_ROLES.owner, WAREHOUSE_ROLES.loader, WAREHOUSE_ROLES.analyst),
+            warehouse_roles.cluster_statements(WAREHOUSE_ROLES, passwords=False),
+            strict=True,
+        ),
+    ]
+    with psycopg.connect(config.pg_dsn("postgres"), autocommit=True) as conn:
+        existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
+        for name, statement in wanted:
+            if name not in existing:
+                # made at the same moment by another process (tests run in parallel)
+                with contextlib.suppress(psycopg.errors.DuplicateObject):
+                    conn.execute(statement)
+
+
+def _grant(config: StackConfig, name: str, statements: list[sql.Composable]) -> None:
+    with psycopg.connect(config.pg_dsn(name), autocommit=True) as conn, conn.transaction():
+        for statement in statements:
+            conn.execute(statement)
+
+
+def create_source_database(config: StackConfig, name: str) -> None:
+    """An empty ToteSys database owned by the source's owner role, with the app and capture
+    roles' grants (``config.source_dsns(name)`` are its DSNs)."""
+    create_database(config, name)
+    _grant(config, name, source_roles.database_statements(SOURCE_ROLES, name))
+
+
+def create_warehouse_database(config: StackConfig, name: str) -> None:
+    """An empty warehouse database owned by the warehouse's owner role, with the loader and
+    analyst roles' grants (``config.warehouse_dsns(name)``); the owner migrates it."""
+    create_database(config, name)
+    grant_warehouse_roles(config, name)
+
+
+def grant_warehouse_roles(config: StackConfig, name: str) -> None:
+    """Hand an existing, empty warehouse database to the owner role and give the loader and
+    analyst roles their grants."""
+    _grant(config, name, warehouse_roles.database_statements(WAREHOUSE_ROLES, name))
 
 
 def create_database(config: StackConfig, name: str) -> str:

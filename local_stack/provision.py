@@ -70,14 +70,18 @@ def create(cfg: StackConfig, names: Names, seed: int, scale: int = 1) -> tuple[d
     with S3 notifications. Returns the source rows loaded per table and the queue's URL."""
     for db in (names.source_db, names.warehouse_db):
         postgres.drop_database(cfg, db)
-    postgres.create_database(cfg, names.source_db)
-    postgres.create_database(cfg, names.warehouse_db)
-    with psycopg.connect(cfg.pg_dsn(names.source_db)) as conn:
+    postgres.ensure_roles(cfg)
+    postgres.create_source_database(cfg, names.source_db)
+    postgres.create_warehouse_database(cfg, names.warehouse_db)
+    source_owner = cfg.source_dsns(names.source_db)["TOTESYS_CDC_SOURCE_OWNER_DSN"]
+    with psycopg.connect(source_owner) as conn:  # as the owner, as ToteSys's set-up is
         source_schema.create(conn)
         written = writer.load_dataset(
             conn, dataset.generate(seed, dataset.DatasetSize.scaled(scale))
         )
-    with psycopg.connect(cfg.pg_dsn(names.warehouse_db)) as conn:
+        source_schema.create_publication(conn)
+    warehouse_owner = cfg.warehouse_dsns(names.warehouse_db)["TOTESYS_CDC_WAREHOUSE_OWNER_DSN"]
+    with psycopg.connect(warehouse_owner) as conn:  # the migration step, before any loader
         migrations.apply(conn)
     kinesis, s3, sqs = aws.client(cfg, "kinesis"), aws.client(cfg, "s3"), aws.client(cfg, "sqs")
     if aws.stream_exists(kinesis, names.stream):

@@ -79,7 +79,7 @@ output "source_db_secret_arn" {
 }
 
 output "warehouse_secret_arn" {
-  description = "Set the warehouse's credentials here (aws secretsmanager put-secret-value)."
+  description = "Set the warehouse loader role's credentials here (aws secretsmanager put-secret-value; docs/database-roles.md)."
   value       = aws_secretsmanager_secret.warehouse.arn
 }
 

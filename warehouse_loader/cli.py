@@ -16,13 +16,14 @@ from rich.table import Table
 
 from contracts.batches import ObjectMissing, S3Store
 from warehouse_loader import backfill, config, evolve, reconcile, redrive, rejected, repair, runner
+from warehouse_loader import roles as warehouse_roles
 from warehouse_loader.connection import Warehouse
 from warehouse_loader.freshness import freshness
 
 
-def _warehouse() -> Warehouse:
+def _warehouse(*, owner: bool = False) -> Warehouse:
     try:
-        cfg = config.load()
+        cfg = config.load(owner=owner)
     except config.ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -36,13 +37,40 @@ def main() -> None:
 
 @main.command()
 def migrate() -> None:
-    """Create or upgrade the star schema (idempotent)."""
+    """Create or upgrade the star schema (idempotent), as the warehouse's owner
+    (TOTESYS_CDC_WAREHOUSE_OWNER_DSN or _OWNER_SECRET_ARN; else the loader's credentials).
+    A deployment step of its own: loaders never migrate, and fail while any is pending."""
     try:
-        _warehouse().connection()
+        applied = _warehouse(owner=True).migrate()
     except psycopg.OperationalError as exc:
         click.echo(f"error: cannot reach the warehouse: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        click.echo(
+            f"error: {str(exc).splitlines()[0]}: migrations run as the warehouse's owner "
+            "(docs/database-roles.md)",
+            err=True,
+        )
+        sys.exit(1)
+    for migration in applied:
+        click.echo(f"applied {migration.version:04d}_{migration.name}")
     click.echo("warehouse schema is up to date")
+
+
+@main.command("roles")
+@click.option("--print", "print_sql", is_flag=True, required=True, help="Print the SQL.")
+@click.option("--database", default="warehouse", show_default=True)
+def roles_command(print_sql: bool, database: str) -> None:
+    """The warehouse's roles (owner, loader, analyst) and their grants, as SQL for RDS: run as
+    the master user, the first part once per server, the second connected to DATABASE."""
+    del print_sql
+    roles_ = warehouse_roles.WarehouseRoles()
+    click.echo("-- once per server, as the master user; replace each password")
+    for statement in warehouse_roles.cluster_statements(roles_, passwords=True):
+        click.echo(f"{statement.as_string()};")
+    click.echo(f"-- connected to {database}, as the master user")
+    for statement in warehouse_roles.database_statements(roles_, database):
+        click.echo(f"{statement.as_string()};")
 
 
 @main.group("migrations")

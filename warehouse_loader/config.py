@@ -24,10 +24,18 @@ class LoaderConfig:
     history: bool = True
 
 
-def load(env: Mapping[str, str] | None = None) -> LoaderConfig:
+def load(env: Mapping[str, str] | None = None, *, owner: bool = False) -> LoaderConfig:
+    """The loader's credentials; with ``owner``, the warehouse owner's for the migration step
+    (``TOTESYS_CDC_WAREHOUSE_OWNER_DSN`` or ``_OWNER_SECRET_ARN``, falling back to the
+    loader's own for a one-role set-up)."""
     env = os.environ if env is None else env
     dsn = env.get(PREFIX + "WAREHOUSE_DSN") or None
     secret = env.get(PREFIX + "WAREHOUSE_SECRET_ARN") or None
+    if owner:
+        owner_dsn = env.get(PREFIX + "WAREHOUSE_OWNER_DSN") or None
+        owner_secret = env.get(PREFIX + "WAREHOUSE_OWNER_SECRET_ARN") or None
+        if owner_dsn or owner_secret:
+            dsn, secret = owner_dsn, owner_secret
     if not dsn and not secret:
         raise ConfigError(
             f"neither {PREFIX}WAREHOUSE_SECRET_ARN nor {PREFIX}WAREHOUSE_DSN is set: say where the "

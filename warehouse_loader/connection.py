@@ -1,6 +1,10 @@
 """The warehouse connection: credentials from Secrets Manager (AWS) or a DSN (locally),
 cached with the connection across warm Lambda invocations, re-made when it drops. Secrets
-never reach a log line."""
+never reach a log line.
+
+The loader's role may not run DDL (``warehouse_loader.roles``): migrations are a step of their
+own, run as the owner (``warehouse-loader migrate``). A loader that finds any pending fails
+at connect with ``MigrationsPending``, before it writes a row."""
 
 from __future__ import annotations
 
@@ -12,6 +16,12 @@ from psycopg.conninfo import make_conninfo
 
 from warehouse_loader import migrations
 from warehouse_loader.config import LoaderConfig
+
+
+class MigrationsPending(RuntimeError):
+    """The warehouse lacks migrations this loader's code needs: a deployment step was
+    skipped. Not retried in-process (the Lambda errors alarm fires; SQS redelivers the message
+    once the migration has run)."""
 
 
 class Warehouse:
@@ -41,17 +51,32 @@ class Warehouse:
         return self._conninfo
 
     def connection(self) -> psycopg.Connection:
-        """An open autocommit connection (each load runs its own transaction); migrations are
-        applied on first connect, so an empty warehouse gets what it needs."""
+        """An open autocommit connection (each load runs its own transaction) to a warehouse
+        whose migrations are all applied (checked once per connection: one cheap read)."""
         if self._conn is None or self._conn.closed or self._conn.broken:
             conn = psycopg.connect(self._dsn(), autocommit=True)
             try:
-                migrations.apply(conn)
+                todo = migrations.pending(conn)
             except BaseException:
-                conn.close()  # the next call connects and migrates again
+                conn.close()
                 raise
+            if todo:
+                conn.close()  # the next call connects and checks again
+                names = ", ".join(f"{m.version:04d}_{m.name}" for m in todo)
+                raise MigrationsPending(
+                    f"the warehouse lacks {len(todo)} migration(s) this loader needs ({names}): "
+                    "run 'warehouse-loader migrate' as the warehouse's owner "
+                    "(TOTESYS_CDC_WAREHOUSE_OWNER_DSN or _OWNER_SECRET_ARN; "
+                    "docs/database-roles.md), then the loads retry"
+                )
             self._conn = conn
         return self._conn
+
+    def migrate(self) -> list[migrations.Migration]:
+        """Apply the pending migrations, connected as this warehouse's credentials (the
+        owner's: ``warehouse-loader migrate``); returns those applied now."""
+        with psycopg.connect(self._dsn(), autocommit=True) as conn:
+            return migrations.apply(conn)
 
     def broken(self) -> bool:
         """Whether the cached connection is gone (a retry must reconnect)."""

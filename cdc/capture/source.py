@@ -46,7 +46,21 @@ def check_logical_decoding(conn: psycopg.Connection) -> None:
 def ensure_publication(
     conn: psycopg.Connection, name: str, schema: str, tables: Sequence[str]
 ) -> None:
-    """A publication of exactly ``tables`` (pgoutput decodes only published tables)."""
+    """A publication of exactly ``tables`` (pgoutput decodes only published tables).
+
+    Made by the tables' owner at set-up (``cdc source init``, ``source_schema
+    .create_publication``): the capture role, which owns nothing, only checks it. Where capture
+    does connect as the owner (a one-DSN set-up), a missing or different publication is made
+    or corrected here."""
+    published = {
+        row[0]
+        for row in conn.execute(
+            "SELECT tablename FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s",
+            (name, schema),
+        )
+    }
+    if published == set(tables):
+        return
     exists = conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,)).fetchone()
     table_list = sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables)
     try:
@@ -62,9 +76,12 @@ def ensure_publication(
                     sql.Identifier(name), table_list
                 )
             )
-    except psycopg.errors.InsufficientPrivilege as exc:
+    except psycopg.errors.InsufficientPrivilege:
+        state = "publishes other tables" if exists else "does not exist"
         raise SourceError(
-            f"cannot create publication {name}: {exc}; the capture user must own the tables"
+            f"publication {name} {state}, and the capture user may not change it: have the "
+            "tables' owner create it ('cdc source init' does, as TOTESYS_CDC_SOURCE_OWNER_DSN; "
+            "docs/database-roles.md)"
         ) from None
     except psycopg.errors.UndefinedTable as exc:
         raise SourceError(f"a captured table is missing from the source: {exc}") from None

@@ -73,7 +73,7 @@ def test_a_new_design_column_is_carried_into_the_warehouse_under_live_traffic(st
 
         # ToteSys changes under traffic; the running processor knows nothing of the column.
         before = lsn(pipeline.source_dsn)
-        with psycopg.connect(pipeline.source_dsn) as source:
+        with psycopg.connect(pipeline.source_owner_dsn) as source:  # DDL: the owner's
             source.execute("ALTER TABLE design ADD COLUMN file_size integer")
             valued = [
                 k

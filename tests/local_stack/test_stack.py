@@ -126,8 +126,11 @@ def test_config_reads_the_documented_variables():
     env = stack_config.app_env(cfg)
     assert (
         env["TOTESYS_CDC_SOURCE_DSN"]
-        == "host=127.0.0.1 port=6000 user=totesys_admin dbname=totesys"
+        == "host=127.0.0.1 port=6000 user=totesys_capture dbname=totesys"
     )
+    assert env["TOTESYS_CDC_SOURCE_APP_DSN"].endswith("user=totesys_app dbname=totesys")
+    assert env["TOTESYS_CDC_WAREHOUSE_DSN"].endswith("user=warehouse_loader dbname=warehouse")
+    assert env["TOTESYS_CDC_WAREHOUSE_OWNER_DSN"].endswith("user=warehouse_owner dbname=warehouse")
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:6001"
     assert env["TOTESYS_CDC_STREAM_NAME"] == "totesys-changes"
     assert env["TOTESYS_CDC_CAPTURE_STATE_DIR"] == "/tmp/x/capture"

@@ -19,10 +19,13 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from contracts.batches import Manifest, MemoryStore
 from contracts.generation import GENERATION
 from contracts.star_schema import FACTS, KEYS, SPECS, Kind
+from local_stack import config as stack_config
+from local_stack import postgres
 from local_stack.processes import wait_until
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
@@ -245,11 +248,23 @@ def world() -> World:
     return World()
 
 
-def new_warehouse(fresh_database) -> str:
+def new_warehouse(fresh_database, *, as_loader: bool = True) -> str:
+    """A migrated warehouse; ``as_loader``: set up as a deployment's is (the owner migrates)
+    and reached as the loader role, whose loads check the foreign keys (deferred), the path
+    production runs. Else as the superuser (who may also set ``deadlock_timeout``)."""
     dsn = fresh_database("warehouse")
-    with psycopg.connect(dsn) as conn:
+    if not as_loader:
+        with psycopg.connect(dsn) as conn:
+            migrations.apply(conn)
+        return dsn
+    cfg = stack_config.load()
+    name = conninfo_to_dict(dsn)["dbname"]
+    postgres.ensure_roles(cfg)
+    postgres.grant_warehouse_roles(cfg, name)
+    dsns = cfg.warehouse_dsns(name)
+    with psycopg.connect(dsns["TOTESYS_CDC_WAREHOUSE_OWNER_DSN"]) as conn:
         migrations.apply(conn)
-    return dsn
+    return dsns["TOTESYS_CDC_WAREHOUSE_DSN"]
 
 
 def load_concurrently(
@@ -535,7 +550,7 @@ def test_a_deadlock_rolls_the_whole_manifest_back_and_the_retry_loads_it(fresh_d
     victim (it checks for deadlocks after 3 s, the other session only after 20 s). When the other's update
     goes through, it sees none of the load's first attempt: not its design update, ledger row,
     dates or inferred members. The handler's retry then loads the manifest whole, once."""
-    dsn = new_warehouse(fresh_database)
+    dsn = new_warehouse(fresh_database, as_loader=False)  # SET deadlock_timeout: superuser
     world = World()
     with psycopg.connect(dsn, autocommit=True) as conn:
         first = world.manifest("s0", [record("design", design(1, "old"), commit=0x10)])

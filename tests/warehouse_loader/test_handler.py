@@ -22,6 +22,7 @@ import urllib3
 from botocore.config import Config
 
 from contracts.batches import S3Store
+from local_stack import postgres
 from local_stack.processes import wait_until
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
@@ -36,8 +37,16 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-def loader(stack_cfg, fresh_database, aws_client, monkeypatch):
-    dsn = fresh_database("warehouse")
+def loader(stack_cfg, aws_client, monkeypatch):
+    """A warehouse set up as a deployment's is: the owner migrates it (its own step), the
+    Lambda connects as the loader role."""
+    name = unique_name("warehouse").replace("-", "_")
+    postgres.ensure_roles(stack_cfg)
+    postgres.create_warehouse_database(stack_cfg, name)
+    dsns = stack_cfg.warehouse_dsns(name)
+    with psycopg.connect(dsns["TOTESYS_CDC_WAREHOUSE_OWNER_DSN"]) as conn:
+        migrations.apply(conn)
+    dsn = dsns["TOTESYS_CDC_WAREHOUSE_DSN"]
     bucket = unique_name("batches")
     s3 = aws_client("s3")
     s3.create_bucket(
@@ -62,9 +71,18 @@ def loader(stack_cfg, fresh_database, aws_client, monkeypatch):
             pipeline.process(str(next(counter)), "k", raw)
         return pipeline.commit(lambda _seq: True).manifest_key
 
-    return type(
-        "Loader", (), {"dsn": dsn, "bucket": bucket, "s3": s3, "manifest": staticmethod(manifest)}
+    yield type(
+        "Loader",
+        (),
+        {
+            "dsn": dsn,
+            "admin_dsn": stack_cfg.pg_dsn(name),
+            "bucket": bucket,
+            "s3": s3,
+            "manifest": staticmethod(manifest),
+        },
     )
+    postgres.drop_database(stack_cfg, name)
 
 
 def s3_notification(bucket: str, key: str) -> str:
@@ -170,7 +188,7 @@ def test_a_real_deadlock_with_another_writer_is_retried_and_the_manifest_loads(l
         "batchItemFailures": []
     }
     newer = designs(0x20, "New")
-    with psycopg.connect(loader.dsn) as other:
+    with psycopg.connect(loader.admin_dsn) as other:  # deadlock_timeout: a superuser's
         other.execute("SET deadlock_timeout = '20s'")
         other.execute("UPDATE dim_design SET file_name = 'held' WHERE design_id = 2")
         results: list[dict] = []
@@ -258,7 +276,7 @@ def run_status() -> subprocess.CompletedProcess:
 
 
 def test_status_does_not_take_the_migration_lock(loader):
-    lambda_handler.handler(sqs_event())  # the first connection migrates the warehouse
+    lambda_handler.handler(sqs_event())
     lambda_handler._warehouse().connection()
     with psycopg.connect(loader.dsn) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (migrations.LOCK_KEY,))
