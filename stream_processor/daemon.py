@@ -20,6 +20,13 @@ from pathlib import Path
 from contracts.events import error
 
 MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
+# KCL 3's graceful lease handoff, on everywhere (the KCL's default): how long the old owner's
+# record processor has to checkpoint before the KCL transfers the lease anyway
+# (gracefulLeaseHandoffTimeoutMillis; its default, written so that the lease watch's bound,
+# startup.HANDOFF_STUCK_S, follows it).
+GRACEFUL_HANDOFF_TIMEOUT_MS = 30_000
+# How long a lease lives without renewal (failoverTimeMillis): the KCL's default, not written.
+FAILOVER_TIME_MS = 10_000
 
 
 class DaemonSetupError(RuntimeError):
@@ -47,9 +54,10 @@ def java() -> str:
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    """One KCL application's properties: polling retrieval everywhere; with a local
-    ``endpoint``, no CloudWatch metrics and short lease timings so shards are picked up within
-    seconds; in AWS, the KCL's own defaults for lease and shard-sync timings."""
+    """One KCL application's properties: polling retrieval and graceful lease handoff
+    everywhere; with a local ``endpoint``, no CloudWatch metrics, no worker CPU metrics and
+    short lease timings so shards are picked up within seconds; in AWS, the KCL's own defaults
+    for lease and shard-sync timings."""
 
     stream_name: str
     application_name: str
@@ -79,6 +87,7 @@ class DaemonSettings:
             # process_records is called even with no new records, so an old batch is flushed
             # by age when its shard goes quiet.
             "callProcessRecordsEvenForEmptyRecordList": "true",
+            "gracefulLeaseHandoffTimeoutMillis": str(GRACEFUL_HANDOFF_TIMEOUT_MS),
         }
         if self.worker_id:
             props["workerId"] = self.worker_id
@@ -103,17 +112,23 @@ class DaemonSettings:
                 # throughput per shard wavered; 30 x 1 s keeps a cadence near AWS's.
                 "varianceBalancingFrequency": "30",
             }
+            # Graceful lease handoff (KCL 3) stays on, as in AWS: the leader moves a live
+            # worker's lease by naming the new owner and the old one as checkpointOwner, and
+            # the old owner checkpoints and lets go. KCL 3.1.3 can leave one such hand-over
+            # unfinished; the lease watch of ``stream-processor run`` ends it
+            # (startup.Handoffs, which cites the KCL's fix). What remains local-only is below:
+            # the endpoints, the timings above and workerMetricsReporterFreqInMillis (test
+            # speed), metricsLevel and disableWorkerMetrics (nothing may leave loopback).
             props |= {
                 "kinesisEndpoint": self.kinesis_endpoint or self.endpoint,
                 "dynamoDBEndpoint": self.endpoint,
+                # The KCL's own CloudWatch metrics: its multilang configuration sets an
+                # endpoint for Kinesis and DynamoDB only (MultiLangDaemonConfiguration, KCL
+                # 3.1.3), so they would go to AWS's CloudWatch.
                 "metricsLevel": "NONE",
                 # KCL 3 takes over a stopped worker's leases once that worker's metrics go
                 # stale; at the default 30 s reporting interval that takes minutes locally.
                 "workerMetricsReporterFreqInMillis": "1000",
-                # Graceful lease handoff leaves a lease half handed over (checkpointOwner set)
-                # when workers come and go within seconds, as local runs and tests do; without
-                # it leases move by expiry.
-                "isGracefulLeaseHandoffEnabled": "false",
                 # KCL 3 probes for ECS, EKS and then EC2 to read the worker's CPU, the last by
                 # calling the instance metadata address (169.254.169.254); locally nothing may
                 # leave loopback, so leases are balanced by throughput alone.

@@ -240,3 +240,31 @@ def release(dynamodb: Any, lease_table: str, worker_id: str) -> list[str]:  # no
             continue
         released.append(lease.shard_id)
     return released
+
+
+def complete_handoff(dynamodb: Any, lease_table: str, worker_id: str, lease: Lease) -> bool:  # noqa: ANN401
+    """End a graceful hand-over ``worker_id`` (the old owner, ``checkpointOwner``) was asked
+    for and has not finished: the lease goes to its new owner, ``lease.owner``, exactly as the
+    KCL's own timeout path writes it (``LeaseGracefulShutdownHandler.transferLeaseIfOwner``
+    calls ``assignLease(lease, lease.leaseOwner())``: owner kept, ``checkpointOwner`` removed,
+    ``leaseCounter`` incremented, conditioned on both owners; ``DynamoDBLeaseRefresher``,
+    ``DynamoDBLeaseSerializer.getDynamoAssignLeaseUpdate``, KCL 3.1.3). The counter's
+    increment makes the old owner's next renewal fail, so it stops renewing the lease. A lease
+    whose hand-over ended meanwhile is left alone (False)."""
+    try:
+        dynamodb.update_item(
+            TableName=lease_table,
+            Key={"leaseKey": {"S": lease.shard_id}},
+            UpdateExpression="SET leaseOwner = :to ADD leaseCounter :one REMOVE checkpointOwner",
+            ConditionExpression="leaseOwner = :to AND checkpointOwner = :me",
+            ExpressionAttributeValues={
+                ":to": {"S": str(lease.owner)},
+                ":me": {"S": worker_id},
+                ":one": {"N": "1"},
+            },
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True

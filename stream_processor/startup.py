@@ -36,13 +36,20 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.events import log, warning
-from stream_processor import replay
+from stream_processor import daemon, replay
 
 STARTUP_POLL_S = 1.0  # while start-up steps are still to come
 STEADY_POLL_S = 10.0  # afterwards: leases move only on a failure, a rebalance or a reshard
 # An idle shard is never checkpointed, so start-up may never "settle": after this long the
 # watch slows to the steady pace anyway (one lease-table Scan per 10 s per worker, not per 1 s).
 STARTUP_LIMIT_S = 300.0
+# A graceful hand-over this worker was asked for (it is the lease's checkpointOwner) and has
+# not ended after this long, counted from when the watch first saw it, is ended by the watch
+# (``Handoffs``): by then the KCL's own timeout transfer has had its time
+# (gracefulLeaseHandoffTimeoutMillis), and the leader its bound (that plus the lease
+# duration, failoverTimeMillis: LeaseAssignmentManager.getCheckpointOwnerTimeoutTimestampMillis,
+# KCL 3.1.3).
+HANDOFF_STUCK_S = (daemon.GRACEFUL_HANDOFF_TIMEOUT_MS + daemon.FAILOVER_TIME_MS) / 1000
 
 
 @dataclass
@@ -93,6 +100,45 @@ class Watch:
             and all(lease.owner for lease in leases)
             and set(self.owned) <= self.committed
         )
+
+
+@dataclass
+class Handoffs:
+    """The graceful hand-overs this worker is the old owner of (``checkpointOwner``), each
+    with when the watch first saw it pending.
+
+    KCL 3.1.3 can forget one: a lease asked to hand over while its shard consumer still waits
+    on its parent shards goes straight to shutting down, skipping the task that transfers it
+    (``ConsumerStates.BlockedOnParentState.shutdownTransition``); the graceful-shutdown
+    handler then drops its entry because the consumer is shut down, before its timeout
+    transfer (``LeaseGracefulShutdownHandler.monitorGracefulShutdownLeases``), and the lease
+    renewer keeps renewing the lease. The new owner never starts it (``DynamoDBLeaseDiscoverer``
+    skips a lease with ``checkpointOwner`` set) and it never expires: the shard stops until
+    this worker does. Fixed in KCL 3.4.3 ("Ensure heartbeat is stopped for graceful handoff
+    lease in shutting down state", awslabs/amazon-kinesis-client#1729); until the daemon's jars
+    carry it, ``stuck`` names such leases so the watch ends the hand-over as the KCL's own
+    timeout would (``replay.complete_handoff``)."""
+
+    worker_id: str
+    since: dict[tuple[str, str | None], float] = field(default_factory=dict)
+
+    def stuck(
+        self, leases: list[replay.Lease] | None, now: float
+    ) -> list[tuple[replay.Lease, float]]:
+        """The hand-overs pending for HANDOFF_STUCK_S or more, each with its seconds."""
+        if leases is None:
+            return []
+        pending = {
+            (lease.shard_id, lease.owner): lease
+            for lease in leases
+            if lease.checkpoint_owner == self.worker_id and lease.owner != self.worker_id
+        }
+        self.since = {key: self.since.get(key, now) for key in pending}
+        return [
+            (pending[key], now - since)
+            for key, since in self.since.items()
+            if now - since >= HANDOFF_STUCK_S
+        ]
 
 
 def owner_key(lease_table: str, shard_id: str) -> str:
@@ -162,6 +208,7 @@ def watch(
     each lease this worker takes recorded with its time. A failed read is skipped (the next
     poll reads again); its first failure is logged as a warning."""
     seen = Watch(worker_id)
+    handoffs = Handoffs(worker_id)
     warned = False
     while not stop.is_set():
         try:
@@ -179,6 +226,15 @@ def watch(
                         step["shard"],
                         worker_id,
                         datetime.now(UTC),
+                    )
+            for lease, pending_s in handoffs.stuck(leases, time.monotonic()):
+                if replay.complete_handoff(dynamodb, lease_table, worker_id, lease):
+                    warning(
+                        "handoff_completed",
+                        shard=lease.shard_id,
+                        to=lease.owner,
+                        pending_s=round(pending_s, 1),
+                        reason="the KCL left the graceful hand-over unfinished",
                     )
         except (BotoCoreError, ClientError) as exc:
             if not warned:

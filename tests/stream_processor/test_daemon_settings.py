@@ -62,3 +62,29 @@ def test_fast_lease_timings_are_local_only_and_aws_keeps_the_kcl_defaults():
     # Leases live as long as the KCL's default everywhere: shorter, workers sharing a busy
     # machine miss renewals and the leader moves leases back and forth.
     assert "failoverTimeMillis" not in local and "failoverTimeMillis" not in aws
+
+
+def test_graceful_lease_handoff_runs_locally_as_in_aws():
+    """KCL 3's graceful lease handoff is on in both (the KCL's default, not written), with
+    the same timeout; what a local endpoint adds is exactly the endpoints, the fast timings,
+    and what keeps the KCL on loopback (no CloudWatch metrics, no instance-metadata probe)."""
+    local = properties(ENV)
+    aws = properties({k: v for k, v in ENV.items() if k != "AWS_ENDPOINT_URL"})
+    for props in (local, aws):
+        assert "isGracefulLeaseHandoffEnabled" not in props
+        assert props["gracefulLeaseHandoffTimeoutMillis"] == "30000"
+    assert {k: v for k, v in local.items() if k not in aws} == {
+        "kinesisEndpoint": "http://127.0.0.1:54566",
+        "dynamoDBEndpoint": "http://127.0.0.1:54566",
+        # loopback: the KCL's CloudWatch client has no endpoint setting; its CPU probe would
+        # call the EC2 instance-metadata address
+        "metricsLevel": "NONE",
+        "disableWorkerMetrics": "true",
+        # test speed
+        "leaseAssignmentIntervalMillis": "1000",
+        "shardSyncIntervalMillis": "2000",
+        "parentShardPollIntervalMillis": "1000",
+        "varianceBalancingFrequency": "30",
+        "workerMetricsReporterFreqInMillis": "1000",
+    }
+    assert {k: v for k, v in local.items() if k in aws} == aws
