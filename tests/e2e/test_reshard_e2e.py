@@ -6,6 +6,12 @@ What the KCL promises and this test holds it to: a closed parent's records are a
 and checkpointed at SHARD_END before either child starts (so a row's older versions, in the
 parent, reach the warehouse before its newer ones, in a child); a dead worker's shards are
 taken by the others once its leases expire; a stopped worker lets its shards go at once.
+
+KCL 3's graceful lease handoff is on, as in AWS (stream_processor/daemon.py): the leader moves
+a live worker's lease by naming the new owner and the old one as ``checkpointOwner``; the old
+owner checkpoints and hands it over. Every hand-over seen in the lease table is timed, and
+none may stay half done (``checkpointOwner`` set, nobody processing the shard) beyond the
+KCL's own timeout and the lease watch's guard (``HANDOFF_BOUND_S``).
 """
 
 from __future__ import annotations
@@ -22,12 +28,18 @@ import pytest
 from local_stack.observe import fact_versions_written
 from local_stack.pipeline import Names, Pipeline
 from local_stack.processes import wait_until
+from stream_processor import startup
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(1500)]
 
 SEED = 20261126
 RATE = 100  # row changes per second
 WORKERS = [Pipeline.instance("processor", n) for n in (1, 2, 3)]
+# The longest a hand-over may stay pending: the KCL transfers the lease itself once
+# gracefulLeaseHandoffTimeoutMillis has passed, and a hand-over KCL 3.1.3 forgets is ended by
+# the old owner's lease watch after startup.HANDOFF_STUCK_S (that timeout plus the lease
+# duration), seen at its 10 s poll; the rest is slack for a loaded machine.
+HANDOFF_BOUND_S = startup.HANDOFF_STUCK_S + startup.STEADY_POLL_S + 15
 
 
 @pytest.fixture
@@ -66,6 +78,42 @@ def leader(pipeline: Pipeline) -> str | None:
     return None
 
 
+class Handoffs:
+    """Samples the lease table every second: each graceful hand-over (a lease with
+    ``checkpointOwner`` set), from when it was first seen until it was seen no more."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.pending: dict[tuple[str, str, str | None], float] = {}  # (shard, from, to) → since
+        self.done: list[tuple[str, str, str | None, float]] = []  # (shard, from, to, seconds)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="handoffs", daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(1.0):
+            try:
+                leases = self.pipeline.observe.leases()
+            except Exception:  # noqa: BLE001 - a missed sample; the next one reads again
+                continue
+            now = time.monotonic()
+            seen = {
+                (lease.shard_id, lease.checkpoint_owner, lease.owner)
+                for lease in leases
+                if lease.checkpoint_owner
+            }
+            for key in seen - self.pending.keys():
+                self.pending[key] = now
+            for key in self.pending.keys() - seen:
+                self.done.append((*key, now - self.pending.pop(key)))
+
+    def longest_s(self) -> float:
+        now = time.monotonic()
+        return max(
+            [took for *_, took in self.done] + [now - since for since in self.pending.values()],
+            default=0.0,
+        )
+
+
 def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplicate_nothing(
     pipeline,
 ):
@@ -85,6 +133,8 @@ def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplica
         except BaseException as exc:  # noqa: BLE001 - reported below
             failures.append(exc)
 
+    handoffs = Handoffs(pipeline)
+    handoffs.thread.start()
     writer = threading.Thread(target=write)
     writer.start()
     try:
@@ -154,6 +204,28 @@ def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplica
         writer.join()
     assert not failures, failures
     pipeline.quiesce(timeout_s=420)
+    handoffs.stop.set()
+    handoffs.thread.join()
+
+    # Graceful hand-overs ran (the leader spread the leases over the restarted worker by
+    # handing them over), each ended within the bound, none left pending.
+    print("graceful hand-overs (shard, from, to, s):", handoffs.done, flush=True)
+    initiated = sum(
+        pipeline.log_path(w).read_text(errors="replace").count("Initiated graceful lease handoff")
+        for w in WORKERS
+    )
+    print(f"hand-overs initiated (the leaders' logs): {initiated}", flush=True)
+    ended_by_watch = [
+        line
+        for w in WORKERS
+        for line in pipeline.log_path(w).read_text(errors="replace").splitlines()
+        if '"handoff_completed"' in line
+    ]
+    print(f"hand-overs the lease watch ended: {ended_by_watch}", flush=True)
+    assert initiated and handoffs.done, "no graceful hand-over ran"
+    assert not handoffs.pending, f"hand-overs left half done: {handoffs.pending}"
+    assert handoffs.longest_s() < HANDOFF_BOUND_S, handoffs.done
+    assert not [lease for lease in observe.leases() if lease.checkpoint_owner]
 
     report = observe.reconcile()
     assert report.differences == 0, json.dumps(report.to_json(), indent=1)
