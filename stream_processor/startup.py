@@ -22,7 +22,11 @@ the saved checkpoints; ``stream-processor replay list`` shows it while that owne
 the lease. "Since" is when the watch saw it (within its poll interval), not when the leader
 assigned it.
 
-``Watch.step`` is pure (lease snapshots in, events out); ``watch`` is the loop.
+The same watch ends a graceful lease hand-over its worker owes and KCL 3.1.3 has forgotten
+(``Handoffs``, ``handoff_completed``).
+
+``Watch.step`` and ``Handoffs.stuck`` are pure (lease snapshots in, events or leases out);
+``watch`` is the loop.
 """
 
 from __future__ import annotations
