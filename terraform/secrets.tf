@@ -13,7 +13,7 @@ resource "aws_secretsmanager_secret" "source_db" {
 
 resource "aws_secretsmanager_secret" "warehouse" {
   # checkov:skip=CKV2_AWS_57: rotation belongs to whoever owns the warehouse; the loader re-reads the secret when it reconnects
-  name        = "${local.name}/warehouse"
+  name = "${local.name}/warehouse"
   # The loader role's credentials only (docs/database-roles.md): no DDL; the owner's, which
   # migrations need, are not kept where the Lambda can read them.
   description = "Warehouse credentials of the loader role (warehouse_loader) for the loader Lambda (value set outside terraform)"
