@@ -79,9 +79,10 @@ def source_roles_command(print_sql: bool, database: str, owner: str, rds: bool) 
     roles = source_roles.SourceRoles(owner=owner)
     new_owner = owner == source_roles.SourceRoles.owner
     click.echo("-- once per server, as the master user; replace each password")
-    for statement in source_roles.cluster_statements(roles, passwords=True, rds=rds):
-        if new_owner or owner not in statement.as_string():
-            click.echo(f"{statement.as_string()};")
+    for statement in source_roles.cluster_statements(
+        roles, passwords=True, rds=rds, new_owner=new_owner
+    ):
+        click.echo(f"{statement.as_string()};")
     click.echo(f"-- connected to {database}, as the master user")
     for statement in source_roles.database_statements(roles, database, new_database=new_owner):
         click.echo(f"{statement.as_string()};")

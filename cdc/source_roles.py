@@ -37,13 +37,15 @@ class SourceRoles:
 
 
 def cluster_statements(
-    roles: SourceRoles, *, passwords: bool, rds: bool = False
+    roles: SourceRoles, *, passwords: bool, rds: bool = False, new_owner: bool = True
 ) -> list[sql.Composable]:
     """``CREATE ROLE … LOGIN`` for each role, the capture role with ``REPLICATION`` (on RDS,
     ``rds``: a member of ``rds_replication`` instead, as RDS allows no REPLICATION attribute);
-    with ``passwords``, a placeholder password to replace."""
+    with ``passwords``, a placeholder password to replace. ``new_owner`` False: the owner is
+    ToteSys's existing one, not made here."""
     out: list[sql.Composable] = []
-    for name in (roles.owner, roles.app, roles.capture):
+    made = (roles.owner, roles.app, roles.capture) if new_owner else (roles.app, roles.capture)
+    for name in made:
         statement = sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name))
         if name == roles.capture and not rds:
             statement = sql.SQL("{} REPLICATION").format(statement)
@@ -54,7 +56,7 @@ def cluster_statements(
         out.append(statement)
     if rds:
         out.append(sql.SQL("GRANT rds_replication TO {}").format(sql.Identifier(roles.capture)))
-    if passwords:  # the master user hands the database to the owner only as its member
+    if passwords and new_owner:  # the master user hands the database over only as a member
         out.append(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(roles.owner)))
     return out
 
