@@ -1,5 +1,5 @@
 # The secrets exist in terraform; their values do not. Set them once, out of band, so no
-# password ever lands in terraform state (README, "Deploying to AWS"):
+# password ever lands in terraform state (docs/deploying.md):
 #   aws secretsmanager put-secret-value --secret-id <arn> --secret-string file://secret.json
 # Source (DMS): {"username", "password", "host", "port", "dbname"}.
 # Warehouse (loader): {"username", "password", "host", "port", "dbname"}.

@@ -1,5 +1,5 @@
 # The toolchain every file here shares. State: configure a remote backend at `terraform init`
-# (README, "Deploying to AWS"): nothing about it is hard-coded here.
+# (docs/deploying.md): nothing about it is hard-coded here.
 terraform {
   required_version = ">= 1.6"
   required_providers {
