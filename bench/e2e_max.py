@@ -14,6 +14,14 @@ rate the writers achieved at the first step not held (the source's own pace: if 
 rate asked for, the writers, not the pipeline, were the limit).
 
 Latency is measured as in ``bench.e2e`` (``Observer.latencies``).
+
+``e2e_cpu_us_per_change``, from the same run: the CPU microseconds each process role used per
+source change at each step (``bench.usage``: the traffic writers, the stack's PostgreSQL and
+the AWS emulation included), and its headline, our own stages together (capture, KCL JVM,
+record processors, loaders: what runs as our code in AWS) at the 1,000/s step, which every run
+has (it starts at 500/s and steps by 500), so runs compare at the same rate. The record
+processors' share is also set beside their in-process cost per record, measured in the same
+run by ``bench.processor``'s pipeline on records of its own (``record_processor_daemon_ratio``).
 """
 
 from __future__ import annotations
@@ -26,9 +34,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import processor
 from bench.results import RESULTS_PATH, Figure
 from bench.stats import percentile
-from bench.usage import Usage
+from bench.usage import OWN_STAGES, Usage
 from cdc.simulator import traffic
 from local_stack.config import StackConfig
 from local_stack.pipeline import Names, Pipeline
@@ -41,6 +50,9 @@ SHARDS = 4
 # could not keep up with 4 shards' manifests at 500 changes/s (p99 14 s, the queue growing).
 # Lambda runs loads concurrently (docs/sizing.md: 3 at 1,000 changes/s); so do these.
 LOADERS = 3
+FIXED_RATE = 1000.0  # the step every run has: e2e_cpu_us_per_change's comparison point
+OWN_STAGES_GOAL_US = 150.0  # issue 27: our own stages together, at 1,500/s
+IN_PROCESS_RECORDS = 20_000
 PLOT_PATH = RESULTS_PATH.with_name("e2e_max_latency.png")
 
 
@@ -62,7 +74,12 @@ class Writers:
 
         def write() -> None:
             self.stats = traffic.run_writers(
-                self.dsn, rate=rate, duration_s=seconds, writers=writers, seed=seed
+                self.dsn,
+                rate=rate,
+                duration_s=seconds,
+                writers=writers,
+                seed=seed,
+                always_spawn=True,  # the writers' CPU is sampled apart from this process's
             )
 
         self.stats = None
@@ -163,6 +180,8 @@ def measure(cfg: StackConfig, *, step_s: float, max_rate: float) -> dict[str, An
                         "why_not": why,
                         "manifests_queued_at_end": queued,
                         "cpu_s": cpu,
+                        "changes": stats.total_changes,
+                        "cpu_us_per_change": per_change(cpu, stats.total_changes),
                     }
                 )
                 if not held or next_rate > max_rate:
@@ -174,6 +193,65 @@ def measure(cfg: StackConfig, *, step_s: float, max_rate: float) -> dict[str, An
     finally:
         pipeline.stop()
         pipeline.destroy()
+
+
+def per_change(cpu_s: dict[str, float], changes: int) -> dict[str, float]:
+    """CPU microseconds per source change, by role, with ``own_stages`` (``OWN_STAGES``
+    summed) and ``total``."""
+    if not changes:
+        return {}
+    us = {role: round(s * 1e6 / changes, 1) for role, s in cpu_s.items()}
+    us["own_stages"] = round(sum(cpu_s[r] for r in OWN_STAGES) * 1e6 / changes, 1)
+    us["total"] = round(sum(cpu_s.values()) * 1e6 / changes, 1)
+    return us
+
+
+def in_process_us_per_record(count: int = IN_PROCESS_RECORDS) -> float:
+    """The record processor's CPU per record in one process, on ``bench.processor``'s records
+    (decode + transform + batch + parquet, memory store): the daemon path's floor."""
+    batch = processor.records(count)
+    started = time.process_time()
+    processor.run_pipeline(batch)
+    return round((time.process_time() - started) * 1e6 / len(batch), 1)
+
+
+def cpu_figures(steps: list[dict[str, Any]], in_process_us: float) -> list[Figure]:
+    """``e2e_cpu_us_per_change`` (own stages at ``FIXED_RATE``) and
+    ``record_processor_daemon_ratio``, from the stepped run's CPU samples."""
+    fixed = next((s for s in steps if s["rate"] == FIXED_RATE and s["cpu_us_per_change"]), None)
+    if fixed is None:
+        return []
+    at_1500 = next((s for s in steps if s["rate"] == 1500.0), None)
+    us = fixed["cpu_us_per_change"]
+    return [
+        Figure(
+            name="e2e_cpu_us_per_change",
+            value=us["own_stages"],
+            unit="µs of CPU per change (capture + KCL JVM + record processors + loaders)",
+            baseline="goal_own_stages_us_per_change",
+            baseline_value=OWN_STAGES_GOAL_US,
+            lower_is_better=True,
+            params={
+                "rate": FIXED_RATE,
+                "held": fixed["held"],
+                "by_role": us,
+                "own_stages_at_1500": at_1500["cpu_us_per_change"].get("own_stages")
+                if at_1500
+                else None,
+                "goal": f"own stages <= {OWN_STAGES_GOAL_US:g} µs per change at 1,500/s",
+                "by_step": {f"{s['rate']:g}": s["cpu_us_per_change"] for s in steps},
+            },
+        ),
+        Figure(
+            name="record_processor_daemon_ratio",
+            value=us["record_processor"],
+            unit="µs of CPU per change in the record processors under the daemon",
+            baseline="record_processor_in_process_us_per_record",
+            baseline_value=in_process_us,
+            lower_is_better=True,
+            params={"rate": FIXED_RATE, "goal": "<= 3x the in-process cost"},
+        ),
+    ]
 
 
 def plot(steps: list[dict[str, Any]], path: Path = PLOT_PATH) -> Path:
@@ -203,6 +281,7 @@ def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:  # noqa: 
     step_s, max_rate = (40.0, 1000.0) if quick else (60.0, 10_000.0)
     steps = measure(cfg, step_s=step_s, max_rate=max_rate)["steps"]
     plot(steps)
+    in_process_us = in_process_us_per_record(5_000 if quick else IN_PROCESS_RECORDS)
     held = [s for s in steps if s["held"]]
     last = held[-1] if held else steps[0]
     failed = next((s for s in steps if not s["held"]), None)
@@ -249,5 +328,6 @@ def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:  # noqa: 
                 ],
                 "plot": PLOT_PATH.name,
             },
-        )
+        ),
+        *cpu_figures(steps, in_process_us),
     ]

@@ -2,22 +2,26 @@
 and CPU seconds, by role, sampled from ``/proc``.
 
 Roles: the capture engine, the KCL's JVM, the Python record processors (the daemon's
-one-per-shard children), the loader runners, and the two services everything shares: the
-AWS emulation and PostgreSQL (every ``postgres`` process on the machine, so any other use of
-the local cluster counts too).
+one-per-shard children), the loader runners (``OWN_STAGES``: what a user runs and pays for in
+AWS), the traffic writers (the benchmark's own ``spawn`` children, writing ToteSys's changes),
+and the two services everything shares: the AWS emulation and PostgreSQL (the stack's own
+cluster: its postmaster and every process it started, so another cluster on the machine does
+not count, but any other use of this one does).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
-from local_stack import aws
+from local_stack import aws, postgres
 from local_stack.pipeline import Pipeline
-from local_stack.processes import group_members, process_cpu_seconds
+from local_stack.processes import children_of, group_members, process_cpu_seconds
 
 ROLES = ("capture", "kcl_jvm", "record_processor", "loader")
-SERVICES = ("aws_emulation", "postgresql")
+OWN_STAGES = ROLES  # the stages that run in AWS as our code (DMS replaces capture there)
+SERVICES = ("traffic_writers", "aws_emulation", "postgresql")
 
 
 class Usage:
@@ -88,20 +92,30 @@ class Usage:
         emulation = aws.pid(self.pipeline.cfg)
         if emulation is not None:
             found += [("aws_emulation", pid) for pid in group_members(emulation)]
-        found += [("postgresql", pid) for pid in _postgres_processes()]
+        found += [("traffic_writers", pid) for pid in _writer_processes()]
+        postmaster = _postmaster_pid(self.pipeline)
+        if postmaster is not None:
+            found += [("postgresql", pid) for pid in (postmaster, *children_of(postmaster))]
         return found
 
 
-def _postgres_processes() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
+def _writer_processes() -> list[int]:
+    """This process's ``multiprocessing`` spawn children (``traffic.run_writers``' pool), not
+    its resource tracker."""
+    return [
+        pid
+        for pid in children_of(os.getpid())
+        if "spawn_main" in (command := _cmdline(pid)) and "resource_tracker" not in command
+    ]
+
+
+def _postmaster_pid(pipeline: Pipeline) -> int | None:
+    """The local cluster's postmaster: the first line of its ``postmaster.pid``."""
+    try:
+        pid_file = postgres.cluster(pipeline.cfg).data_dir / "postmaster.pid"
+        return int(pid_file.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
 
 
 def _vm_hwm_mb(pid: int) -> float | None:

@@ -145,6 +145,17 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def children_of(ppid: int) -> list[int]:
+    """The live (not zombie) processes whose parent is ``ppid``."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(entry.name)
+            if fields and int(fields[1]) == ppid and fields[0] != "Z":
+                children.append(int(entry.name))
+    return children
+
+
 def process_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) ``pid`` has used so far, with its exited, reaped children's
     (0 once it is gone)."""

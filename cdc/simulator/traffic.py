@@ -410,13 +410,20 @@ def _one_writer(
 
 
 def run_writers(
-    dsn: str, *, rate: float, duration_s: float, writers: int, seed: int = 1
+    dsn: str,
+    *,
+    rate: float,
+    duration_s: float,
+    writers: int,
+    seed: int = 1,
+    always_spawn: bool = False,
 ) -> TrafficStats:
     """``run`` in ``writers`` processes at once, each at ``rate / writers`` on its own
     connection and its own share of the rows (``TrafficGenerator``'s ``writer``), for rates
     one Python process cannot write. Returns their stats summed (``elapsed_s``: the
-    longest)."""
-    if writers == 1:
+    longest). One writer runs in the caller's process unless ``always_spawn`` (a benchmark
+    that samples the writers' CPU apart from its own)."""
+    if writers == 1 and not always_spawn:
         return run(dsn, rate=rate, duration_s=duration_s, seed=seed)
     context = multiprocessing.get_context("spawn")  # no fork of a threaded caller
     with concurrent.futures.ProcessPoolExecutor(writers, mp_context=context) as pool:
@@ -426,7 +433,7 @@ def run_writers(
                 [dsn] * writers,
                 [rate / writers] * writers,
                 [duration_s] * writers,
-                [seed * 1000 + n for n in range(writers)],
+                [seed] if writers == 1 else [seed * 1000 + n for n in range(writers)],
                 [(n, writers) for n in range(writers)],
             )
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bench.e2e_max import judge, thirds_of
+from bench.e2e_max import cpu_figures, judge, per_change, thirds_of
 
 
 def test_a_step_holds_when_everything_landed_with_p99_under_the_limit():
@@ -36,3 +36,41 @@ def test_a_windows_latencies_are_split_by_third_and_nothing_outside_it_counts():
     ]
     samples = [(t, float(i)) for i, t in enumerate(at)]
     assert thirds_of(samples, start, start + timedelta(seconds=30)) == [[1.0], [2.0], [3.0]]
+
+
+def _step(rate: float, cpu_s: dict[str, float], changes: int, held: bool = True) -> dict:
+    return {"rate": rate, "held": held, "cpu_us_per_change": per_change(cpu_s, changes)}
+
+
+CPU = {
+    "capture": 0.5,
+    "kcl_jvm": 1.0,
+    "record_processor": 2.0,
+    "loader": 1.5,
+    "traffic_writers": 3.0,
+    "aws_emulation": 4.0,
+    "postgresql": 5.0,
+}
+
+
+def test_cpu_per_change_is_each_roles_seconds_over_the_changes_with_our_stages_summed():
+    us = per_change(CPU, 10_000)
+    assert us["record_processor"] == 200.0
+    assert us["own_stages"] == 500.0  # capture + JVM + record processors + loaders
+    assert us["total"] == 1700.0
+    assert per_change(CPU, 0) == {}
+
+
+def test_the_headline_is_our_stages_at_the_fixed_rate_and_the_daemon_is_set_beside_in_process():
+    steps = [
+        _step(500.0, CPU, 5_000),
+        _step(1000.0, CPU, 10_000),
+        _step(1500.0, {**CPU, "loader": 3.0}, 15_000, held=False),
+    ]
+    headline, daemon = cpu_figures(steps, in_process_us=50.0)
+    assert headline.name == "e2e_cpu_us_per_change" and headline.value == 500.0
+    assert headline.params["own_stages_at_1500"] == 433.3
+    assert headline.params["by_step"]["500"]["own_stages"] == 1000.0
+    assert headline.ratio == round(150 / 500, 2)  # lower is better: under 1 misses the goal
+    assert daemon.value == 200.0 and daemon.baseline_value == 50.0
+    assert cpu_figures([_step(500.0, CPU, 5_000)], in_process_us=50.0) == []
