@@ -14,6 +14,13 @@ References, same run, same rows:
   the same primary key already holding the first half. Both serialise the rows as the loader
   does (CSV from Arrow) and run in one transaction. Each round runs the load and its ceiling
   back to back on a fresh warehouse; the figures are medians of three rounds.
+- the history floor (``loader_dim_history_floor_ratio``: its time over the dimension
+  ceiling's): the ceiling's two statements into two such tables in one transaction, the
+  least any design that keeps the history apart from the current rows writes here (each
+  key's current row, and its open history row extended or made), whatever the history's
+  storage. ``load_over_floor`` is the history load's time over it; ``history_off_ratios``
+  (``loader_dim_ceiling_ratio``'s) the same dimension load with history off over the
+  ceiling, on a fresh warehouse of its own in the same round.
 - the old batch ETL's pandas ``to_sql`` into an empty table (the rows/s figures' baseline).
 """
 
@@ -95,11 +102,25 @@ def manifest(store: MemoryStore, table: str, rows: list[dict[str, Any]]) -> str:
     return write_manifest(batch, put_files(batch, encode_files(batch)[0], store), store)
 
 
-def _timed_load(dsn: str, store: MemoryStore, key: str) -> float:
+def _timed_load(dsn: str, store: MemoryStore, key: str, *, history: bool = True) -> float:
     with psycopg.connect(dsn, autocommit=True) as conn:
         started = time.perf_counter()
-        load_manifest(conn, store, key)
+        load_manifest(conn, store, key, history=history)
         return time.perf_counter() - started
+
+
+def _dim_load_without_history(
+    cfg: StackConfig, loaded: list[dict[str, Any]], mixed: list[dict[str, Any]]
+) -> float:
+    """The dimension load of a round with history off (``TOTESYS_CDC_HISTORY=off``), on a
+    fresh warehouse holding the same first half: the merge's share of the load; seconds."""
+    name, dsn = _fresh_warehouse(cfg)
+    try:
+        store = MemoryStore()
+        _timed_load(dsn, store, manifest(store, "dim_transaction", loaded), history=False)
+        return _timed_load(dsn, store, manifest(store, "dim_transaction", mixed), history=False)
+    finally:
+        postgres.drop_database(cfg, name)
 
 
 def _empty_copy_of(conn: psycopg.Connection, table: str) -> str:
@@ -142,26 +163,37 @@ def fact_ceiling(dsn: str, table: str, rows: list[dict[str, Any]]) -> float:
 
 
 def dim_ceiling(
-    dsn: str, table: str, loaded: list[dict[str, Any]], rows: list[dict[str, Any]]
+    dsn: str,
+    table: str,
+    loaded: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    *,
+    copies: int = 1,
 ) -> float:
     """Seconds for the plainest upsert of ``rows`` into a table already holding ``loaded``,
     with the same columns and primary key: COPY into a temporary staging table, ``UPDATE …
     FROM staging`` the keys present, ``INSERT … SELECT`` the others. No version guard, no
-    ledger, no inferred members."""
+    ledger, no inferred members.
+
+    ``copies=2``: the same two statements into a second such table as well, in the same
+    transaction (one staging COPY): the **history floor**, the least any design keeping a
+    dimension's history apart from its current rows writes for these rows, whatever its
+    shape: every key's current row, and its open history row extended (an update) or made
+    (an insert)."""
     table_spec, schema = spec(table), schema_of(table)
     columns = [c for c in schema.names if c != table_spec.key]
     with psycopg.connect(dsn, autocommit=True) as conn:
-        target = _empty_copy_of(conn, table)
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-                sql.Identifier(target), sql.Identifier(table_spec.key)
+        targets = [_empty_copy_of(conn, table) for _ in range(copies)]
+        for target in targets:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                    sql.Identifier(target), sql.Identifier(table_spec.key)
+                )
             )
-        )
-        with conn.transaction():
-            _copy(conn, target, pa.Table.from_pylist(loaded, schema=schema))
+            with conn.transaction():
+                _copy(conn, target, pa.Table.from_pylist(loaded, schema=schema))
         data = pa.Table.from_pylist(rows, schema=schema)
-        fields = {
-            "target": sql.Identifier(target),
+        common = {
             "key": sql.Identifier(table_spec.key),
             "columns": sql.SQL(", ").join(map(sql.Identifier, columns)),
             "values": sql.SQL(", ").join(sql.Identifier("s", c) for c in columns),
@@ -170,22 +202,23 @@ def dim_ceiling(
         with conn.transaction():
             conn.execute(
                 sql.SQL("CREATE TEMPORARY TABLE staging (LIKE {target}) ON COMMIT DROP").format(
-                    **fields
+                    target=sql.Identifier(targets[0])
                 )
             )
             _copy(conn, "staging", data)
-            conn.execute(
-                sql.SQL(
-                    "UPDATE {target} AS t SET ({columns}) = ({values}) FROM staging AS s "
-                    "WHERE t.{key} = s.{key}"
-                ).format(**fields)
-            )
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {target} SELECT * FROM staging AS s WHERE NOT EXISTS "
-                    "(SELECT FROM {target} AS t WHERE t.{key} = s.{key})"
-                ).format(**fields)
-            )
+            for target in map(sql.Identifier, targets):
+                conn.execute(
+                    sql.SQL(
+                        "UPDATE {target} AS t SET ({columns}) = ({values}) FROM staging AS s "
+                        "WHERE t.{key} = s.{key}"
+                    ).format(target=target, **common)
+                )
+                conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {target} SELECT * FROM staging AS s WHERE NOT EXISTS "
+                        "(SELECT FROM {target} AS t WHERE t.{key} = s.{key})"
+                    ).format(target=target, **common)
+                )
         return time.perf_counter() - started
 
 
@@ -246,14 +279,18 @@ def _round(cfg: StackConfig, facts: list[dict[str, Any]], dims: int) -> dict[str
         mixed = dim_rows(range(1, dims + 1), 2)
         dim_s = _timed_load(dsn, store, manifest(store, "dim_transaction", mixed))
         dim_ceiling_s = dim_ceiling(dsn, "dim_transaction", loaded, mixed)
+        dim_floor_s = dim_ceiling(dsn, "dim_transaction", loaded, mixed, copies=2)
     finally:
         postgres.drop_database(cfg, name)
+    dim_off_s = _dim_load_without_history(cfg, loaded, mixed)
     return {
         "fact": fact_s,
         "fact_role": fact_role_s,
         "fact_ceiling": fact_ceiling_s,
         "dim": dim_s,
         "dim_ceiling": dim_ceiling_s,
+        "dim_floor": dim_floor_s,
+        "dim_off": dim_off_s,
     }
 
 
@@ -275,6 +312,9 @@ def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:
 
     def ratios(what: str) -> list[float]:
         return [round(m[what] / m[f"{what}_ceiling"], 2) for m in measured]
+
+    def over_dim_ceiling(what: str) -> list[float]:
+        return [round(m[what] / m["dim_ceiling"], 2) for m in measured]
 
     fact_s, dim_s = median("fact"), median("dim")
     return [
@@ -332,6 +372,25 @@ def run(cfg: StackConfig, work: Path, *, quick: bool) -> list[Figure]:
                 "ceiling_s": round(median("dim_ceiling"), 3),
                 "ceiling_rows_per_s": round(dims / median("dim_ceiling"), 1),
                 "ratios": ratios("dim"),
+                "history_off_ratios": over_dim_ceiling("dim_off"),
+            },
+            lower_is_better=True,
+        ),
+        Figure(
+            "loader_dim_history_floor_ratio",
+            statistics.median(over_dim_ceiling("dim_floor")),
+            "x the ceiling's time",
+            "copy_staging_update_from_insert_select",
+            1.0,
+            {
+                "rows": dims,
+                "updates": dims // 2,
+                "floor": "the ceiling's UPDATE and INSERT into two keyed tables, one COPY",
+                "floor_s": round(median("dim_floor"), 3),
+                "load_over_floor": statistics.median(
+                    round(m["dim"] / m["dim_floor"], 2) for m in measured
+                ),
+                "ratios": over_dim_ceiling("dim_floor"),
             },
             lower_is_better=True,
         ),
