@@ -40,12 +40,15 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "outside": outside,
 
 
 def _python_312() -> str:
-    found = shutil.which("python3.12") or next(
-        iter(sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))), None
-    )
-    if not found:
-        pytest.fail("needs a Python 3.12 (the Lambda runtime): python3.12 on PATH or in pyenv")
-    return found
+    """A Python 3.12 that runs (pyenv's shim on PATH may name one that is not selected)."""
+    candidates = [
+        *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12"))),
+        shutil.which("python3.12"),
+    ]
+    for python in filter(None, candidates):
+        if subprocess.run([python, "-c", ""], capture_output=True, check=False).returncode == 0:
+            return python
+    pytest.fail("needs a Python 3.12 (the Lambda runtime): python3.12 on PATH or in pyenv")
 
 
 def test_make_package_from_a_clean_clone_writes_the_zip_terraform_deploys(tmp_path: Path):
