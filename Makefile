@@ -11,6 +11,7 @@ DEMO_ARGS ?=
 .DEFAULT_GOAL := help
 LINT_VENV := .venv-lint
 LINT_INSTALLED := $(LINT_VENV)/.installed-stamp
+PACKAGE_VENV := .venv-package
 PY_SOURCES := cdc stream_processor warehouse_loader local_stack bench tools
 IMAGE ?= totesys-cdc-processor:$(shell git describe --always --dirty 2>/dev/null || echo dev)
 
@@ -76,8 +77,13 @@ lock: $(INSTALLED)  ## rewrite constraints.txt from the virtualenv
 	  $(PY) -m pip freeze --exclude-editable \
 	    | sed 's|^amazon_kclpy @ file://.*|amazon_kclpy==$(KCLPY_VERSION)|'; } > constraints.txt
 
-package: $(INSTALLED)  ## build the loader Lambda's zip (dist/warehouse-loader.zip) for terraform
-	tools/package-lambda.sh $(PY) dist/warehouse-loader.zip
+# make package needs only pip (it downloads the Lambda's wheels, installs nothing here): its own
+# small virtualenv, so a fresh clone packages without make install's KCL jars and dev tools.
+$(PACKAGE_VENV)/bin/python:
+	$(PYTHON) -m venv $(PACKAGE_VENV)
+
+package: $(PACKAGE_VENV)/bin/python  ## build the loader Lambda's zip (dist/warehouse-loader.zip) for terraform
+	tools/package-lambda.sh $(PACKAGE_VENV)/bin/python dist/warehouse-loader.zip
 
 image:  ## build the processor's container image (IMAGE=name:tag; needs a Docker daemon)
 	@docker info >/dev/null 2>&1 || { echo "error: no Docker daemon reachable: 'make image' needs one" >&2; exit 1; }
@@ -87,4 +93,4 @@ clean:  ## stop the stack and remove .venv, .local and caches (not the Maven/KCL
 	-@test -x $(VENV)/bin/totesys-stack && $(VENV)/bin/totesys-stack down
 	@# the cluster may live outside the clone (see README, "Running as root")
 	if [ -L .local/pg ]; then rm -rf "$$(readlink -f .local/pg)"; fi
-	rm -rf $(VENV) $(LINT_VENV) build dist .local .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LINT_VENV) $(PACKAGE_VENV) build dist .local .pytest_cache .ruff_cache .hypothesis

@@ -14,6 +14,10 @@ python="$(cd "$(dirname "${1:?python with pip}")" && pwd)/$(basename "$1")"
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${2:-$root/dist/warehouse-loader.zip}
 build=${3:-$root/build/lambda}
+# Relative paths are the caller's (make package passes dist/warehouse-loader.zip): made absolute
+# here, before the zip is written from inside the build folder.
+out="$(mkdir -p "$(dirname "$out")" && cd "$(dirname "$out")" && pwd)/$(basename "$out")"
+mkdir -p "$build" && build="$(cd "$build" && pwd)"
 version=${LAMBDA_PYTHON_VERSION:-3.12}
 
 rm -rf "$build"

@@ -25,24 +25,26 @@ NO_RESOURCE_LEVEL = {
 }
 
 
-def _clean(value: Any) -> Any:
-    """python-hcl2's output without its quoting and bookkeeping keys."""
+def _clean(value: Any, *, blocks: bool = False) -> Any:
+    """python-hcl2's output without its quoting and bookkeeping keys (with blocks=True,
+    ``__is_block__`` kept: a nested block told from an argument, as the provider schema needs)."""
+    drop = {"__comments__", "__inline_comments__"} | (set() if blocks else {"__is_block__"})
     if isinstance(value, dict):
         return {
-            _clean(k): _clean(v)
+            _clean(k, blocks=blocks): _clean(v, blocks=blocks)
             for k, v in value.items()
-            if k not in ("__is_block__", "__comments__")
+            if k not in drop
         }
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [_clean(v, blocks=blocks) for v in value]
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
         return value[1:-1]
     return value
 
 
-def _parse(path: Path) -> dict[str, Any]:
+def _parse(path: Path, *, blocks: bool = False) -> dict[str, Any]:
     with path.open() as f:
-        return _clean(hcl2.load(f))
+        return _clean(hcl2.load(f), blocks=blocks)
 
 
 FILES = sorted(TF.rglob("*.tf"))

@@ -11,14 +11,8 @@ import threading
 import zipfile
 
 import boto3
-import botocore
-import dateutil
-import jmespath
 import psycopg
 import pytest
-import s3transfer
-import six
-import urllib3
 from botocore.config import Config
 
 from contracts.batches import S3Store
@@ -30,6 +24,7 @@ from stream_processor.shard import ShardProcessor
 from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import SALE
+from tests.warehouse_loader.lambda_runtime import boto3_folder
 from warehouse_loader import handler as lambda_handler
 from warehouse_loader import migrations, runner
 
@@ -406,11 +401,7 @@ def test_the_lambda_package_loads_a_manifest_with_nothing_but_itself_and_boto3(l
     zipfile.ZipFile(tmp_path / "l.zip").extractall(unpacked)
     assert not (unpacked / "boto3").exists() and (unpacked / "warehouse_loader/migrations").is_dir()
     assert not (unpacked / "stream_processor").exists() and (unpacked / "contracts").is_dir()
-    runtime = tmp_path / "runtime"  # what the Lambda runtime adds: boto3 and its dependencies
-    runtime.mkdir()
-    for module in (boto3, botocore, s3transfer, jmespath, dateutil, urllib3):
-        (runtime / module.__name__).symlink_to(os.path.dirname(module.__file__))
-    (runtime / "six.py").symlink_to(six.__file__)
+    runtime = boto3_folder(tmp_path / "runtime")  # what the Lambda runtime adds
     key = loader.manifest(record("sales_order", SALE, commit=0x10))
     done = subprocess.run(
         [
