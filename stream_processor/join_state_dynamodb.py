@@ -4,6 +4,15 @@ One table, key ``pk``: ``row#<table>#<key>`` items hold a row's newest version a
 (a conditional write moves a row forward only), ``members#<table>#<key>`` items hold the
 set of children referencing a parent (an atomic ADD). Reads are strongly consistent.
 A failure of a bulk call is raised classed (``edge_errors``): unavailable or refused.
+
+A membership only ever grows (nothing removes a child from a set: ``transform`` checks a
+child's current parent when it fans out), so once an ADD of (parent, child) has succeeded it
+never needs sending again: each ``DynamoJoinState`` remembers the memberships it has written
+(up to ``KNOWN_MEMBERS_MAX``) and leaves them out of later batches. A staff or counterparty
+edit that keeps its department or address then costs one UpdateItem instead of two. "Write
+your side before you read" still holds: the membership is in the table before the read.
+Recreating the state table under running processors would break this (and much else): stop
+them first (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from stream_processor.transform import Image
 
 UNPROCESSED_RETRIES = 8
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit: names and values, UTF-8
+KNOWN_MEMBERS_MAX = 200_000  # (parent table, parent key, child) triples remembered, ~40 MB
 
 
 class DynamoJoinState:
@@ -28,6 +38,7 @@ class DynamoJoinState:
         self.client = client
         self.table_name = table_name
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="join-state")
+        self._known_members: set[tuple[str, int, int]] = set()  # ADDs that have succeeded
 
     def _put(self, table: str, key: int, version: int, image: Image | None) -> None:
         pk, encoded = f"row#{table}#{key}", encode_image(image)
@@ -67,15 +78,29 @@ class DynamoJoinState:
             self._write_many(plan)
 
     def _write_many(self, plan: Plan) -> None:
-        calls = [
+        members = {
+            parent: new
+            for parent, children in plan.members.items()
+            if (new := {c for c in children if (*parent, c) not in self._known_members})
+        }
+        puts = [
             self._pool.submit(self._put, table, key, version, image)
             for (table, key), (version, image) in plan.puts.items()
-        ] + [
-            self._pool.submit(self._add_members, table, key, children)
-            for (table, key), children in plan.members.items()
         ]
-        for call in calls:
+        adds = [
+            (parent, children, self._pool.submit(self._add_members, *parent, children))
+            for parent, children in members.items()
+        ]
+        for call in puts:
             call.result()  # re-raises the first failure
+        for parent, children, call in adds:
+            call.result()
+            self._remember(parent, children)
+
+    def _remember(self, parent: RowKey, children: set[int]) -> None:
+        if len(self._known_members) + len(children) > KNOWN_MEMBERS_MAX:
+            self._known_members.clear()  # forgetting only costs ADDs sent again
+        self._known_members.update((*parent, c) for c in children)
 
     def _add_members(self, parent_table: str, parent_key: int, children: set[int]) -> None:
         self.client.update_item(

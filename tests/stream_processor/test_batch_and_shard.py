@@ -207,6 +207,48 @@ def test_bulk_writes_and_reads_span_many_calls_and_never_move_a_row_back(state):
     }
 
 
+class CountingDynamoDB:
+    """The real (moto) client, wrapped to note each membership ADD sent and to fail the ADDs
+    of one parent on demand."""
+
+    def __init__(self, client, failing: str | None = None) -> None:
+        self.client, self.failing, self.adds = client, failing, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.client, name)
+
+    def update_item(self, **kwargs):
+        pk = kwargs["Key"]["pk"]["S"]
+        if pk.startswith("members#"):
+            if pk == self.failing:
+                raise EdgeUnavailable("join state unavailable: injected")
+            self.adds.append((pk, tuple(kwargs["ExpressionAttributeValues"][":c"]["NS"])))
+        return self.client.update_item(**kwargs)
+
+
+def test_a_membership_written_once_is_not_sent_again_and_a_failed_one_is(aws_client):
+    name = unique_name("join-state")
+    ddb = aws_client("dynamodb")
+    ensure_table(ddb, name)
+    client = CountingDynamoDB(ddb, failing="members#address#3")
+    state = DynamoJoinState(client, name)
+    with pytest.raises(EdgeUnavailable):
+        state.write_many(Plan(members={("department", 1): {7}, ("address", 3): {20}}))
+    client.failing = None
+    state.write_many(Plan(members={("department", 1): {7, 8}, ("address", 3): {20}}))
+    state.write_many(Plan(members={("department", 1): {7, 8}, ("address", 3): {20}}))
+    assert sorted(client.adds) == [
+        ("members#address#3", ("20",)),  # failed the first time: sent again
+        ("members#department#1", ("7",)),
+        ("members#department#1", ("8",)),  # 7 was known: only 8; the third batch sends none
+    ]
+    fresh = DynamoJoinState(ddb, name)  # another worker: what it reads is the table's
+    assert fresh.members_many({("department", 1), ("address", 3)}) == {
+        ("department", 1): {7, 8},
+        ("address", 3): {20},
+    }
+
+
 class RecordingStore(MemoryStore):
     """A store that notes the order of its writes (a wrapper, as the tests inject faults)."""
 
