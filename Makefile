@@ -15,7 +15,7 @@ PACKAGE_VENV := .venv-package
 PY_SOURCES := cdc stream_processor warehouse_loader local_stack bench tools
 IMAGE ?= totesys-cdc-processor:$(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help prereqs install test demo bench report-check stack-up stack-down stack-status lint format lock package image clean
+.PHONY: help prereqs install test demo bench bench-snapshot report-check stack-up stack-down stack-status lint format lock package image clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -40,6 +40,9 @@ demo: $(INSTALLED)  ## run the demo on the local stack (DEMO_ARGS="--duration 60
 bench: $(INSTALLED)  ## run the benchmarks (BENCH=<name> for one, BENCH_QUICK=1 for short runs)
 	$(PY) -m bench $(if $(BENCH),--only $(BENCH)) $(if $(BENCH_QUICK),--quick)
 
+bench-snapshot: $(INSTALLED)  ## after a full make bench: replace docs/benchmarks.json and regenerate its tables
+	$(PY) -m bench.snapshot refresh
+
 report-check: $(INSTALLED)  ## render the latest HTML report in headless chromium and check it (REPORT=path for another)
 	$(PY) tools/report_check.py $(REPORT)
 
@@ -57,7 +60,7 @@ $(LINT_INSTALLED): tools/lint-requirements.txt
 	$(LINT_VENV)/bin/pip install --quiet -r tools/lint-requirements.txt
 	@touch $@
 
-lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (terraform, Dockerfile), pip-audit
+lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (terraform, Dockerfile), pip-audit, generated tables
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/bandit --quiet --recursive --severity-level medium $(PY_SOURCES)
@@ -66,6 +69,7 @@ lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (
 	@if command -v terraform >/dev/null; then TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive terraform; \
 	  else echo "terraform fmt: skipped (no terraform binary)"; fi
 	$(LINT_VENV)/bin/python tools/audit_deps.py constraints.txt
+	$(PY) -m bench.snapshot check
 
 format: $(INSTALLED)  ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
