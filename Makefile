@@ -60,7 +60,7 @@ $(LINT_INSTALLED): tools/lint-requirements.txt
 	$(LINT_VENV)/bin/pip install --quiet -r tools/lint-requirements.txt
 	@touch $@
 
-lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (terraform, Dockerfile), pip-audit, generated tables
+lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (terraform, Dockerfile), pip-audit, generated tables, docs check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/bandit --quiet --recursive --severity-level medium $(PY_SOURCES)
@@ -70,6 +70,7 @@ lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (
 	  else echo "terraform fmt: skipped (no terraform binary)"; fi
 	$(LINT_VENV)/bin/python tools/audit_deps.py constraints.txt
 	$(PY) -m bench.snapshot check
+	$(PY) tools/docs_check.py
 
 format: $(INSTALLED)  ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
