@@ -8,8 +8,8 @@ show: its runs (date, commit, machine), each figure under the run that measured 
 (``bench/run.json`` says whether the last run was full) and rewrites the generated blocks;
 ``write`` rewrites the blocks from the snapshot; ``check`` exits 1 when a block is stale.
 The blocks lie between ``<!-- benchmarks:NAME:begin -->`` and ``<!-- benchmarks:NAME:end -->``
-markers (README.md, docs/benchmarks.md), and docs/sizing.md's generated part is
-``bench.sizing``'s rendering of the snapshot.
+markers (README.md, docs/benchmarks.md, docs/warehouse-loader.md), and docs/sizing.md's
+generated part is ``bench.sizing``'s rendering of the snapshot.
 """
 
 from __future__ import annotations
@@ -190,6 +190,41 @@ def figures_table(snapshot: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def disagreements(snapshot: Mapping[str, Any]) -> str:
+    """Every figure measured in more than one run, with its value in each."""
+    by_name: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for f in figures_of(snapshot):
+        by_name.setdefault((f["name"], _scope(f)), []).append(f)
+    lines = []
+    for (name, scope), found in by_name.items():
+        if len({f["run"] for f in found}) < 2:
+            continue
+        values = "; ".join(f"{_value(f)} in {f['run']}" for f in found)
+        lines.append(f"- `{name}`{f', {scope}' if scope else ''}: {values}.")
+    return "\n".join(lines) + "\n"
+
+
+def loader_scaling(snapshot: Mapping[str, Any]) -> str:
+    """docs/warehouse-loader.md's table of the concurrent loaders' run."""
+    lines = [
+        "| loaders | rows/s (range of the runs) | 1 loader, same run | ratio | loader CPU s / 10k "
+        "rows | backend CPU s / 10k rows | cores used by the load | machine cores busy |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in figures_of(snapshot):
+        if f["name"] != "loader_scaling_rows_per_s":
+            continue
+        p = f["params"]
+        spread = f" ({p['runs_range_rows_per_s']})" if "runs_range_rows_per_s" in p else ""
+        lines.append(
+            f"| {p['runners']} | {_number(f['value'])}{spread} | {_number(f['baseline_value'])} "
+            f"| {f['ratio']:.2f}x | {p['loader_cpu_s_per_10k_rows']} "
+            f"| {p['postgres_backend_cpu_s_per_10k_rows']} | {p['load_cores']} "
+            f"| {p['machine_cores_busy']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def sizing_block(snapshot_path: Path) -> str:
     from bench import sizing  # sizing reads the snapshot through this module
 
@@ -216,6 +251,8 @@ def blocks(snapshot_path: Path = SNAPSHOT_PATH, root: Path = ROOT) -> list[Block
         marked(root / "README.md", "headline", headline),
         marked(root / "docs" / "benchmarks.md", "runs", runs_table),
         marked(root / "docs" / "benchmarks.md", "figures", figures_table),
+        marked(root / "docs" / "benchmarks.md", "disagreements", disagreements),
+        marked(root / "docs" / "warehouse-loader.md", "loader-scaling", loader_scaling),
         (
             root / "docs" / "sizing.md",
             sizing.BEGIN,

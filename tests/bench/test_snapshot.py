@@ -15,7 +15,7 @@ from bench import snapshot
 from bench.results import Figure, run_description, write_run
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ("README.md", "docs/benchmarks.md", "docs/sizing.md")
+PAGES = ("README.md", "docs/benchmarks.md", "docs/sizing.md", "docs/warehouse-loader.md")
 
 
 def copy_of_the_pages(tmp_path: Path) -> Path:
