@@ -127,6 +127,8 @@ def _value(f: Mapping[str, Any]) -> str:
 def _scope(f: Mapping[str, Any]) -> str:
     """What tells a figure from the others of its name in a run (its loader count, rate...)."""
     params = f.get("params") or {}
+    if "setting" in params:
+        return f"{params['setting']}"
     for key in ("runners", "workers", "rate"):
         if key in params:
             return f"{key} {params[key]:,}"
@@ -225,6 +227,27 @@ def loader_scaling(snapshot: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tuning_latency(snapshot: Mapping[str, Any]) -> str:
+    """docs/benchmarks.md's "Tuning latency" table: p50, p95 and p99 per setting."""
+    rows: dict[str, dict[str, Any]] = {}
+    for f in figures_of(snapshot):
+        setting = (f.get("params") or {}).get("setting")
+        if setting and f["name"].startswith("e2e_latency_p"):
+            row = rows.setdefault(setting, {"manifests": f["params"]["manifests_loaded"]})
+            row[f["name"]] = f["value"]
+    lines = [
+        "| setting | p50 | p95 | p99 | manifests loaded in the run |",
+        "|---|---|---|---|---|",
+    ]
+    for setting, r in rows.items():
+        shown = setting if " " in setting else f"`{setting}`"
+        lines.append(
+            f"| {shown} | {r['e2e_latency_p50_s']:.2f} s | {r['e2e_latency_p95_s']:.2f} s "
+            f"| {r['e2e_latency_p99_s']:.2f} s | {r['manifests']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def sizing_block(snapshot_path: Path) -> str:
     from bench import sizing  # sizing reads the snapshot through this module
 
@@ -252,6 +275,7 @@ def blocks(snapshot_path: Path = SNAPSHOT_PATH, root: Path = ROOT) -> list[Block
         marked(root / "docs" / "benchmarks.md", "runs", runs_table),
         marked(root / "docs" / "benchmarks.md", "figures", figures_table),
         marked(root / "docs" / "benchmarks.md", "disagreements", disagreements),
+        marked(root / "docs" / "benchmarks.md", "tuning-latency", tuning_latency),
         marked(root / "docs" / "warehouse-loader.md", "loader-scaling", loader_scaling),
         (
             root / "docs" / "sizing.md",
