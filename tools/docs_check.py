@@ -13,6 +13,7 @@
 - a table row whose first cell is a console script: the code spans of its second cell are
   that script's subcommands (the README's table of scripts);
 - lines of fenced code blocks that start with ``make`` or a console script;
+- ``TOTESYS_CDC_*`` settings named in code spans: the code must read them;
 - markdown links to relative targets (``[text](other.md#part)``), from the page's folder.
 
 Placeholders (``<name>``, ``NNNN``, ``*``, ``...``) are not checked.
@@ -38,6 +39,18 @@ SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 PLACEHOLDER = re.compile(r"[<>*{}$]|NNNN|\.\.\.|…")
 PATH_WORD = re.compile(r"^[A-Za-z0-9_.\-/]+$")
+SETTING = re.compile(r"\bTOTESYS_CDC_([A-Z0-9_]*[A-Z0-9])\b")
+# where settings are read (the e2e tests read their own, TOTESYS_CDC_E2E_SEED)
+CODE = (
+    "contracts",
+    "cdc",
+    "stream_processor",
+    "warehouse_loader",
+    "local_stack",
+    "bench",
+    "tools",
+    "tests",
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,9 @@ class Checker:
         self.targets = make_targets(root)
         self.scripts = {name: _command(entry) for name, entry in console_scripts(root).items()}
         self.tops = top_level(root)
+        self.code = "\n".join(
+            f.read_text() for package in CODE for f in sorted((root / package).rglob("*.py"))
+        )
 
     # --- one piece of text ------------------------------------------------------------------
 
@@ -171,6 +187,7 @@ class Checker:
 
     def span(self, text: str) -> Iterator[str]:
         yield from self.command_line(text)
+        yield from self.setting(text)
         for word in text.split():
             yield from self.path(word)
 
@@ -186,6 +203,13 @@ class Checker:
         for text in spans[1:]:
             if text in cells[1]:
                 yield from self.script([name, *text.split()])
+
+    def setting(self, text: str) -> Iterator[str]:
+        """A ``TOTESYS_CDC_*`` variable the code reads: its name, or the part after the prefix
+        as a string, appears in the code."""
+        for suffix in SETTING.findall(text):
+            if f"TOTESYS_CDC_{suffix}" not in self.code and f'"{suffix}"' not in self.code:
+                yield f"no code reads the setting TOTESYS_CDC_{suffix}"
 
     def link(self, page: Path, target: str) -> Iterator[str]:
         if re.match(r"^[a-z]+:", target) or target.startswith("#"):

@@ -101,3 +101,9 @@ def test_problems_name_their_page_and_line_and_fail_the_command(repo: Path, caps
     assert docs_check.main([str(repo)]) == 1
     out = capsys.readouterr().out
     assert "docs/page.md:3: make target 'nope' is not in the Makefile" in out
+
+
+def test_a_setting_no_code_reads_is_caught(repo: Path):
+    (repo / "cdc" / "config.py").write_text('PREFIX = "TOTESYS_CDC_"\nport = PREFIX + "PG_PORT"\n')
+    text = "`TOTESYS_CDC_PG_PORT=58432` and `TOTESYS_CDC_MAX_BATCH_AGESEC` (a typo)\n"
+    assert problems(repo, text) == ["no code reads the setting TOTESYS_CDC_MAX_BATCH_AGESEC"]
