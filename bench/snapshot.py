@@ -88,7 +88,10 @@ def from_results(results: Sequence[Mapping[str, Any]], run: Mapping[str, Any]) -
     return {
         "about": "The last full make bench (make bench-snapshot), every figure of it.",
         "runs": {key: {**described, "what": "make bench, every benchmark"}},
-        "figures": [{"run": key, **{k: v for k, v in f.items() if k != "ratio"}} for f in results],
+        "figures": [
+            {"run": key, **{k: v for k, v in f.items() if k not in ("ratio", "run")}}
+            for f in results
+        ],
     }
 
 
@@ -110,10 +113,11 @@ def _goal(goal: str, value: float) -> str:
 def _value(f: Mapping[str, Any]) -> str:
     params = f.get("params") or {}
     unit = str(f["unit"])
-    if f["name"] == "e2e_max_sustained_changes_per_s" and not f["value"]:
+    first_not_held = params.get("first_not_held") or {}
+    if f["name"] == "e2e_max_sustained_changes_per_s" and not f["value"] and first_not_held:
         text = (
-            f"none held: the first step, {_number(params['first_step_rate'])} {unit}, "
-            f"had p99 {params['p99_s']} s"
+            f"none held: the first step, {_number(first_not_held['rate'])} {unit}, "
+            f"had p99 {first_not_held['p99_s']} s"
         )
     elif unit.startswith("x "):  # a ratio: "5.48x the floor's time"
         text = f"{_number(f['value'])}{unit}"
@@ -340,7 +344,10 @@ def refresh(results: Path, run_path: Path, snapshot: Path) -> None:
     except SnapshotError as exc:
         raise click.ClickException(str(exc)) from exc
     snapshot.write_text(json.dumps(taken, indent=2, ensure_ascii=False) + "\n")
-    write(blocks(snapshot))
+    try:
+        write(blocks(snapshot))
+    except SnapshotError as exc:
+        raise click.ClickException(f"{snapshot} written, but not its tables: {exc}") from exc
     click.echo(f"{snapshot}: {len(taken['figures'])} figures of the run of {run['date']}")
 
 

@@ -115,3 +115,23 @@ def test_a_runs_description_names_its_date_commit_and_machine(tmp_path: Path):
     assert run["date"] == "2026-12-04T07:00Z" and run["full"] and not run["quick"]
     assert run["commit"] != "unknown"  # this checkout's
     assert "cores" in run["machine"] and "load average" in run["machine"]
+
+
+def test_a_full_run_replaces_the_snapshot_and_its_tables(tmp_path: Path):
+    """The committed snapshot's figures as a full run's results.json: refresh takes them under
+    one run of this machine, and every table is generated from that run."""
+    root = copy_of_the_pages(tmp_path)
+    results, run = tmp_path / "results.json", tmp_path / "run.json"
+    results.write_text(json.dumps(snapshot.figures_of(snapshot.load())))
+    started = datetime(2026, 12, 4, 7, 0, tzinfo=UTC)
+    write_run(run_description(full=True, quick=False, started=started), run)
+    target = root / "docs" / "benchmarks.json"
+    blocks = snapshot.blocks(target, root)
+    taken = snapshot.from_results(json.loads(results.read_text()), json.loads(run.read_text()))
+    target.write_text(json.dumps(taken))
+    assert snapshot.stale(snapshot.blocks(target, root))  # the tables name the old runs
+    snapshot.write(snapshot.blocks(target, root))
+    assert snapshot.stale(snapshot.blocks(target, root)) == []
+    readme = (root / "README.md").read_text()
+    assert "2026-12-04T07:00Z" in readme and "2026-11-26, `d5db01c`" not in readme
+    assert blocks  # the same pages and markers as the committed ones
