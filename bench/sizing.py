@@ -326,7 +326,7 @@ class Assumptions:
     # partition key (public.<table>.<key of 9 digits>; the 1 MiB/s counts partition keys too).
     # tests/bench/test_sizing.py measures it on the DMS-shaped update record of the test suite.
     record_bytes: int = 755
-    # Warehouse rows per change: the demo's 13,897 records made 15,145 rows (README).
+    # Warehouse rows per change: the demo's 13,897 records made 15,145 rows (docs/demo.md).
     rows_per_change: float = 1.09
     # Parquet files per manifest: the simulator's mix touches fact_sales_order,
     # fact_purchase_order, fact_payment and dim_transaction in nearly every second of a shard,
