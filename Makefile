@@ -15,7 +15,7 @@ PACKAGE_VENV := .venv-package
 PY_SOURCES := cdc stream_processor warehouse_loader local_stack bench tools
 IMAGE ?= totesys-cdc-processor:$(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help prereqs install test demo bench report-check stack-up stack-down stack-status lint format lock package image clean
+.PHONY: help prereqs install test demo bench bench-snapshot report-check stack-up stack-down stack-status lint format lock package image clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -40,6 +40,9 @@ demo: $(INSTALLED)  ## run the demo on the local stack (DEMO_ARGS="--duration 60
 bench: $(INSTALLED)  ## run the benchmarks (BENCH=<name> for one, BENCH_QUICK=1 for short runs)
 	$(PY) -m bench $(if $(BENCH),--only $(BENCH)) $(if $(BENCH_QUICK),--quick)
 
+bench-snapshot: $(INSTALLED)  ## after a full make bench: replace docs/benchmarks.json and regenerate its tables
+	$(PY) -m bench.snapshot refresh
+
 report-check: $(INSTALLED)  ## render the latest HTML report in headless chromium and check it (REPORT=path for another)
 	$(PY) tools/report_check.py $(REPORT)
 
@@ -57,7 +60,7 @@ $(LINT_INSTALLED): tools/lint-requirements.txt
 	$(LINT_VENV)/bin/pip install --quiet -r tools/lint-requirements.txt
 	@touch $@
 
-lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (terraform, Dockerfile), pip-audit
+lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (terraform, Dockerfile), pip-audit, generated tables, docs check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/bandit --quiet --recursive --severity-level medium $(PY_SOURCES)
@@ -66,6 +69,8 @@ lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (
 	@if command -v terraform >/dev/null; then TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive terraform; \
 	  else echo "terraform fmt: skipped (no terraform binary)"; fi
 	$(LINT_VENV)/bin/python tools/audit_deps.py constraints.txt
+	$(PY) -m bench.snapshot check
+	$(PY) tools/docs_check.py
 
 format: $(INSTALLED)  ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
@@ -91,6 +96,6 @@ image:  ## build the processor's container image (IMAGE=name:tag; needs a Docker
 
 clean:  ## stop the stack and remove .venv, .local and caches (not the Maven/KCL jar cache)
 	-@test -x $(VENV)/bin/totesys-stack && $(VENV)/bin/totesys-stack down
-	@# the cluster may live outside the clone (see README, "Running as root")
+	@# the cluster may live outside the clone (see docs/local-stack.md, "Running as root")
 	if [ -L .local/pg ]; then rm -rf "$$(readlink -f .local/pg)"; fi
 	rm -rf $(VENV) $(LINT_VENV) $(PACKAGE_VENV) build dist .local .pytest_cache .ruff_cache .hypothesis

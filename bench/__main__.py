@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -20,7 +21,7 @@ from bench import (
     processor,
     processor_scaling,
 )
-from bench.results import Figure, report
+from bench.results import Figure, report, run_description, write_run
 from local_stack import config as stack_config
 from local_stack import stack
 
@@ -44,6 +45,7 @@ def main(only: str | None, quick: bool) -> None:
     if only and only not in BENCHMARKS:
         raise click.BadParameter(f"unknown benchmark {only!r}; known: {', '.join(BENCHMARKS)}")
     cfg = stack_config.load()
+    started = datetime.now(UTC)
     started_here = not stack.is_up(cfg)
     stack.up(cfg)
     figures: list[Figure] = []
@@ -56,6 +58,7 @@ def main(only: str | None, quick: bool) -> None:
         if started_here:
             stack.down(cfg)
     report(figures)
+    write_run(run_description(full=only is None, quick=quick, started=started))
 
 
 if __name__ == "__main__":

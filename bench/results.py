@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import subprocess
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
+# What the last make bench was (full or one benchmark, quick or not), when, on what commit and
+# machine: bench/snapshot.py refreshes the committed snapshot only from a full run.
+RUN_PATH = RESULTS_PATH.with_name("run.json")
 
 
 @dataclass(frozen=True)
@@ -95,3 +102,40 @@ def markdown(figures: list[Figure]) -> str:
             f"{number(f.baseline_value)} {f.unit} | {f.ratio:g}x | {params} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _commit(root: Path) -> str:
+    """The checkout's commit, ``-dirty`` when it has uncommitted changes; ``unknown`` outside
+    a git checkout."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
+def run_description(*, full: bool, quick: bool, started: datetime) -> dict[str, Any]:
+    """The run's date, commit and machine, as run.json and the snapshot hold them."""
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return {
+        "date": started.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"),
+        "full": full,
+        "quick": quick,
+        "commit": _commit(RESULTS_PATH.parents[1]),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, load average {load} at the end",
+    }
+
+
+def write_run(description: dict[str, Any], path: Path = RUN_PATH) -> None:
+    path.write_text(json.dumps(description, indent=2) + "\n")

@@ -7,11 +7,11 @@ of every cell; ``python -m bench.sizing --write docs/sizing.md`` replaces the ge
 that page. ``--set name=value`` overrides any named input (``--set files_per_manifest=4``,
 ``--set dms_instance_hour[dms.c5.large]=0.16``). Pure arithmetic: no service is called.
 
-Measured figures come from ``bench/results.json`` (git-ignored: what ``make bench`` last wrote on
-this machine) when it has them, else from the full run recorded in docs/benchmarks.md's "Benchmarks"
-table. The scaling figures (``processor_scaling_records_per_s``, ``loader_scaling_rows_per_s``)
-are used when present. Absolute figures are from a 2-core shared machine: per-core figures are
-what carries over.
+Measured figures come from the committed snapshot, ``docs/benchmarks.json`` (bench/snapshot.py),
+or with ``--results bench/results.json`` from what ``make bench`` last wrote on this machine. The
+scaling figures (``processor_scaling_records_per_s``, ``loader_scaling_rows_per_s``) are used
+when present. Absolute figures are from a 2-core shared machine: per-core figures are what
+carries over.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from stream_processor.config import ProcessorConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = ROOT / "bench" / "results.json"
-RECORD_FIXTURE = ROOT / "tests" / "fixtures" / "dms" / "update_same_key.json"
+SNAPSHOT_PATH = ROOT / "docs" / "benchmarks.json"
 RATES = (1_000, 10_000, 100_000)
 MIB = 1024 * 1024
 SECONDS_PER_MONTH = 730 * 3600  # AWS's pricing pages count 730 hours in a month
@@ -40,16 +40,6 @@ MACHINE_CORES = 2
 BEGIN, END = "<!-- sizing:begin -->", "<!-- sizing:end -->"
 
 # --- measured figures ------------------------------------------------------------------------
-
-# The full `make bench` run the "Benchmarks" table (docs/benchmarks.md) records (2026-11-25,
-# 2-core shared machine): used for any figure bench/results.json does not have.
-REFERENCE_FIGURES: dict[str, float] = {
-    "capture_changes_per_s": 6_861.0,
-    "processor_records_per_s": 47_232.0,
-    "loader_fact_rows_per_s": 149_888.0,
-    "loader_dim_rows_per_s": 186_314.0,
-}
-REFERENCE_SOURCE = "docs/benchmarks.md (full run, 2026-11-25, 2 cores)"
 
 
 @dataclass(frozen=True)
@@ -69,12 +59,24 @@ class Measured:
 
 
 def read_results(path: Path = RESULTS_PATH) -> list[dict[str, Any]]:
-    """The figures ``make bench`` last wrote (DESIGN.md §11's format); none if it never ran."""
+    """The figures ``make bench`` last wrote (bench/results.py's format, a list of figures)."""
     try:
         figures = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return []
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from exc
     return [f for f in figures if isinstance(f, dict) and "name" in f and "value" in f]
+
+
+def figures_from(snapshot_path: Path) -> list[dict[str, Any]]:
+    """The snapshot's figures (docs/benchmarks.json), each with its run."""
+    from bench import snapshot  # the snapshot's generated blocks include this page's
+
+    return snapshot.figures_of(snapshot.load(snapshot_path))
+
+
+def _where(f: Mapping[str, Any]) -> str:
+    """Where a figure comes from, for the Inputs table."""
+    return f"docs/benchmarks.json, run {f['run']}:" if "run" in f else "results.json"
 
 
 UNIT_KEYS = ("workers", "runners", "processes", "connections", "loaders", "concurrency")
@@ -100,7 +102,7 @@ def _per_unit(runs: Sequence[Mapping[str, Any]], name: str) -> tuple[float, str]
     units, cores, value, key = max(measured)
     per = value / max(1.0, min(units, cores))
     return per, (
-        f"results.json {name} = {value:,.0f}/s with {units:g} {key} on {cores:g} cores "
+        f"{_where(runs[0])} {name} = {value:,.0f}/s with {units:g} {key} on {cores:g} cores "
         f"→ {per:,.0f}/s per core"
     )
 
@@ -128,8 +130,8 @@ def _processor_per_cpu_second(runs: Sequence[Mapping[str, Any]]) -> tuple[float,
     )
     rate = min(per_cpu)[0]
     return rate, (
-        "results.json processor_scaling_records_per_s, measured records per CPU-second of the "
-        f"real KCL daemon and its record processors ({runs_text}): the dearest, "
+        f"{_where(runs[0])} processor_scaling_records_per_s, measured records per CPU-second "
+        f"of the real KCL daemon and its record processors ({runs_text}): the dearest, "
         f"{_n(rate)}; the emulation's CPU (AWS's side) not counted"
     )
 
@@ -177,16 +179,18 @@ def _loader_per_cpu_second(
     return (
         worth / (loader_s + backend_s),
         worth / backend_s,
-        f"results.json loader_scaling_rows_per_s ({len(backend)} runs): a manifest of "
-        f"{_n(per_manifest)} rows, {_n(fixed)} fixed + {_n(per_manifest)} = {_n(worth)} rows' "
+        f"{_where(runs[0])} loader_scaling_rows_per_s ({len(backend)} of its runs with CPU "
+        f"times): a manifest of {_n(per_manifest)} rows, {_n(fixed)} fixed + "
+        f"{_n(per_manifest)} = {_n(worth)} rows' "
         f"worth, took {backend_s * 1000:.0f} ms of PostgreSQL backend CPU (mean) and "
         f"{loader_s * 1000:.0f} ms of loader CPU (least)",
     )
 
 
-def load_measured(path: Path = RESULTS_PATH, a: Assumptions | None = None) -> Measured:
+def load_measured(figures: Sequence[Mapping[str, Any]], a: Assumptions | None = None) -> Measured:
+    """The measured inputs from benchmark figures (the snapshot's or a results.json's); the
+    last figure of a name counts (the snapshot lists its runs oldest first)."""
     a = a or Assumptions()
-    figures = read_results(path)
     sources: dict[str, str] = {}
     scaling = _named(figures, "processor_scaling_records_per_s")
     processor = _processor_per_cpu_second(scaling)
@@ -219,24 +223,10 @@ def load_measured(path: Path = RESULTS_PATH, a: Assumptions | None = None) -> Me
 
 
 def _single(figures: Sequence[Mapping[str, Any]], name: str) -> tuple[float, str]:
-    found = [float(f["value"]) for f in _named(figures, name)]
-    if found:
-        return found[-1], f"results.json {name}"
-    return REFERENCE_FIGURES[name], f"{REFERENCE_SOURCE}: {name}"
-
-
-def measure_record_bytes(fixture: Path = RECORD_FIXTURE) -> int:
-    """Bytes one change costs a Kinesis shard: a DMS update record in Contract A's shape (data,
-    pk-only before-image, transaction details), compact JSON plus its newline, plus the partition
-    key (``public.<table>.<key>``; the 1 MiB/s counts partition keys too)."""
-    try:
-        record = json.loads(fixture.read_text())
-    except (OSError, ValueError):
-        return 760
-    body = len(json.dumps(record, separators=(",", ":")).encode()) + 1
-    meta = record["metadata"]
-    key = f"{meta['schema-name']}.{meta['table-name']}.{10**8}"  # a key of 9 digits
-    return body + len(key)
+    found = _named(figures, name)
+    if not found:
+        raise ValueError(f"the benchmark figures have no {name}")
+    return float(found[-1]["value"]), f"{_where(found[-1])} {name}"
 
 
 # --- AWS's published limits --------------------------------------------------------------------
@@ -331,8 +321,12 @@ class Settings:
 
 @dataclass(frozen=True)
 class Assumptions:
-    record_bytes: int = field(default_factory=measure_record_bytes)
-    # Warehouse rows per change: the demo's 13,897 records made 15,145 rows (README).
+    # Bytes one change costs a Kinesis shard: a DMS update record in Contract A's shape (data,
+    # pk-only before-image, transaction details), compact JSON plus its newline, plus its
+    # partition key (public.<table>.<key of 9 digits>; the 1 MiB/s counts partition keys too).
+    # tests/bench/test_sizing.py measures it on the DMS-shaped update record of the test suite.
+    record_bytes: int = 755
+    # Warehouse rows per change: the demo's 13,897 records made 15,145 rows (docs/demo.md).
     rows_per_change: float = 1.09
     # Parquet files per manifest: the simulator's mix touches fact_sales_order,
     # fact_purchase_order, fact_payment and dim_transaction in nearly every second of a shard,
@@ -345,7 +339,7 @@ class Assumptions:
     # not in processor_records_per_s (one process, in-memory stores). Measured: under the real
     # daemon a worker did 3,855-4,471 records per CPU-second (processor_scaling_records_per_s,
     # 2026-11-26) against 47,232 a second in process on the same machine: 0.082 of it at the
-    # dearer. Used only when processor_scaling_records_per_s is missing from results.json.
+    # dearer. Used only when processor_scaling_records_per_s is missing from the figures.
     processor_aws_efficiency: float = 0.082
     # A task's memory, measured 2026-11-26 (resident memory sampled every 0.5 s while the real
     # daemon drained processor_scaling's 300,000-record backlog on 4 shards, twice, and on 12
@@ -1124,22 +1118,32 @@ def write_into(page: Path, generated: str) -> None:
     page.write_text(f"{head}{BEGIN}\n\n{generated}\n{END}{tail}")
 
 
+def generate(figures: Sequence[Mapping[str, Any]], overrides: Sequence[str] = ()) -> str:
+    """The page's generated part for these figures."""
+    # The measured figures are read with the assumptions they are counted in.
+    first = with_overrides(Inputs(load_measured(figures)), overrides)
+    measured = load_measured(figures, first.assumptions)
+    return render(with_overrides(dataclasses.replace(first, measured=measured), overrides))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.sizing", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--results", type=Path, default=RESULTS_PATH, help="bench/results.json")
+    parser.add_argument(
+        "--snapshot", type=Path, default=SNAPSHOT_PATH, help="the committed benchmark figures"
+    )
+    parser.add_argument(
+        "--results", type=Path, help="this machine's bench/results.json instead of the snapshot"
+    )
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE"
     )
     parser.add_argument("--write", type=Path, help="replace the generated block of this page")
     args = parser.parse_args(argv)
     try:
-        # The measured figures are read with the assumptions they are counted in.
-        first = with_overrides(Inputs(load_measured(args.results)), args.overrides)
-        measured = load_measured(args.results, first.assumptions)
-        inputs = with_overrides(dataclasses.replace(first, measured=measured), args.overrides)
-        generated = render(inputs)
+        figures = read_results(args.results) if args.results else figures_from(args.snapshot)
+        generated = generate(figures, args.overrides)
         if args.write:
             write_into(args.write, generated)
         else:

@@ -6,7 +6,7 @@ terraform reads (``terraform/dms/*.json``), so no copy of them is ever written b
 - table mappings: one selection rule per ToteSys table in ``public`` (never a whole-schema
   wildcard, so bookkeeping tables such as DMS's own ``awsdms_ddl_audit`` stay out), and one
   object-mapping rule per table that partitions its records by primary key (below);
-- Kinesis target endpoint settings: Contract A's record format (DESIGN.md §3);
+- Kinesis target endpoint settings: Contract A's record format (docs/architecture.md, Contract A);
 - PostgreSQL source endpoint settings: logical replication slot, heartbeat, DDL capture,
   booleans as booleans, tasks fail rather than truncate a LOB silently;
 - task settings: full load then CDC, logging on, limited-size LOB mode.
@@ -35,7 +35,8 @@ LOB_MAX_SIZE_KB = 64
 # go by primary key, but CDC records of a task without object mapping (or ParallelApply*
 # settings) go by schema-table, with no partition-key-value: every change of a table lands on
 # one shard, capped at that shard's 1,000 records/s and 1 MiB/s and read by one KCL worker.
-# Records published from PostgreSQL-source tasks show exactly this (tests/fixtures/dms/README.md).
+# Records published from PostgreSQL-source tasks show exactly this (docs/capture.md, Records in
+# DMS's own shapes).
 # The page's "Using object mapping to migrate data to a Kinesis data stream"
 # (#CHAP_Target.Kinesis.ObjectMapping) names primary-key among an object-mapping rule's
 # partition-key-type values and map-record-to-record as the action for a relational source: one

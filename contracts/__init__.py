@@ -1,4 +1,4 @@
-"""What the stages of the pipeline agree on, and nothing else (DESIGN.md §3-§5).
+"""What the stages of the pipeline agree on, and nothing else (docs/architecture.md).
 
 - ``change_records``: Contract A, the records DMS (or ``cdc capture``) writes to Kinesis, the
   ToteSys tables' column kinds and nullability, and ``version_of``.

@@ -1,4 +1,4 @@
-"""Contract C: micro-batches in S3 (DESIGN.md §5).
+"""Contract C: micro-batches in S3 (docs/architecture.md, Contract C).
 
 A flush writes one parquet file per table touched (the table's explicit Arrow schema from
 ``star_schema``), then a manifest listing them; the loader is triggered by manifests only. Keys

@@ -34,7 +34,7 @@ DATETIME.
 Where a record's key set is enough (a data record carries no types), ``drift_of_keys``; a
 control record, ``drift_of_table_def``; both come down to ``drift_of_columns``. DMS's own
 control tables (``awsdms_*``, which DMS announces with create-table records of its own,
-tests/fixtures/dms/control_apply_exceptions.json) are never drift.
+docs/capture.md, Records in DMS's own shapes) are never drift.
 """
 
 from __future__ import annotations

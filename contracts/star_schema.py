@@ -1,4 +1,5 @@
-"""Contract B: the star schema, one declarative spec per warehouse table (DESIGN.md §4).
+"""Contract B: the star schema, one declarative spec per warehouse table (docs/architecture.md,
+Contract B).
 
 Everything else is derived from these specs: the Arrow schema of each published table
 (``arrow_schema``), the merge keys and foreign-key references the loader uses, the fact → source

@@ -47,7 +47,7 @@ def daemon_settings(
 
 @click.group()
 def main() -> None:
-    """The stream processor (settings from TOTESYS_CDC_* variables; see the README)."""
+    """The stream processor (settings from TOTESYS_CDC_* variables: docs/stream-processor.md)."""
 
 
 @main.command()

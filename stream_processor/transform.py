@@ -3,11 +3,11 @@ rows it produces and the join-state writes it needs, as data. No I/O, no mutatio
 
 Table-driven: ``contracts.star_schema`` declares every table; ``HANDLERS`` holds, per source
 table, the builders made from those specs (a plain dimension or fact from its source table; a
-joined dimension from either side). Rules (DESIGN.md §4): dimension keys are the source keys;
-facts get one row per captured version; ``*_date``/``*_time`` split timestamps (milliseconds
-kept); a delete flags a dimension row and is a fact's final version; dim_staff and
-dim_counterparty are re-derived when either side changes. dim_date is not made here: the loader
-derives it from the dates the facts reference.
+joined dimension from either side). Rules (docs/architecture.md, Contract B): dimension keys are
+the source keys; facts get one row per captured version; ``*_date``/``*_time`` split
+timestamps (milliseconds kept); a delete flags a dimension row and is a fact's final version;
+dim_staff and dim_counterparty are re-derived when either side changes. dim_date is not made
+here: the loader derives it from the dates the facts reference.
 
 The caller applies ``Output.writes`` to the join state before transforming the next change
 (``join_batch`` does so for a whole batch, writes first).

@@ -262,7 +262,7 @@ resource "aws_appautoscaling_policy" "processor_scale_out" {
 
   step_scaling_policy_configuration {
     adjustment_type = "ChangeInCapacity"
-    # A new task starts, then waits for the KCL's lease assignment (17-25 s locally, README):
+    # A new task starts, then waits for the KCL's lease assignment (17-25 s locally, docs/local-stack.md):
     # give it 5 minutes before judging again.
     cooldown                = 300
     metric_aggregation_type = "Maximum"

@@ -90,7 +90,7 @@ Rows = dict[Any, dict[str, Any]]  # key → column → value
 
 
 def business_columns(table: str) -> list[str]:
-    """The columns DESIGN.md §4 lists: no bookkeeping, no surrogate record id."""
+    """The columns Contract B lists (docs/architecture.md): no bookkeeping, no surrogate id."""
     spec = STAR_SCHEMA[table]
     return [c.name for c in spec.columns if not c.is_bookkeeping and c.name != spec.record_id]
 

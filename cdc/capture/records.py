@@ -18,7 +18,7 @@ The record's shape is Contract A (``contracts.change_records``). How DMS fills i
   https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Target.Kinesis.html (endpoint settings;
   the two forms of partition key, ``SchemaName.TableName`` and a field's value), and records
   published from PostgreSQL-source tasks (``load`` with ``primary-key``, CDC with
-  ``schema-table``; tests/fixtures/dms/README.md).
+  ``schema-table``; docs/capture.md, Records in DMS's own shapes).
 - Control records (``record-type: control``) carry ``control.table-def`` (the table's columns
   *after* the change, each ``{"nullable", "type"}`` with DMS's type name, and ``primary-key``;
   ``IncludeControlDetails``), ``partition-key-type: task-id`` and ``partition-key-value`` the
@@ -39,7 +39,7 @@ The record's shape is Contract A (``contracts.change_records``). How DMS fills i
   PostgreSQL source to Kinesis has exactly this layout (``{"id": {"type": "INT32",
   "nullable": false}, ...}``, ``"primary-key": ["id"]``, ``partition-key-value`` the task id;
   crate/cratedb-toolkit, tests/io/kinesis/data.py), and DMS's own ``awsdms_apply_exceptions``
-  record (tests/fixtures/dms/control_apply_exceptions.json) shows it may add ``length`` or
+  record (docs/capture.md, Records in DMS's own shapes) shows it may add ``length`` or
   ``precision`` to a column, which this encoder leaves out.
 
 Values, as DMS writes a PostgreSQL source's types into JSON (the choices this project makes

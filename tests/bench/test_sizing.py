@@ -86,11 +86,20 @@ def test_ecs_tasks_are_memory_or_cpu_plus_one_between_the_floor_and_the_shards()
         sizing.size(1_000, inputs(task_memory_mib=1024, processor_process_mib=600))
 
 
-def test_without_the_daemon_figure_the_in_process_one_is_discounted_as_measured(tmp_path: Path):
-    # No results.json: processor_records_per_s of the recorded run (47,232) × 0.082, the ratio
-    # processor_scaling_records_per_s measured (3,855 per worker-CPU-second): ~3,900.
-    m = sizing.load_measured(tmp_path / "none.json")
+def test_without_the_daemon_figure_the_in_process_one_is_discounted_as_measured():
+    # No processor_scaling_records_per_s: the snapshot's last processor_records_per_s × 0.082,
+    # the ratio processor_scaling_records_per_s measured (3,855 per worker-CPU-second against
+    # the first full run's in-process 47,232).
+    figures = [
+        f
+        for f in sizing.figures_from(sizing.SNAPSHOT_PATH)
+        if f["name"] != "processor_scaling_records_per_s"
+    ]
+    m = sizing.load_measured(figures)
     assert not m.processor_under_kcl
+    assert m.processor_records_per_s_per_core == next(
+        f["value"] for f in reversed(figures) if f["name"] == "processor_records_per_s"
+    )
     i = Inputs(measured=m, assumptions=Assumptions(record_bytes=750))
     assert "× 0.082)" in sizing.size(10_000, i).cells["ecs_tasks"].how
     assert 47_232 * Assumptions(record_bytes=750).processor_aws_efficiency == pytest.approx(
@@ -203,25 +212,31 @@ def test_a_batching_window_puts_several_manifests_in_an_invocation():
     assert lines["Lambda invocations"] == pytest.approx(1.5 * MONTH / 1e6 * 0.20)
 
 
-def test_measured_figures_fall_back_to_the_recorded_run_and_prefer_scaling_figures(tmp_path: Path):
-    missing = sizing.load_measured(tmp_path / "none.json")
-    assert (
-        missing.processor_records_per_s_per_core
-        == sizing.REFERENCE_FIGURES["processor_records_per_s"]
-    )
-    assert "docs/benchmarks.md" in missing.sources["processor_records_per_s_per_core"]
+def test_measured_figures_come_from_the_snapshot_and_a_missing_one_is_refused(tmp_path: Path):
+    """No hard-coded fallback: the snapshot's figures, each named with its run."""
+    m = sizing.load_measured(sizing.figures_from(sizing.SNAPSHOT_PATH))
+    for source in m.sources.values():
+        assert source.startswith("docs/benchmarks.json, run ")
+    with pytest.raises(ValueError, match="have no processor_records_per_s"):
+        sizing.load_measured([])
+    (tmp_path / "empty.json").write_text("[]")
+    assert sizing.main(["--results", str(tmp_path / "empty.json")]) == 2
+    assert sizing.main(["--results", str(tmp_path / "none.json")]) == 2
 
     results = tmp_path / "results.json"
     figure = {"unit": "records/s", "baseline": "b", "baseline_value": 1.0}
+    capture = {**figure, "name": "capture_changes_per_s", "value": 5_000.0}
     results.write_text(
         json.dumps(
             [
                 {**figure, "name": "processor_records_per_s", "value": 30_000.0},
                 {**figure, "name": "loader_fact_rows_per_s", "value": 90_000.0},
+                capture,
             ]
         )
     )
-    plain = sizing.load_measured(results)
+    plain = sizing.load_measured(sizing.read_results(results))
+    assert plain.sources["capture_changes_per_s"].startswith("results.json ")
     assert plain.processor_records_per_s_per_core == 30_000
     assert plain.loader_rows_per_s_per_connection == 90_000
     assert plain.warehouse_rows_per_s_per_core == 90_000
@@ -241,8 +256,9 @@ def test_measured_figures_fall_back_to_the_recorded_run_and_prefer_scaling_figur
             "params": {"workers": 4},
         },
     ]
-    results.write_text(json.dumps(no_cpu))
-    scaled = sizing.load_measured(results)
+    fact = {**figure, "name": "loader_fact_rows_per_s", "value": 90_000.0}
+    results.write_text(json.dumps([*no_cpu, capture, fact]))
+    scaled = sizing.load_measured(sizing.read_results(results))
     assert scaled.processor_records_per_s_per_core == 80_000 / 2  # 4 workers on 2 cores
     assert not scaled.processor_under_kcl
 
@@ -297,8 +313,9 @@ def test_scaling_figures_are_read_per_cpu_second(tmp_path: Path):
             "postgres_backend_cpu_s": 0.72,
         },
     }
-    results.write_text(json.dumps([processor, *loader, older]))
-    m = sizing.load_measured(results, Assumptions(record_bytes=750))
+    capture = {**figure, "name": "capture_changes_per_s", "value": 5_000.0}
+    results.write_text(json.dumps([processor, *loader, older, capture]))
+    m = sizing.load_measured(sizing.read_results(results), Assumptions(record_bytes=750))
     # The dearest run: the 90,000 records measured over 20 CPU-seconds (the emulation's CPU is
     # AWS's side); a run without its own count measured them all (100,000 / 16).
     assert m.processor_records_per_s_per_core == 90_000 / 20
@@ -317,12 +334,14 @@ def test_scaling_figures_are_read_per_cpu_second(tmp_path: Path):
 
 
 def test_the_record_size_is_a_dms_update_record_with_its_partition_key():
-    size = sizing.measure_record_bytes()
-    record = json.loads(sizing.RECORD_FIXTURE.read_text())
+    """The assumed size is the DMS-shaped update record's (data, pk-only before-image,
+    transaction details): compact JSON, its newline, a partition key of a 9-digit key."""
+    record = json.loads((ROOT / "tests" / "fixtures" / "dms" / "update_same_key.json").read_text())
     compact = len(json.dumps(record, separators=(",", ":")).encode())
-    assert size == compact + 1 + len("public.payment.100000000")
-    assert 300 < size < 1024  # under a KiB: on demand bills it as 1 KiB
-    assert sizing.measure_record_bytes(Path("/nonexistent.json")) == 760
+    meta = record["metadata"]
+    key = f"{meta['schema-name']}.{meta['table-name']}.{10**8}"
+    assert Assumptions().record_bytes == compact + 1 + len(key)
+    assert 300 < Assumptions().record_bytes < 1024  # under a KiB: on demand bills it as 1 KiB
 
 
 def test_the_settings_are_the_processors_and_terraforms_defaults():
@@ -405,7 +424,7 @@ def test_the_markdown_shows_every_cell_with_its_arithmetic_and_the_inputs():
 def test_write_replaces_only_the_generated_block(tmp_path: Path):
     page = tmp_path / "sizing.md"
     page.write_text(f"# Sizing\n\nprose\n\n{sizing.BEGIN}\nold\n{sizing.END}\n\nmore prose\n")
-    assert sizing.main(["--results", str(tmp_path / "none.json"), "--write", str(page)]) == 0
+    assert sizing.main(["--write", str(page)]) == 0
     text = page.read_text()
     assert text.startswith("# Sizing\n\nprose\n\n") and text.endswith("\n\nmore prose\n")
     assert "old" not in text and "### The table" in text

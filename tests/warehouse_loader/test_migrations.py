@@ -12,7 +12,7 @@ from warehouse_loader import migrations
 
 pytestmark = pytest.mark.stack
 
-# DESIGN.md §4: the columns analysts rely on, per table.
+# Contract B (docs/architecture.md): the columns analysts rely on, per table.
 DESIGN_COLUMNS = {
     "dim_date": "date_id year month day day_of_week day_name month_name quarter",
     "dim_staff": "staff_id first_name last_name department_name location email_address",

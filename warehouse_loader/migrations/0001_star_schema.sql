@@ -1,4 +1,4 @@
--- The star schema (DESIGN.md §4): 8 dimensions, 3 facts.
+-- The star schema (docs/architecture.md, Contract B): 8 dimensions, 3 facts.
 --
 -- Business columns are exactly those of the design; every bookkeeping column starts with
 -- "cdc_" so analysts can tell them apart at a glance:
