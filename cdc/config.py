@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cdc.capture.records import PARTITIONINGS, PRIMARY_KEY
 from cdc.source_schema import PUBLICATION
-
-PREFIX = "TOTESYS_CDC_"
-
-
-class ConfigError(ValueError):
-    """A required setting is missing or invalid; the message names the variable."""
+from contracts.settings import PREFIX, ConfigError, Settings
 
 
 @dataclass(frozen=True)
@@ -32,8 +26,8 @@ CAPTURE, APP, OWNER = "SOURCE_DSN", "SOURCE_APP_DSN", "SOURCE_OWNER_DSN"
 
 
 def load(env: Mapping[str, str] | None = None, *, role: str = CAPTURE) -> SourceConfig:
-    env = os.environ if env is None else env
-    dsn = env.get(PREFIX + role) or env.get(PREFIX + CAPTURE)
+    settings = Settings(env)
+    dsn = settings.get(role) or settings.get(CAPTURE)
     if not dsn:
         raise ConfigError(
             f"{PREFIX}{role} is not set: give a libpq connection string for ToteSys "
@@ -72,44 +66,28 @@ class MonitorConfig:
 
 
 def load_monitor(env: Mapping[str, str] | None = None) -> MonitorConfig:
-    env = os.environ if env is None else env
+    settings = Settings(env)
     defaults = CaptureConfig(source_dsn="", stream_name="")
     return MonitorConfig(
-        state_dir=Path(env.get(PREFIX + "CAPTURE_STATE_DIR", str(defaults.state_dir))).resolve(),
-        task_id=env.get(PREFIX + "CAPTURE_TASK_ID", defaults.task_id),
-        source_dsn=env.get(PREFIX + "SOURCE_DSN") or None,
+        state_dir=settings.path("CAPTURE_STATE_DIR", defaults.state_dir),
+        task_id=settings.text("CAPTURE_TASK_ID", defaults.task_id),
+        source_dsn=settings.get("SOURCE_DSN"),
     )
 
 
 def load_capture(env: Mapping[str, str] | None = None) -> CaptureConfig:
-    env = os.environ if env is None else env
-    source = load(env)
-    stream = env.get(PREFIX + "STREAM_NAME")
-    if not stream:
-        raise ConfigError(f"{PREFIX}STREAM_NAME is not set: name the Kinesis stream to write to")
+    settings = Settings(env)
+    source = load(settings.env)
+    stream = settings.require("STREAM_NAME", "name the Kinesis stream to write to")
     defaults = CaptureConfig(source_dsn=source.dsn, stream_name=stream)
-    try:
-        return CaptureConfig(
-            source_dsn=source.dsn,
-            stream_name=stream,
-            task_id=env.get(PREFIX + "CAPTURE_TASK_ID", defaults.task_id),
-            slot_name=env.get(PREFIX + "CAPTURE_SLOT", defaults.slot_name),
-            publication=env.get(PREFIX + "CAPTURE_PUBLICATION", defaults.publication),
-            state_dir=Path(
-                env.get(PREFIX + "CAPTURE_STATE_DIR", str(defaults.state_dir))
-            ).resolve(),
-            poll_interval_s=float(
-                env.get(PREFIX + "CAPTURE_POLL_INTERVAL_S", defaults.poll_interval_s)
-            ),
-            batch_records=int(env.get(PREFIX + "CAPTURE_BATCH_RECORDS", defaults.batch_records)),
-            partitioning=_choice(env, "CAPTURE_PARTITIONING", defaults.partitioning, PARTITIONINGS),
-        )
-    except ValueError as exc:
-        raise ConfigError(f"invalid capture setting: {exc}") from None
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = env.get(PREFIX + name, default)
-    if value not in choices:
-        raise ConfigError(f"{PREFIX}{name} must be one of {', '.join(choices)}, not {value!r}")
-    return value
+    return CaptureConfig(
+        source_dsn=source.dsn,
+        stream_name=stream,
+        task_id=settings.text("CAPTURE_TASK_ID", defaults.task_id),
+        slot_name=settings.text("CAPTURE_SLOT", defaults.slot_name),
+        publication=settings.text("CAPTURE_PUBLICATION", defaults.publication),
+        state_dir=settings.path("CAPTURE_STATE_DIR", defaults.state_dir),
+        poll_interval_s=settings.number("CAPTURE_POLL_INTERVAL_S", defaults.poll_interval_s),
+        batch_records=settings.integer("CAPTURE_BATCH_RECORDS", defaults.batch_records),
+        partitioning=settings.choice("CAPTURE_PARTITIONING", defaults.partitioning, PARTITIONINGS),
+    )

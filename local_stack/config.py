@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cdc.source_roles import SourceRoles
+from contracts.settings import PREFIX, Settings
 from warehouse_loader.roles import WarehouseRoles
 
-PREFIX = "TOTESYS_CDC_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The roles the stack's processes connect as; the superuser only makes them and the databases.
 SOURCE_ROLES = SourceRoles()
@@ -112,17 +112,14 @@ def process_env(settings: Mapping[str, str]) -> dict[str, str]:
 
 def load(env: Mapping[str, str] | None = None) -> StackConfig:
     """Build the stack configuration from the environment (``os.environ`` by default)."""
-    env = os.environ if env is None else env
-
-    def get(name: str, default: str) -> str:
-        return env.get(PREFIX + name, default)
-
+    settings = Settings(env)
+    pg_bin = settings.get("PG_BIN")
     return StackConfig(
-        state_dir=Path(get("STATE_DIR", str(PROJECT_ROOT / ".local"))).resolve(),
-        pg_port=int(get("PG_PORT", "55432")),
-        aws_port=int(get("AWS_PORT", "54566")),
-        region=get("REGION", "eu-west-2"),
-        stream_name=get("STREAM_NAME", "totesys-changes"),
-        stream_shards=int(get("STREAM_SHARDS", "2")),
-        pg_bin=Path(env[PREFIX + "PG_BIN"]) if env.get(PREFIX + "PG_BIN") else None,
+        state_dir=settings.path("STATE_DIR", PROJECT_ROOT / ".local"),
+        pg_port=settings.integer("PG_PORT", 55432),
+        aws_port=settings.integer("AWS_PORT", 54566),
+        region=settings.text("REGION", "eu-west-2"),
+        stream_name=settings.text("STREAM_NAME", "totesys-changes"),
+        stream_shards=settings.integer("STREAM_SHARDS", 2),
+        pg_bin=Path(pg_bin) if pg_bin else None,
     )

@@ -34,17 +34,14 @@ class Daemon:
         self.log_path = work_dir / f"{settings.application_name}.kcl.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def command(self) -> list[str]:
-        return daemon.command(self.properties_path)
-
     def start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         local = replace(self.settings, endpoint=self.config.aws_endpoint, region=self.config.region)
-        self.properties_path.write_text(local.render())
+        argv = daemon.prepare(local, self.properties_path)
         env = process_env(self.config.aws_env())
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                self.command(),
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import signal
 import socket
@@ -26,23 +25,7 @@ from stream_processor import daemon, dead_letters, shard_health, startup
 from stream_processor import replay as replay_mod
 from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
 
-RECORD_PROCESSOR = "stream_processor.kcl_app"
 EXIT_STALLED = 3  # ``status --check``: a shard is stalled (1: the state could not be read)
-
-
-def daemon_settings(
-    cfg: processor_config.ProcessorConfig, record_processor: str = RECORD_PROCESSOR
-) -> daemon.DaemonSettings:
-    return daemon.DaemonSettings(
-        stream_name=cfg.stream_name,
-        application_name=cfg.application_name,
-        executable=f"{sys.executable} -m {record_processor}",
-        region=cfg.region,
-        endpoint=cfg.endpoint_url,
-        kinesis_endpoint=cfg.kinesis_endpoint_url,
-        idle_time_ms=cfg.kcl_idle_time_ms,
-        worker_id=cfg.worker_id,
-    )
 
 
 @click.group()
@@ -60,7 +43,7 @@ def main() -> None:
 )
 @click.option(
     "--record-processor",
-    default=RECORD_PROCESSOR,
+    default=daemon.RECORD_PROCESSOR,
     show_default=True,
     help="The Python module the daemon runs as each shard's record processor.",
 )
@@ -88,10 +71,8 @@ def run(properties_path: Path, record_processor: str) -> None:
         dynamodb = boto3.client("dynamodb")
         ensure_table(dynamodb, cfg.state_table)
         startup.startup_event(started, step="join_state_table_ready", table=cfg.state_table)
-        properties_path.parent.mkdir(parents=True, exist_ok=True)
-        settings = dataclasses.replace(daemon_settings(cfg, record_processor), worker_id=worker_id)
-        properties_path.write_text(settings.render())
-        argv = daemon.command(properties_path, cfg.kcl_max_heap_mb)
+        settings = daemon.settings_for(cfg, record_processor, worker_id=worker_id)
+        argv = daemon.prepare(settings, properties_path, cfg.kcl_max_heap_mb)
     except (processor_config.ConfigError, daemon.DaemonSetupError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-PREFIX = "TOTESYS_CDC_"
+from contracts.settings import PREFIX, ConfigError, Settings
+
 # What a record that differs from Contract A does (TOTESYS_CDC_SCHEMA_CHANGES; docs/
 # stream-processor.md, "Schema drift"): lenient carries on where the contract can, strict
 # dead-letters every such record.
 LENIENT, STRICT = "lenient", "strict"
 SCHEMA_CHANGES = (LENIENT, STRICT)
-
-
-class ConfigError(ValueError):
-    """A required setting is missing or invalid; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -65,33 +61,29 @@ class ProcessorConfig:
 
 
 def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
-    env = os.environ if env is None else env
-    missing = [n for n in ("BATCH_BUCKET", "STATE_TABLE") if not env.get(PREFIX + n)]
+    settings = Settings(env)
+    missing = [n for n in ("BATCH_BUCKET", "STATE_TABLE") if not settings.get(n)]
     if missing:
         raise ConfigError("not set: " + ", ".join(PREFIX + n for n in missing))
     defaults = ProcessorConfig(bucket="", state_table="")
-    try:
-        return ProcessorConfig(
-            bucket=env[PREFIX + "BATCH_BUCKET"],
-            state_table=env[PREFIX + "STATE_TABLE"],
-            stream_name=env.get(PREFIX + "STREAM_NAME", ""),
-            application_name=env.get(PREFIX + "KCL_APPLICATION", defaults.application_name),
-            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", defaults.region)),
-            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-            kinesis_endpoint_url=env.get("AWS_ENDPOINT_URL_KINESIS") or None,
-            publish_metrics=env.get(
-                PREFIX + "PUBLISH_METRICS", "0" if env.get("AWS_ENDPOINT_URL") else "1"
-            )
-            == "1",
-            metrics_namespace=env.get(PREFIX + "METRICS_NAMESPACE", defaults.metrics_namespace),
-            max_batch_rows=int(env.get(PREFIX + "MAX_BATCH_ROWS", defaults.max_batch_rows)),
-            max_batch_bytes=int(env.get(PREFIX + "MAX_BATCH_BYTES", defaults.max_batch_bytes)),
-            max_batch_age_s=float(env.get(PREFIX + "MAX_BATCH_AGE_S", defaults.max_batch_age_s)),
-            kcl_idle_time_ms=int(env.get(PREFIX + "KCL_IDLE_TIME_MS", defaults.kcl_idle_time_ms)),
-            kcl_max_heap_mb=int(env.get(PREFIX + "KCL_MAX_HEAP_MB", defaults.kcl_max_heap_mb)),
-            worker_id=env.get(PREFIX + "KCL_WORKER_ID") or None,
-            stall_after_s=float(env.get(PREFIX + "STALL_AFTER_S", defaults.stall_after_s)),
-            schema_changes=env.get(PREFIX + "SCHEMA_CHANGES", LENIENT).strip().lower(),
-        )
-    except ValueError as exc:
-        raise ConfigError(f"invalid processor setting: {exc}") from None
+    endpoint_url = settings.raw("AWS_ENDPOINT_URL")
+    return ProcessorConfig(
+        bucket=settings.text("BATCH_BUCKET", ""),
+        state_table=settings.text("STATE_TABLE", ""),
+        stream_name=settings.text("STREAM_NAME", ""),
+        application_name=settings.text("KCL_APPLICATION", defaults.application_name),
+        region=settings.raw("AWS_REGION") or settings.raw("AWS_DEFAULT_REGION") or defaults.region,
+        endpoint_url=endpoint_url,
+        kinesis_endpoint_url=settings.raw("AWS_ENDPOINT_URL_KINESIS"),
+        publish_metrics=settings.choice("PUBLISH_METRICS", "0" if endpoint_url else "1", ("0", "1"))
+        == "1",
+        metrics_namespace=settings.text("METRICS_NAMESPACE", defaults.metrics_namespace),
+        max_batch_rows=settings.integer("MAX_BATCH_ROWS", defaults.max_batch_rows),
+        max_batch_bytes=settings.integer("MAX_BATCH_BYTES", defaults.max_batch_bytes),
+        max_batch_age_s=settings.number("MAX_BATCH_AGE_S", defaults.max_batch_age_s),
+        kcl_idle_time_ms=settings.integer("KCL_IDLE_TIME_MS", defaults.kcl_idle_time_ms),
+        kcl_max_heap_mb=settings.integer("KCL_MAX_HEAP_MB", defaults.kcl_max_heap_mb),
+        worker_id=settings.get("KCL_WORKER_ID"),
+        stall_after_s=settings.number("STALL_AFTER_S", defaults.stall_after_s),
+        schema_changes=settings.choice("SCHEMA_CHANGES", LENIENT, SCHEMA_CHANGES),
+    )

@@ -1,6 +1,11 @@
 """The KCL MultiLangDaemon (Java) that drives the record processors: its properties file and
 command line, used by the container in AWS and by the local stack alike.
 
+There is one launch path: ``settings_for`` (the properties from the processor's
+configuration), then ``prepare`` (write them, return the command line), then ``supervise``
+(``stream-processor run``) or the harness's own ``Popen`` (``local_stack.kcl``, a test's
+daemon with another record processor).
+
 Against a local emulation (an ``http://`` endpoint) two settings matter: the Kinesis client
 then speaks HTTP/2 cleartext, and ``-Daws.cborEnabled=false`` makes it speak JSON, which moto
 parses (with CBOR every call fails).
@@ -11,6 +16,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.events import error
+from stream_processor.config import ProcessorConfig
 
+# The record processor the daemon runs per shard, as ``python -m <module>``.
+RECORD_PROCESSOR = "stream_processor.kcl_app"
 MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
 # KCL 3's graceful lease handoff, on everywhere (the KCL's default): how long the old owner's
 # record processor has to checkpoint before the KCL transfers the lease anyway
@@ -136,6 +145,34 @@ class DaemonSettings:
             }
         props |= dict(self.extra)
         return "".join(f"{key} = {value}\n" for key, value in props.items())
+
+
+def settings_for(
+    cfg: ProcessorConfig,
+    record_processor: str = RECORD_PROCESSOR,
+    *,
+    worker_id: str | None = None,
+) -> DaemonSettings:
+    """The daemon's properties for ``cfg``, its record processor run as ``python -m
+    record_processor`` by this interpreter; ``worker_id`` overrides ``cfg.worker_id``."""
+    return DaemonSettings(
+        stream_name=cfg.stream_name,
+        application_name=cfg.application_name,
+        executable=f"{sys.executable} -m {record_processor}",
+        region=cfg.region,
+        endpoint=cfg.endpoint_url,
+        kinesis_endpoint=cfg.kinesis_endpoint_url,
+        idle_time_ms=cfg.kcl_idle_time_ms,
+        worker_id=worker_id or cfg.worker_id,
+    )
+
+
+def prepare(settings: DaemonSettings, properties_path: Path, max_heap_mb: int = 512) -> list[str]:
+    """Write ``settings`` to ``properties_path`` and return the command line that runs the
+    daemon on them (``command``)."""
+    properties_path.parent.mkdir(parents=True, exist_ok=True)
+    properties_path.write_text(settings.render())
+    return command(properties_path, max_heap_mb)
 
 
 def log_configuration() -> Path:

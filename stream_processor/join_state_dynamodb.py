@@ -17,18 +17,17 @@ them first (docs/operations.md).
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stream_processor.edge_errors import EdgeRefused, EdgeUnavailable, classed
+from stream_processor.batch_get import batch_get
+from stream_processor.edge_errors import EdgeRefused, classed
 from stream_processor.join_batch import Plan
 from stream_processor.join_state import RowKey, encode_image
 from stream_processor.transform import Image
 
-UNPROCESSED_RETRIES = 8
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit: names and values, UTF-8
 KNOWN_MEMBERS_MAX = 200_000  # (parent table, parent key, child) triples remembered, ~40 MB
 
@@ -111,32 +110,9 @@ class DynamoJoinState:
         )
 
     def _batch_get(self, pks: list[str]) -> dict[str, dict[str, Any]]:
-        """Strongly consistent BatchGetItem of ``pks`` (100 per call). Keys left unprocessed
-        are retried with exponential backoff, as the DynamoDB Developer Guide asks of
-        BatchGetItem's UnprocessedKeys, a bounded number of times."""
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(pks), 100):
-            request = {
-                self.table_name: {
-                    "Keys": [{"pk": {"S": pk}} for pk in pks[start : start + 100]],
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(UNPROCESSED_RETRIES + 1):
-                if attempt:  # keys DynamoDB left unprocessed (throttled): back off, then again
-                    time.sleep(min(0.05 * 2**attempt, 2.0))
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table_name, []):
-                    found[item["pk"]["S"]] = item
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise EdgeUnavailable(
-                    f"join state unavailable: keys still unprocessed after "
-                    f"{UNPROCESSED_RETRIES} retries of BatchGetItem (throttled)"
-                )
-        return found
+        """Strongly consistent reads of ``pks`` (``batch_get``: unprocessed keys backed off)."""
+        keys = [{"pk": {"S": pk}} for pk in pks]
+        return {item["pk"]["S"]: item for item in batch_get(self.client, self.table_name, keys)}
 
     def get_many(self, keys: set[RowKey]) -> dict[RowKey, tuple[int, str]]:
         with classed("join state"):

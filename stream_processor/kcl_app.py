@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.batches import ObjectStore, S3Store
 from contracts.events import error, log, warning
+from contracts.retry import Backoff
 from stream_processor import config as processor_config
 from stream_processor.edge_errors import ClassedStore
 from stream_processor.join_batch import BulkJoinState
@@ -42,14 +43,14 @@ from stream_processor.shard import (
 )
 from stream_processor.shard_health import DynamoHealth
 
-CHECKPOINT_RETRIES = 5
-CHECKPOINT_BACKOFF_S = 1.0
+CHECKPOINT_BACKOFF = Backoff(first_s=1.0, attempts=5)  # waits 1, 2, 4, 8 s
 
 
 def checkpoint(checkpointer: kcl.Checkpointer, sequence_number: str | None, shard_id: str) -> bool:
     """Checkpoint as the KCL documents: retry on throttling, stop on shutdown, report an
     invalid state. Returns True when the checkpoint was taken."""
-    for attempt in range(CHECKPOINT_RETRIES):
+    failures = 0
+    while True:
         try:
             checkpointer.checkpoint(sequence_number)
             log("checkpointed", shard=shard_id, sequence_number=sequence_number)
@@ -58,8 +59,9 @@ def checkpoint(checkpointer: kcl.Checkpointer, sequence_number: str | None, shar
             if exc.value == "ShutdownException":
                 warning("checkpoint_skipped", shard=shard_id, reason="shutdown: the lease is gone")
                 return False
-            if exc.value == "ThrottlingException" and attempt < CHECKPOINT_RETRIES - 1:
-                time.sleep(CHECKPOINT_BACKOFF_S * 2**attempt)
+            failures += 1
+            if exc.value == "ThrottlingException" and not CHECKPOINT_BACKOFF.exhausted(failures):
+                time.sleep(CHECKPOINT_BACKOFF.delay(failures))
                 continue
             error(
                 "checkpoint_failed",
@@ -68,7 +70,6 @@ def checkpoint(checkpointer: kcl.Checkpointer, sequence_number: str | None, shar
                 sequence_number=sequence_number,
             )
             return False
-    return False
 
 
 # Health writes are best effort, and the state table may be the edge that failed: short

@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.events import warning
+from stream_processor.batch_get import batch_get
 
 COMMIT_EVERY_S = 30.0
 
@@ -106,14 +107,9 @@ class DynamoHealth:
         """The health of each shard that has any (strongly consistent)."""
         found: dict[str, Health] = {}
         keys = [{"pk": {"S": health_key(self.application, s)}} for s in shard_ids]
-        for start in range(0, len(keys), 100):
-            request = {self.table_name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table_name, []):
-                    health = _health(item)
-                    found[health.shard_id] = health
-                request = response.get("UnprocessedKeys") or {}
+        for item in batch_get(self.client, self.table_name, keys):
+            health = _health(item)
+            found[health.shard_id] = health
         return found
 
 

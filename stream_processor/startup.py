@@ -41,6 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.events import log, warning
 from stream_processor import daemon, replay
+from stream_processor.batch_get import batch_get
 
 STARTUP_POLL_S = 1.0  # while start-up steps are still to come
 STEADY_POLL_S = 10.0  # afterwards: leases move only on a failure, a rebalance or a reshard
@@ -176,19 +177,15 @@ def owners_since(
     """shard -> since when its current owner holds it, where that owner's watch recorded it."""
     keys = [{"pk": {"S": owner_key(lease_table, lease.shard_id)}} for lease in leases]
     found: dict[str, tuple[str, datetime]] = {}
-    for start in range(0, len(keys), 100):  # BatchGetItem's limit
-        request = {state_table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-        while request:
-            try:
-                page = dynamodb.batch_get_item(RequestItems=request)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                    return {}  # no state table: no worker has recorded anything
-                raise
-            for item in page["Responses"].get(state_table, []):
-                shard = item["pk"]["S"].rsplit("#", 1)[1]
-                found[shard] = (item["owner"]["S"], datetime.fromisoformat(item["since"]["S"]))
-            request = page.get("UnprocessedKeys") or {}
+    try:
+        items = batch_get(dynamodb, state_table, keys)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            return {}  # no state table: no worker has recorded anything
+        raise
+    for item in items:
+        shard = item["pk"]["S"].rsplit("#", 1)[1]
+        found[shard] = (item["owner"]["S"], datetime.fromisoformat(item["since"]["S"]))
     return {
         lease.shard_id: found[lease.shard_id][1]
         for lease in leases

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-PREFIX = "TOTESYS_CDC_"
-
-
-class ConfigError(ValueError):
-    """A required setting is missing or invalid; the message names the variable."""
+from contracts.settings import PREFIX, ConfigError, Settings
 
 
 @dataclass(frozen=True)
@@ -28,12 +23,12 @@ def load(env: Mapping[str, str] | None = None, *, owner: bool = False) -> Loader
     """The loader's credentials; with ``owner``, the warehouse owner's for the migration step
     (``TOTESYS_CDC_WAREHOUSE_OWNER_DSN`` or ``_OWNER_SECRET_ARN``, falling back to the
     loader's own for a one-role set-up)."""
-    env = os.environ if env is None else env
-    dsn = env.get(PREFIX + "WAREHOUSE_DSN") or None
-    secret = env.get(PREFIX + "WAREHOUSE_SECRET_ARN") or None
+    settings = Settings(env)
+    dsn = settings.get("WAREHOUSE_DSN")
+    secret = settings.get("WAREHOUSE_SECRET_ARN")
     if owner:
-        owner_dsn = env.get(PREFIX + "WAREHOUSE_OWNER_DSN") or None
-        owner_secret = env.get(PREFIX + "WAREHOUSE_OWNER_SECRET_ARN") or None
+        owner_dsn = settings.get("WAREHOUSE_OWNER_DSN")
+        owner_secret = settings.get("WAREHOUSE_OWNER_SECRET_ARN")
         if owner_dsn or owner_secret:
             dsn, secret = owner_dsn, owner_secret
     if not dsn and not secret:
@@ -41,11 +36,8 @@ def load(env: Mapping[str, str] | None = None, *, owner: bool = False) -> Loader
             f"neither {PREFIX}WAREHOUSE_SECRET_ARN nor {PREFIX}WAREHOUSE_DSN is set: say where the "
             'warehouse is (for the local stack: eval "$(.venv/bin/totesys-stack env)")'
         )
-    history = env.get(PREFIX + "HISTORY", "on").strip().lower()
-    if history not in ("on", "off"):
-        raise ConfigError(f"{PREFIX}HISTORY is {history!r}: say on or off")
     return LoaderConfig(
         warehouse_dsn=dsn,
         warehouse_secret_arn=secret,
-        history=history == "on",
+        history=settings.choice("HISTORY", "on", ("on", "off")) == "on",
     )

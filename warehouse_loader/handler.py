@@ -27,6 +27,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from contracts.batches import ObjectStore, S3Store, is_manifest_key
 from contracts.events import error, log, warning
+from contracts.retry import Backoff
 from warehouse_loader import config as loader_config
 from warehouse_loader.connection import Warehouse
 from warehouse_loader.errors import BadBatch, Transient
@@ -75,8 +76,7 @@ TRANSIENT_S3_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestT
 # PostgreSQL conditions that pass: deadlock, serialization failure, the server shutting down
 # or restarting (class 57P0x), and any connection exception (class 08).
 TRANSIENT_SQLSTATES = {"40P01", "40001", "57P01", "57P02", "57P03"}
-RETRIES = 3
-BACKOFF_S = 0.2
+LOAD_BACKOFF = Backoff(first_s=0.2, attempts=3)  # waits 0.2 s, then 0.4 s
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -106,7 +106,9 @@ def load_with_retries(
     starts from nothing of that manifest; ``LoadResult.attempts`` says how many it took. Each
     loader process (a Lambda instance, a local runner, a benchmark worker) runs this on its
     own connection: concurrent loads are safe (docs/warehouse-loader.md, Concurrent loaders)."""
-    for attempt in range(1, RETRIES + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             result = load_manifest(
                 warehouse.connection(), store, key, etag, history=warehouse.config.history
@@ -121,13 +123,12 @@ def load_with_retries(
             if warehouse.broken():
                 warehouse.reset()  # reconnect (the secret may have been rotated)
             warning("load_retried", manifest=key, attempt=attempt, error=repr(exc))
-            if attempt == RETRIES:
+            if LOAD_BACKOFF.exhausted(attempt):
                 raise Transient(f"{type(exc).__name__}: {exc}") from exc
-            time.sleep(BACKOFF_S * 2 ** (attempt - 1))
+            time.sleep(LOAD_BACKOFF.delay(attempt))
         else:
             result.attempts = attempt
             return result
-    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def load_one(warehouse: Warehouse, s3: Any, bucket: str, key: str, etag: str | None) -> None:  # noqa: ANN401

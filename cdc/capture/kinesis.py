@@ -16,7 +16,6 @@ moto (docs/contracts.md, Partitioning, has the measurements).
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from cdc.capture.records import OutRecord
+from contracts.retry import Backoff
 
 MAX_RECORDS = 500  # PutRecords limits
 MAX_BYTES = 5 * 1024 * 1024
@@ -92,7 +92,9 @@ class KinesisSink:
         self.client = client
         self.stream_name = stream_name
         self.max_batch_records = max_batch_records
-        self.max_backoff_s = max_backoff_s
+        # Kept sending for ever: a record not acknowledged is not captured (nothing after it
+        # is sent meanwhile); jittered so that many capture tasks throttled together spread out.
+        self.backoff = Backoff(first_s=0.1, max_s=max_backoff_s, jitter=True)
         self.sleep = sleep
         self.stats = SinkStats()
 
@@ -147,6 +149,6 @@ class KinesisSink:
             if failed:
                 self.stats.retried_records += len(failed)
                 attempt += 1
-                self.sleep(min(self.max_backoff_s, 0.05 * 2**attempt) * (0.5 + random.random() / 2))  # noqa: S311 - jitter
+                self.sleep(self.backoff.delay(attempt))
             pending = failed
         self.stats.batches += 1

@@ -41,7 +41,9 @@ def test_missing_or_invalid_settings_name_the_variable():
         config.load_capture({})
     with pytest.raises(config.ConfigError, match="TOTESYS_CDC_STREAM_NAME"):
         config.load_capture({"TOTESYS_CDC_SOURCE_DSN": "dbname=x"})
-    with pytest.raises(config.ConfigError, match="invalid capture setting"):
+    with pytest.raises(
+        config.ConfigError, match="TOTESYS_CDC_CAPTURE_BATCH_RECORDS must be an integer"
+    ):
         config.load_capture(
             {
                 "TOTESYS_CDC_SOURCE_DSN": "d",

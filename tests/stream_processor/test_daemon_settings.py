@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stream_processor import config
-from stream_processor.cli import daemon_settings
+from stream_processor.daemon import settings_for
 
 ENV = {
     "TOTESYS_CDC_BATCH_BUCKET": "b",
@@ -14,7 +14,7 @@ ENV = {
 
 
 def properties(env: dict[str, str]) -> dict[str, str]:
-    text = daemon_settings(config.load(env)).render()
+    text = settings_for(config.load(env)).render()
     return dict(line.split(" = ", 1) for line in text.splitlines())
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import io
 import json
 import os
@@ -21,7 +20,7 @@ import pytest
 from contracts.star_schema import schema_of
 from local_stack.config import app_env
 from local_stack.processes import wait_until
-from stream_processor import cli, config, daemon
+from stream_processor import config, daemon
 from stream_processor.join_state_dynamodb import ensure_table
 from tests.fixtures import unique_name
 from tests.processor_log import checked_events
@@ -70,16 +69,12 @@ class Processor:
     def start_crashing(self) -> None:
         """The daemon, driving ``kill_after_manifest`` instead of the production processor."""
         cfg = config.load(self.env)
-        settings = dataclasses.replace(
-            cli.daemon_settings(cfg),
-            executable=f"{sys.executable} -m tests.stream_processor.kill_after_manifest",
-        )
+        settings = daemon.settings_for(cfg, "tests.stream_processor.kill_after_manifest")
         ensure_table(boto3.client("dynamodb", **client_env(self.env)), cfg.state_table)
-        properties = self.work / "crashing.properties"
-        properties.write_text(settings.render())
+        argv = daemon.prepare(settings, self.work / "crashing.properties")
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                daemon.command(properties),
+                argv,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -16,6 +16,7 @@ import pytest
 from botocore.config import Config
 
 from contracts.batches import S3Store
+from contracts.retry import Backoff
 from local_stack import postgres
 from local_stack.processes import wait_until
 from stream_processor.config import ProcessorConfig
@@ -237,7 +238,7 @@ def test_s3_throttling_is_retried_and_a_throttling_that_lasts_is_reported_retrya
             )
         return real_get(**kwargs)
 
-    monkeypatch.setattr(lambda_handler, "BACKOFF_S", 0.01)
+    monkeypatch.setattr(lambda_handler, "LOAD_BACKOFF", Backoff(first_s=0.01, attempts=3))
     monkeypatch.setattr(s3, "get_object", slow_down)
     key = loader.manifest(record("sales_order", SALE, commit=0x10))
     assert lambda_handler.handler(sqs_event(s3_notification(loader.bucket, key))) == {
