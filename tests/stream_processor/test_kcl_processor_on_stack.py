@@ -252,9 +252,17 @@ def test_records_on_two_shards_become_the_expected_parquet_rows_and_checkpoints(
         assert pipeline.checkpoints()[shard] == seq
         # a shard whose records produced no rows (departments before their staff) has no manifest
         assert max((int(m["last_sequence_number"]) for m in shard_manifests), default=0) <= int(seq)
-    assert (
-        sum(m["records"] for m in manifests) + 1 >= 7
-    )  # the poison record may end a rows-less batch
+    # Which shard the KCL serves first is not ours to choose. Shard 0's staff and sale make
+    # rows, so its manifests cover them (the poison record may end a rows-less batch). Shard
+    # 1's departments make rows only if their staff are already in the join state: served
+    # first, they make none and no manifest (staff 10 and 11 then join them at their own turn,
+    # asserted above); served after, a batch covering all three.
+    shard0, shard1 = pipeline.last  # in the order put_story first put to them
+    covered = {
+        s: sum(m["records"] for m in manifests if m["shard_id"] == s) for s in (shard0, shard1)
+    }
+    assert covered[shard0] in (3, 4), covered
+    assert covered[shard1] in (0, 3), covered  # put before start: one read, one batch
 
     # Both shards' owner, and since when (the watch in `run` records it: the lease table
     # keeps no time of ownership).
