@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from botocore.config import Config
 
+from bench.lambda_runtime import boto3_folder
 from contracts.batches import S3Store
 from contracts.retry import Backoff
 from local_stack import postgres
@@ -25,7 +26,6 @@ from stream_processor.shard import ShardProcessor
 from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import SALE
-from tests.warehouse_loader.lambda_runtime import boto3_folder
 from warehouse_loader import handler as lambda_handler
 from warehouse_loader import migrations, runner
 
