@@ -21,12 +21,12 @@ from pathlib import Path
 import click
 
 from bench.results import RESULTS_PATH, Figure
-from bench.stats import percentile
 from local_stack import config as stack_config
 from local_stack import dashboard, stack
 from local_stack.config import StackConfig
 from local_stack.observe import fact_versions_written
 from local_stack.pipeline import Names, Pipeline
+from local_stack.stats import percentile
 
 BATCH_ETL_SCHEDULE_S = 900.0
 PLOT_PATH = RESULTS_PATH.with_name("e2e_latency.png")

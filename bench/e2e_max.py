@@ -36,11 +36,11 @@ from typing import Any
 
 from bench import processor
 from bench.results import RESULTS_PATH, Figure
-from bench.stats import percentile
 from bench.usage import OWN_STAGES, Usage
 from cdc.simulator import traffic
 from local_stack.config import StackConfig
 from local_stack.pipeline import Names, Pipeline
+from local_stack.stats import percentile
 
 START, STEP, PER_WRITER = 500.0, 500.0, 1000.0
 MAX_WRITERS = 4  # each owns a share of ToteSys's 8 departments; more would not help 2 cores

@@ -18,9 +18,9 @@ import psycopg
 from rich.console import Group
 from rich.table import Table
 
-from bench.stats import percentile
 from cdc.simulator.traffic import TrafficStats
 from local_stack.pipeline import Pipeline
+from local_stack.stats import percentile
 from stream_processor import config as processor_config
 from warehouse_loader.freshness import freshness
 

@@ -209,7 +209,7 @@ class Observer:
 
     def latency_summary(self, since: datetime) -> tuple[int, float, float, float, float] | None:
         """(changes, p50, p95, p99, max) of ``latencies(since)``, computed in the warehouse
-        (nearest rank, as ``bench.stats.percentile``); None before the first change lands."""
+        (nearest rank, as ``local_stack.stats.percentile``); None before the first change lands."""
         query = sql.SQL(
             "SELECT count(*), percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP "
             "(ORDER BY seconds), max(seconds) FROM ({}) AS l"

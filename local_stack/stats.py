@@ -1,4 +1,4 @@
-"""Percentiles of measured samples (the benchmarks' tables)."""
+"""Percentiles of measured samples (the demo's dashboard and the benchmarks' tables)."""
 
 from __future__ import annotations
 
