@@ -1,21 +1,25 @@
 """The local capture engine: ToteSys → (logical decoding) → DMS records → Kinesis.
 
 DMS's stand-in on a laptop and in tests. It creates its replication slot, emits every
-existing row as ``load`` records, then streams changes from the slot.
+existing row as ``load`` records, then streams changes from the slot over the streaming
+replication protocol (``replication.ReplicationStream``), as DMS does: the server decodes
+each WAL record once and sends the changes as they commit.
 
 The commit protocol of one CDC step (``_cdc_step``), in order:
 
-1. note the source's flushed WAL position L (decoding goes no further this step);
-2. peek decoded changes from the slot, up to L, whole transactions only, streamed;
-3. turn them into DMS records and put them on Kinesis, in order per key, until every one is
+1. read the decoded changes that have arrived (waiting up to the poll interval for the
+   first), up to about ``max_changes_per_step`` and a transaction's end, or until none is
+   waiting (then mid-transaction too: the next step carries on with it);
+2. turn them into DMS records and put them on Kinesis, in order per key, until every one is
    acknowledged;
-4. advance the slot to the end of the last transaction put (or to L when there was nothing
-   to capture, so an idle source does not pin WAL: the heartbeat).
+3. confirm to the server the end of the last transaction whose records were all put (or,
+   with no transaction open, the position the server says its decoding has reached, so an
+   idle source does not pin WAL: the heartbeat).
 
-A crash before step 4 leaves the slot where it was: the next run sends the same records
-again (duplicates, never gaps). Full load: the slot is created first, then every table is
-read in one REPEATABLE READ snapshot taken after it; a change committed while the load runs
-is in the slot and is sent after the load, so nothing is lost at the hand-over.
+A crash before step 3 leaves the slot where it was: the next run streams the same
+transactions again (duplicates, never gaps). Full load: the slot is created first, then
+every table is read in one REPEATABLE READ snapshot taken after it; a change committed while
+the load runs is in the slot and is sent after the load, so nothing is lost at the hand-over.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from cdc.capture.records import (
     control_record,
     data_record,
 )
+from cdc.capture.replication import ReplicationStream
 from cdc.capture.status import (
     EngineStatus,
     TableStats,
@@ -76,6 +81,8 @@ class CaptureEngine:
         self._state = self._load_state()
         self._relations: dict[int, TableDef] = {}
         self._previous: tuple[int, int] | None = None
+        self._txn: _Txn | None = None  # the transaction being read (it may span steps)
+        self._last_slot_read = 0.0
         self._last_status_write = 0.0
         self._rate_window: list[tuple[float, int]] = []
 
@@ -137,12 +144,17 @@ class CaptureEngine:
                 self.status.status = "running"
                 for table in TABLES:
                     self.status.tables[table].state = "Table completed"
+                info = source.slot_info(conn, cfg.slot_name)
+                confirmed = info.confirmed_flush_lsn if info is not None else 0
+                self.status.confirmed_lsn = format_lsn(confirmed)
                 self.publish_status(force=True)
-                log("cdc_started", slot=cfg.slot_name, stream=cfg.stream_name)
-                while not stop.is_set():
-                    if self._cdc_step(conn) == 0:
-                        stop.wait(cfg.poll_interval_s)
-                    self.publish_status()
+                with ReplicationStream(
+                    cfg.source_dsn, cfg.slot_name, cfg.publication, confirmed=confirmed
+                ) as stream:
+                    log("cdc_started", slot=cfg.slot_name, stream=cfg.stream_name)
+                    while not stop.is_set():
+                        self._cdc_step(conn, stream)  # waits up to the poll interval
+                        self.publish_status()
             self.status.status = "stopped"
             self.status.stop_reason = "stopped on request"
         except Exception as exc:
@@ -204,39 +216,39 @@ class CaptureEngine:
             self.sink.put(records)
             self._count_sent(len(records))
 
-    def _cdc_step(self, conn: psycopg.Connection) -> int:
+    def _cdc_step(self, conn: psycopg.Connection, stream: ReplicationStream) -> int:
         """One pass of the commit protocol (module docstring); returns the records sent."""
         cfg = self.config
         started = time.monotonic()
-        upto = source.flush_lsn(conn)  # 1
         sent = 0
         last_end_lsn: int | None = None
         last_commit_time = None
         chunk: list[OutRecord] = []
-        for kind, item in self._records(conn, upto):  # 2
+        for kind, item in self._records(conn, stream):  # 1
             if kind == "record":
                 chunk.append(item)
                 if len(chunk) >= SEND_CHUNK:
-                    self._send(chunk)  # 3
+                    self._send(chunk)  # 2
                     sent += len(chunk)
                     chunk = []
             else:  # a commit: (end_lsn, commit_time)
                 last_end_lsn, last_commit_time = item
-        self._send(chunk)  # 3
+        self._send(chunk)  # 2
         sent += len(chunk)
-        info = source.slot_info(conn, cfg.slot_name)
         if last_end_lsn is not None:
-            source.advance(conn, cfg.slot_name, last_end_lsn)  # 4
+            stream.confirm(last_end_lsn)  # 3
             lag = (utcnow() - last_commit_time).total_seconds()
             self.status.cdc_latency_source_s = self.status.cdc_latency_target_s = max(lag, 0.0)
-        else:
-            if info is not None and upto > info.confirmed_flush_lsn:
-                source.advance(conn, cfg.slot_name, upto)  # 4, heartbeat
+        elif self._txn is None:
+            stream.confirm(stream.server_position)  # 3, heartbeat
             self.status.cdc_latency_source_s = self.status.cdc_latency_target_s = 0.0
-        info = source.slot_info(conn, cfg.slot_name)
-        if info is not None:
-            self.status.confirmed_lsn = format_lsn(info.confirmed_flush_lsn)
-            self.status.retained_wal_bytes = info.retained_wal_bytes
+        self.status.confirmed_lsn = format_lsn(stream.confirmed)
+        now = time.monotonic()
+        if now - self._last_slot_read >= cfg.status_interval_s:
+            self._last_slot_read = now
+            info = source.slot_info(conn, cfg.slot_name)
+            if info is not None:
+                self.status.retained_wal_bytes = info.retained_wal_bytes
         if sent:
             log(
                 "cdc_step",
@@ -246,31 +258,29 @@ class CaptureEngine:
             )
         return sent
 
-    def _records(self, conn: psycopg.Connection, upto: int) -> Iterator[tuple[str, Any]]:
-        """DMS records (and commit markers) for the changes peeked up to ``upto``."""
+    def _records(
+        self, conn: psycopg.Connection, stream: ReplicationStream
+    ) -> Iterator[tuple[str, Any]]:
+        """DMS records (and commit markers) for the messages that have arrived: up to about
+        ``max_changes_per_step`` (ending at a commit) or until none is waiting."""
         cfg = self.config
-        txn: _Txn | None = None
-        for lsn, raw in source.peek(
-            conn,
-            cfg.slot_name,
-            cfg.publication,
-            upto_lsn=upto,
-            upto_changes=cfg.max_changes_per_step,
-        ):
+        for read, (lsn, raw) in enumerate(stream.messages(cfg.poll_interval_s), start=1):
             message = pgoutput.parse(raw)
             if isinstance(message, pgoutput.Begin):
-                txn = _Txn(
+                self._txn = _Txn(
                     xid=message.xid, commit_lsn=message.final_lsn, commit_time=message.commit_time
                 )
             elif isinstance(message, pgoutput.Commit):
+                self._txn = None
                 yield "commit", (message.end_lsn, message.commit_time)
-                txn = None
+                if read >= cfg.max_changes_per_step:
+                    return
             elif isinstance(message, pgoutput.Relation):
                 yield from self._relation(conn, message)
             elif isinstance(message, pgoutput.Change):
-                if txn is None:
+                if self._txn is None:
                     raise pgoutput.ProtocolError("a change outside a transaction")
-                yield "record", self._change_record(conn, txn, lsn, message)
+                yield "record", self._change_record(conn, self._txn, lsn, message)
 
     def _known(self, table: str) -> list[KnownColumn] | None:
         """The table's columns as last seen (state files from before types were kept hold
@@ -295,8 +305,9 @@ class CaptureEngine:
         self, conn: psycopg.Connection, message: pgoutput.Relation
     ) -> Iterator[tuple[str, Any]]:
         """Remember the table's shape; a change of its columns (names, types) becomes DMS
-        control records (``records.alter_operations``). Decoding sends a Relation message
-        before a table's first change in every peek, so most say nothing new."""
+        control records (``records.alter_operations``). The server sends a Relation message
+        before a table's first change on each connection and again after its definition
+        changes, so most say nothing new."""
         catalogue = source.column_catalogue(conn, message.schema, message.table)
         tdef = TableDef(
             message.schema,

@@ -1,6 +1,6 @@
-"""The capture engine's PostgreSQL edge: publication, replication slot, snapshot reads,
-peeking decoded changes and advancing the slot. Driver errors become ``SourceError`` here,
-with what to do about them."""
+"""The capture engine's PostgreSQL edge for queries: publication, replication slot, catalogue
+and snapshot reads (the changes themselves stream through ``replication``). Driver errors
+become ``SourceError`` here, with what to do about them."""
 
 from __future__ import annotations
 
@@ -192,40 +192,6 @@ def snapshot_rows(conn: psycopg.Connection, table: TableDef) -> Iterator[tuple[s
     with conn.cursor().copy(query) as copy:
         copy.set_types(["text"] * len(table.columns))
         yield from copy.rows()
-
-
-def flush_lsn(conn: psycopg.Connection) -> int:
-    return parse_lsn(conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()[0])
-
-
-def peek(
-    conn: psycopg.Connection,
-    slot: str,
-    publication: str,
-    *,
-    upto_lsn: int,
-    upto_changes: int,
-    fetch_size: int = 2000,
-) -> Iterator[tuple[int, bytes]]:
-    """Decoded changes after the slot's confirmed position, up to ``upto_lsn`` and (whole
-    transactions) about ``upto_changes`` messages, streamed through a server-side cursor so a
-    transaction of any size never sits in this process's memory at once. The slot does not
-    move: ``advance`` moves it once the changes are safely delivered."""
-    lsn_text = f"{upto_lsn >> 32:X}/{upto_lsn & 0xFFFFFFFF:X}"
-    with conn.transaction(), conn.cursor(name="cdc_peek") as cursor:
-        cursor.itersize = fetch_size
-        cursor.execute(
-            "SELECT lsn::text, data FROM pg_logical_slot_peek_binary_changes("
-            "%s, %s::pg_lsn, %s, 'proto_version', '1', 'publication_names', %s)",
-            (slot, lsn_text, upto_changes, publication),
-        )
-        for lsn, data in cursor:
-            yield parse_lsn(lsn), bytes(data)
-
-
-def advance(conn: psycopg.Connection, slot: str, lsn: int) -> None:
-    lsn_text = f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
-    conn.execute("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", (slot, lsn_text))
 
 
 def current_value(

@@ -158,6 +158,37 @@ def test_live_traffic_arrives_as_inserts_updates_and_deletes_equal_to_the_source
             assert all(v is None for k, v in r["data"].items() if k != key_column)
 
 
+def test_changes_stream_over_a_walsender_and_an_idle_source_pins_no_wal(capture):
+    """The engine reads its slot over the streaming replication protocol (a walsender holds
+    the slot), and with no traffic the server's own record of the slot (confirmed_flush_lsn)
+    follows the source's WAL, other databases' writes included."""
+    capture.engine.start()
+    capture.engine.wait_running()
+    slot = capture.engine.env["TOTESYS_CDC_CAPTURE_SLOT"]
+    with psycopg.connect(capture.dsn, autocommit=True) as conn:
+        [backend] = conn.execute(
+            "SELECT a.backend_type FROM pg_replication_slots s "
+            "JOIN pg_stat_activity a ON a.pid = s.active_pid WHERE s.slot_name = %s",
+            (slot,),
+        ).fetchone()
+        assert backend == "walsender"
+        conn.execute("SELECT pg_logical_emit_message(false, 'elsewhere', 'x')")  # WAL, no change
+        target = parse_lsn(conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()[0])
+        deadline = time.monotonic() + 30
+        while True:
+            confirmed = parse_lsn(
+                conn.execute(
+                    "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
+                    "WHERE slot_name = %s",
+                    (slot,),
+                ).fetchone()[0]
+            )
+            if confirmed >= target or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)  # polling the server's view of the slot
+    assert confirmed >= target
+
+
 def test_an_engine_killed_mid_traffic_and_restarted_loses_no_committed_change(capture):
     capture.engine.start()
     capture.engine.wait_running()
