@@ -44,7 +44,7 @@ from bench.results import Figure
 from contracts.batches import MemoryStore
 from contracts.star_schema import schema_of, spec
 from local_stack import postgres
-from local_stack.config import StackConfig
+from local_stack.config import WAREHOUSE, StackConfig
 from stream_processor.batch import Batch, encode_files, put_files, write_manifest
 from stream_processor.transform import OutRow
 from warehouse_loader import migrations
@@ -241,7 +241,7 @@ def pandas_to_sql(dsn: str, table: str, rows: list[dict[str, Any]]) -> float:
 
 def _fresh_warehouse(cfg: StackConfig) -> tuple[str, str]:
     name = f"bench_loader_{uuid.uuid4().hex[:8]}"
-    dsn = postgres.create_database(cfg, name)
+    dsn = postgres.create_database(cfg, name, cluster=WAREHOUSE)
     with psycopg.connect(dsn) as conn:
         migrations.apply(conn)
     return name, dsn

@@ -25,7 +25,7 @@ from bench.loader import dim_rows, fact_rows, manifest
 from bench.results import Figure
 from contracts.batches import MemoryStore
 from local_stack import postgres
-from local_stack.config import StackConfig
+from local_stack.config import WAREHOUSE, StackConfig
 from warehouse_loader import migrations
 from warehouse_loader.load import load_manifest
 
@@ -40,7 +40,7 @@ def _timed(dsn: str, store: MemoryStore, key: str, *, history: bool) -> float:
 def measure(cfg: StackConfig, facts: int, dims: int, *, history: bool) -> tuple[float, float]:
     """(fact rows/s, dimension rows/s) of one fresh warehouse."""
     name = f"bench_history_{uuid.uuid4().hex[:8]}"
-    dsn = postgres.create_database(cfg, name)
+    dsn = postgres.create_database(cfg, name, cluster=WAREHOUSE)
     try:
         with psycopg.connect(dsn) as conn:
             migrations.apply(conn)

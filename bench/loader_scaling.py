@@ -45,7 +45,7 @@ from bench.results import Figure
 from contracts.batches import ObjectMissing
 from contracts.star_schema import schema_of
 from local_stack import postgres
-from local_stack.config import StackConfig
+from local_stack.config import WAREHOUSE, StackConfig
 from local_stack.processes import process_cpu_seconds
 from stream_processor.batch import Batch, encode_files, put_files, write_manifest
 from stream_processor.transform import OutRow
@@ -338,7 +338,7 @@ def measure(cfg: StackConfig, root: Path, keys: list[str], runners: int) -> Run:
     """Load ``keys`` with ``runners`` loader processes into a fresh warehouse; check that
     every manifest landed once and no load deadlocked."""
     name = f"bench_scaling_{uuid.uuid4().hex[:8]}"
-    dsn = postgres.create_database(cfg, name)
+    dsn = postgres.create_database(cfg, name, cluster=WAREHOUSE)
     try:
         with psycopg.connect(dsn) as conn:
             migrations.apply(conn)

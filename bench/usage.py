@@ -4,9 +4,10 @@ and CPU seconds, by role, sampled from ``/proc``.
 Roles: the capture engine, the KCL's JVM, the Python record processors (the daemon's
 one-per-shard children), the loader runners (``OWN_STAGES``: what a user runs and pays for in
 AWS), the traffic writers (the benchmark's own ``spawn`` children, writing ToteSys's changes),
-and the two services everything shares: the AWS emulation and PostgreSQL (the stack's own
-cluster: its postmaster and every process it started, so another cluster on the machine does
-not count, but any other use of this one does).
+and the services: the AWS emulation and PostgreSQL, the source cluster (``postgresql``: ToteSys's
+writes and the logical decoding) and the warehouse's (``warehouse_postgresql``: the loads), each
+its postmaster and every process it started, so another cluster on the machine does not count,
+but any other use of these does.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import threading
 from pathlib import Path
 
 from local_stack import aws, postgres
+from local_stack.config import SOURCE, WAREHOUSE
 from local_stack.pipeline import Pipeline
 from local_stack.processes import children_of, group_members, process_cpu_seconds
 
 ROLES = ("capture", "kcl_jvm", "record_processor", "loader")
 OWN_STAGES = ROLES  # the stages that run in AWS as our code (DMS replaces capture there)
-SERVICES = ("traffic_writers", "aws_emulation", "postgresql")
+SERVICES = ("traffic_writers", "aws_emulation", "postgresql", "warehouse_postgresql")
 
 
 class Usage:
@@ -93,9 +95,10 @@ class Usage:
         if emulation is not None:
             found += [("aws_emulation", pid) for pid in group_members(emulation)]
         found += [("traffic_writers", pid) for pid in _writer_processes()]
-        postmaster = _postmaster_pid(self.pipeline)
-        if postmaster is not None:
-            found += [("postgresql", pid) for pid in (postmaster, *children_of(postmaster))]
+        for cluster, role in ((SOURCE, "postgresql"), (WAREHOUSE, "warehouse_postgresql")):
+            postmaster = _postmaster_pid(self.pipeline, cluster)
+            if postmaster is not None:
+                found += [(role, pid) for pid in (postmaster, *children_of(postmaster))]
         return found
 
 
@@ -109,10 +112,10 @@ def _writer_processes() -> list[int]:
     ]
 
 
-def _postmaster_pid(pipeline: Pipeline) -> int | None:
-    """The local cluster's postmaster: the first line of its ``postmaster.pid``."""
+def _postmaster_pid(pipeline: Pipeline, cluster: str) -> int | None:
+    """A local cluster's postmaster: the first line of its ``postmaster.pid``."""
     try:
-        pid_file = postgres.cluster(pipeline.cfg).data_dir / "postmaster.pid"
+        pid_file = postgres.cluster(pipeline.cfg, cluster).data_dir / "postmaster.pid"
         return int(pid_file.read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None

@@ -1,8 +1,10 @@
-"""The project-owned PostgreSQL cluster: initdb, start, stop, status, databases.
+"""The project-owned PostgreSQL clusters: initdb, start, stop, status, databases.
 
-The cluster listens on 127.0.0.1 only, on its own port, with ``wal_level=logical`` so the
-capture engine can use a replication slot. ``initdb`` and ``postgres`` refuse to run as
-root; when this runs as root the server runs as an unprivileged system user instead.
+Two clusters, as in AWS (``local_stack.config``): the source (ToteSys) and the warehouse, each
+on 127.0.0.1 only, on a port of its own, with ``wal_level=logical`` so the capture engine can
+use a replication slot on the source. Each holds only its own side's roles. ``initdb`` and
+``postgres`` refuse to run as root; when this runs as root the servers run as an unprivileged
+system user instead.
 """
 
 from __future__ import annotations
@@ -22,11 +24,18 @@ import psycopg
 from psycopg import sql
 
 from cdc import source_roles
-from local_stack.config import SOURCE_ROLES, WAREHOUSE_ROLES, StackConfig
+from local_stack.config import (
+    CLUSTERS,
+    SOURCE,
+    SOURCE_ROLES,
+    WAREHOUSE,
+    WAREHOUSE_ROLES,
+    StackConfig,
+)
 from local_stack.processes import PrerequisiteMissing, StackError, wait_until
 from warehouse_loader import roles as warehouse_roles
 
-APP_DATABASES = ("totesys", "warehouse")
+APP_DATABASES = {SOURCE: "totesys", WAREHOUSE: "warehouse"}
 INSTALL_HINT = (
     "install the PostgreSQL 15+ server (apt install postgresql) or set TOTESYS_CDC_PG_BIN"
 )
@@ -92,6 +101,11 @@ class Cluster:
     bin_dir: Path
     run_as: str | None
     base_dir: Path
+    name: str = SOURCE  # SOURCE or WAREHOUSE
+
+    @property
+    def port(self) -> int:
+        return self.config.port(self.name)
 
     @property
     def data_dir(self) -> Path:
@@ -132,7 +146,7 @@ class Cluster:
                 "-h",
                 self.config.host,
                 "-p",
-                str(self.config.pg_port),
+                str(self.port),
                 "-t",
                 "1",
             ],
@@ -164,7 +178,7 @@ class Cluster:
             raise StackError(f"initdb failed:\n{result.stdout}{result.stderr}")
         settings = dict(
             SERVER_SETTINGS,
-            port=str(self.config.pg_port),
+            port=str(self.port),
             unix_socket_directories=f"'{self.socket_dir}'",
         )
         with open(self.data_dir / "postgresql.conf", "a") as conf:
@@ -231,45 +245,54 @@ class Cluster:
                 raise StackError(f"PostgreSQL did not stop: {result.stderr.strip()}")
 
     def ensure_databases(self) -> None:
-        """Create the pipeline's roles and the application databases that do not exist yet,
-        each with its roles' grants."""
-        ensure_roles(self.config)
-        with psycopg.connect(self.config.pg_dsn("postgres"), autocommit=True) as conn:
-            existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
-        source, warehouse = APP_DATABASES
-        if source not in existing:
-            create_source_database(self.config, source)
-        if warehouse not in existing:
-            create_warehouse_database(self.config, warehouse)
+        """Create this cluster's roles and its application database if it does not exist
+        yet, with its roles' grants."""
+        ensure_roles(self.config, self.name)
+        name = APP_DATABASES[self.name]
+        with psycopg.connect(self.config.pg_dsn("postgres", cluster=self.name)) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if exists.fetchone() is not None:
+                return
+        if self.name == SOURCE:
+            create_source_database(self.config, name)
+        else:
+            create_warehouse_database(self.config, name)
 
 
-def cluster(config: StackConfig) -> Cluster:
-    """The cluster for this configuration, with its files placed where the server user can
-    reach them (see ``_base_dir``)."""
+def cluster(config: StackConfig, name: str = SOURCE) -> Cluster:
+    """A cluster of this configuration (the source's by default), with its files placed
+    where the server user can reach them (see ``_base_dir``)."""
     run_as = server_user()
     return Cluster(
         config=config,
         bin_dir=find_bin_dir(config.pg_bin),
         run_as=run_as,
-        base_dir=_base_dir(config, run_as),
+        base_dir=_base_dir(config, name, run_as),
+        name=name,
     )
 
 
-def _base_dir(config: StackConfig, run_as: str | None) -> Path:
-    """The cluster's own folder: ``<state dir>/pg``.
+def clusters(config: StackConfig) -> list[Cluster]:
+    """Both clusters: the source's, then the warehouse's."""
+    return [cluster(config, name) for name in CLUSTERS]
+
+
+def _base_dir(config: StackConfig, name: str, run_as: str | None) -> Path:
+    """The cluster's own folder: ``<state dir>/pg`` (``pg-warehouse`` for the warehouse).
 
     As root, the unprivileged server user must be able to traverse every parent of it; a
     clone in a private folder (``mktemp -d`` gives 0700) does not allow that. Rather than
     loosen the permissions of the user's folders, the cluster then lives in a folder of
     the system temp dir named after the project path, and ``<state dir>/pg`` is a symlink to it.
     """
-    wanted = config.pg_dir
+    wanted = config.pg_dir(name)
     if wanted.is_symlink() or run_as is None:
         return wanted.resolve() if wanted.is_symlink() else wanted
     if _reachable_by(run_as, wanted.parent):
         return wanted
     digest = hashlib.sha256(str(config.state_dir).encode()).hexdigest()[:12]
-    outside = Path(tempfile.gettempdir()) / f"totesys-cdc-pg-{digest}"
+    suffix = "" if name == SOURCE else f"-{name}"
+    outside = Path(tempfile.gettempdir()) / f"totesys-cdc-pg-{digest}{suffix}"
     outside.mkdir(mode=0o711, exist_ok=True)
     wanted.parent.mkdir(parents=True, exist_ok=True)
     if not wanted.exists():
@@ -283,77 +306,97 @@ def _reachable_by(user: str, directory: Path) -> bool:
     return probe.returncode == 0
 
 
-def ensure_roles(config: StackConfig) -> None:
-    """Make the pipeline's roles (``cdc.source_roles``, ``warehouse_loader.roles``) that the
-    cluster does not have yet: logins without a password, as the cluster trusts loopback."""
-    wanted = [
-        *zip(
+def ensure_roles(config: StackConfig, cluster: str | None = None) -> None:
+    """Make the pipeline's roles that a cluster does not have yet (both clusters when
+    ``cluster`` is None): the source's (``cdc.source_roles``) on the source cluster, the
+    warehouse's (``warehouse_loader.roles``) on the warehouse cluster; logins without a
+    password, as the clusters trust loopback."""
+    wanted = {
+        SOURCE: zip(
             (SOURCE_ROLES.owner, SOURCE_ROLES.app, SOURCE_ROLES.capture),
             source_roles.cluster_statements(SOURCE_ROLES, passwords=False),
             strict=True,
         ),
-        *zip(
+        WAREHOUSE: zip(
             (WAREHOUSE_ROLES.owner, WAREHOUSE_ROLES.loader, WAREHOUSE_ROLES.analyst),
             warehouse_roles.cluster_statements(WAREHOUSE_ROLES, passwords=False),
             strict=True,
         ),
-    ]
-    with psycopg.connect(config.pg_dsn("postgres"), autocommit=True) as conn:
-        existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
-        for name, statement in wanted:
-            if name not in existing:
-                # made at the same moment by another process (tests run in parallel)
-                with contextlib.suppress(psycopg.errors.DuplicateObject):
-                    conn.execute(statement)
+    }
+    for name in (cluster,) if cluster else CLUSTERS:
+        with psycopg.connect(config.pg_dsn("postgres", cluster=name), autocommit=True) as conn:
+            existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
+            for role, statement in wanted[name]:
+                if role not in existing:
+                    # made at the same moment by another process (tests run in parallel)
+                    with contextlib.suppress(psycopg.errors.DuplicateObject):
+                        conn.execute(statement)
 
 
-def _grant(config: StackConfig, name: str, statements: list[sql.Composable]) -> None:
-    with psycopg.connect(config.pg_dsn(name), autocommit=True) as conn, conn.transaction():
+def _grant(config: StackConfig, name: str, statements: list[sql.Composable], cluster: str) -> None:
+    with (
+        psycopg.connect(config.pg_dsn(name, cluster=cluster), autocommit=True) as conn,
+        conn.transaction(),
+    ):
         for statement in statements:
             conn.execute(statement)
 
 
 def create_source_database(config: StackConfig, name: str) -> None:
-    """An empty ToteSys database owned by the source's owner role, with the app and capture
-    roles' grants (``config.source_dsns(name)`` are its DSNs)."""
+    """An empty ToteSys database on the source cluster, owned by the source's owner role,
+    with the app and capture roles' grants (``config.source_dsns(name)`` are its DSNs)."""
     create_database(config, name)
-    _grant(config, name, source_roles.database_statements(SOURCE_ROLES, name))
+    _grant(config, name, source_roles.database_statements(SOURCE_ROLES, name), SOURCE)
 
 
 def create_warehouse_database(config: StackConfig, name: str) -> None:
-    """An empty warehouse database owned by the warehouse's owner role, with the loader and
-    analyst roles' grants (``config.warehouse_dsns(name)``); the owner migrates it."""
-    create_database(config, name)
+    """An empty warehouse database on the warehouse cluster, owned by the warehouse's owner
+    role, with the loader and analyst roles' grants (``config.warehouse_dsns(name)``); the
+    owner migrates it."""
+    create_database(config, name, cluster=WAREHOUSE)
     grant_warehouse_roles(config, name)
 
 
 def grant_warehouse_roles(config: StackConfig, name: str) -> None:
-    """Hand an existing, empty warehouse database to the owner role and give the loader and
-    analyst roles their grants."""
-    _grant(config, name, warehouse_roles.database_statements(WAREHOUSE_ROLES, name))
+    """Hand an existing, empty database of the warehouse cluster to the owner role and give
+    the loader and analyst roles their grants."""
+    _grant(config, name, warehouse_roles.database_statements(WAREHOUSE_ROLES, name), WAREHOUSE)
 
 
-def create_database(config: StackConfig, name: str) -> str:
-    """Create an empty database on the local cluster; return its DSN."""
-    with psycopg.connect(config.pg_dsn("postgres"), autocommit=True) as conn:
+def create_database(config: StackConfig, name: str, *, cluster: str = SOURCE) -> str:
+    """Create an empty database on a local cluster (the source's by default); return its
+    superuser DSN."""
+    with psycopg.connect(config.pg_dsn("postgres", cluster=cluster), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return config.pg_dsn(name)
+    return config.pg_dsn(name, cluster=cluster)
 
 
 def drop_database(config: StackConfig, name: str) -> None:
-    """Drop a database of the local cluster with its replication slots (PostgreSQL refuses
-    to drop a database that still has logical slots)."""
-    with psycopg.connect(config.pg_dsn("postgres"), autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
-            "WHERE database = %s AND active_pid IS NOT NULL",
-            (name,),
-        )
-        slots = conn.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (name,)
-        )
-        for (slot,) in slots.fetchall():
-            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    """Drop a database from whichever local cluster holds it, with its replication slots
+    (PostgreSQL refuses to drop a database that still has logical slots)."""
+    for cluster in CLUSTERS:
+        with psycopg.connect(config.pg_dsn("postgres", cluster=cluster), autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                "WHERE database = %s AND active_pid IS NOT NULL",
+                (name,),
+            )
+            wait_until(  # a terminated walsender releases its slot as it exits
+                lambda: (
+                    conn.execute(
+                        "SELECT count(*) FROM pg_replication_slots WHERE database = %s AND active",
+                        (name,),
+                    ).fetchone()[0]
+                    == 0
+                ),
+                what=f"the replication slots of {name} to be released",
+                timeout_s=30,
+            )
+            slots = conn.execute(
+                "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (name,)
+            )
+            for (slot,) in slots.fetchall():
+                conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

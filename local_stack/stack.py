@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from local_stack import aws, postgres
-from local_stack.config import StackConfig
+from local_stack.config import SOURCE, StackConfig
 from local_stack.processes import require_executable
 
 
@@ -31,33 +32,45 @@ def up(config: StackConfig) -> list[ServiceStatus]:
     check_prerequisites(config)
     config.log_dir.mkdir(parents=True, exist_ok=True)
     _check_port_free_or_ours(config)
-    pg = postgres.cluster(config)
-    pg.init()
-    pg.start()
-    pg.ensure_databases()
-    _link_log(config, "postgres.log", pg.log_path)
+    pgs = postgres.clusters(config)
+    with ThreadPoolExecutor(len(pgs)) as pool:  # initdb and start wait on the servers
+        list(pool.map(_start_cluster, pgs))
+    for pg in pgs:
+        _link_log(config, _log_name(pg), pg.log_path)
     aws.start(config)
     aws.ensure_stream(config)
     return status(config)
 
 
+def _start_cluster(pg: postgres.Cluster) -> None:
+    pg.init()
+    pg.start()
+    pg.ensure_databases()
+
+
+def _log_name(pg: postgres.Cluster) -> str:
+    return "postgres.log" if pg.name == SOURCE else f"postgres-{pg.name}.log"
+
+
 def down(config: StackConfig) -> None:
     """Stop every service of the stack; its data stays on disk for the next ``up``."""
     aws.stop(config)
-    postgres.cluster(config).stop()
+    for pg in postgres.clusters(config):
+        pg.stop()
 
 
 def status(config: StackConfig) -> list[ServiceStatus]:
-    pg = postgres.cluster(config)
-    pg_ok = pg.is_running() and pg.accepts_connections()
     aws_ok = aws.is_healthy(config)
     aws_pid = aws.pid(config)
     return [
-        ServiceStatus(
-            "postgresql",
-            pg_ok,
-            f"{config.host}:{config.pg_port}",
-            f"data {pg.data_dir}; log {pg.log_path}",
+        *(
+            ServiceStatus(
+                f"postgresql ({pg.name}: {postgres.APP_DATABASES[pg.name]})",
+                pg.is_running() and pg.accepts_connections(),
+                f"{config.host}:{pg.port}",
+                f"data {pg.data_dir}; log {pg.log_path}",
+            )
+            for pg in postgres.clusters(config)
         ),
         ServiceStatus(
             "aws (moto, HTTP/1.1 + h2c)",
@@ -78,7 +91,7 @@ def _check_port_free_or_ours(config: StackConfig) -> None:
     from local_stack.processes import StackError
 
     for port, ours in (
-        (config.pg_port, postgres.cluster(config).is_running()),
+        *((pg.port, pg.is_running()) for pg in postgres.clusters(config)),
         (config.aws_port, aws.pid(config) is not None),
     ):
         if ours:
@@ -87,7 +100,8 @@ def _check_port_free_or_ours(config: StackConfig) -> None:
             if sock.connect_ex((config.host, port)) == 0:
                 raise StackError(
                     f"port {port} on {config.host} is taken by another program; "
-                    "set TOTESYS_CDC_PG_PORT / TOTESYS_CDC_AWS_PORT to free ports"
+                    "set TOTESYS_CDC_PG_PORT / TOTESYS_CDC_WAREHOUSE_PG_PORT / "
+                    "TOTESYS_CDC_AWS_PORT to free ports"
                 )
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from local_stack import aws, postgres, stack
 from local_stack import config as stack_config
-from local_stack.config import StackConfig
+from local_stack.config import SOURCE, StackConfig
 from tests.fixtures import unique_name
 
 
@@ -31,14 +31,15 @@ def stack_cfg() -> Iterator[StackConfig]:
 
 @pytest.fixture
 def fresh_database(stack_cfg: StackConfig) -> Iterator[Callable[[str], str]]:
-    """Factory: create an empty database named after ``prefix``; returns its DSN.
-    Every database made is dropped after the test."""
+    """Factory: create an empty database named after ``prefix`` on a cluster (the source's
+    unless ``cluster=WAREHOUSE``); returns its superuser DSN. Every database made is dropped
+    after the test."""
     made: list[str] = []
 
-    def make(prefix: str) -> str:
+    def make(prefix: str, *, cluster: str = SOURCE) -> str:
         name = unique_name(prefix).replace("-", "_")
         made.append(name)
-        return postgres.create_database(stack_cfg, name)
+        return postgres.create_database(stack_cfg, name, cluster=cluster)
 
     yield make
     for name in made:

@@ -8,12 +8,13 @@ import psycopg
 import pytest
 
 from contracts.star_schema import SPECS
+from local_stack.config import WAREHOUSE
 from warehouse_loader import migrations
 
 
 @pytest.mark.stack
 def test_every_spec_has_exactly_the_migrated_warehouse_columns_in_order(fresh_database):
-    with psycopg.connect(fresh_database("warehouse")) as conn:
+    with psycopg.connect(fresh_database("warehouse", cluster=WAREHOUSE)) as conn:
         migrations.apply(conn)
         for spec in SPECS:
             columns = conn.execute(

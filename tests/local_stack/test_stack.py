@@ -42,7 +42,7 @@ def _listeners_on(port: int) -> set[str]:
 
 @pytest.mark.stack
 def test_every_service_listens_on_loopback_only(stack_cfg):
-    for port in (stack_cfg.pg_port, stack_cfg.aws_port):
+    for port in (stack_cfg.pg_port, stack_cfg.warehouse_pg_port, stack_cfg.aws_port):
         assert _listeners_on(port) == {"127.0.0.1"}, port
 
 
@@ -62,12 +62,28 @@ def test_bringing_the_stack_up_again_reuses_the_running_services(stack_cfg):
 
 
 @pytest.mark.stack
-def test_the_cluster_is_ready_for_logical_decoding_with_both_databases(stack_cfg):
+def test_the_source_and_the_warehouse_are_two_clusters_each_with_its_own_roles(stack_cfg):
+    """As in AWS: ToteSys's cluster decodes logically and holds ToteSys's roles only; the
+    warehouse's cluster holds the warehouse and its roles only."""
     with psycopg.connect(stack_cfg.pg_dsn("postgres")) as conn:
         assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
         assert int(conn.execute("SHOW max_replication_slots").fetchone()[0]) >= 10
-        databases = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
-    assert {"totesys", "warehouse"} <= databases
+        source_dbs = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+        source_roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles")}
+        source_id = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+    with psycopg.connect(stack_cfg.pg_dsn("postgres", cluster=stack_config.WAREHOUSE)) as conn:
+        warehouse_dbs = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+        warehouse_roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles")}
+        warehouse_id = conn.execute(
+            "SELECT system_identifier FROM pg_control_system()"
+        ).fetchone()
+    assert source_id != warehouse_id
+    assert "totesys" in source_dbs and "warehouse" not in source_dbs
+    assert "warehouse" in warehouse_dbs and "totesys" not in warehouse_dbs
+    source_side = {"totesys_owner", "totesys_app", "totesys_capture"}
+    warehouse_side = {"warehouse_owner", "warehouse_loader", "warehouse_analyst"}
+    assert source_side <= source_roles and not warehouse_side & source_roles
+    assert warehouse_side <= warehouse_roles and not source_side & warehouse_roles
 
 
 @pytest.mark.stack
@@ -111,6 +127,7 @@ def test_config_reads_the_documented_variables():
     cfg = stack_config.load(
         {
             "TOTESYS_CDC_PG_PORT": "6000",
+            "TOTESYS_CDC_WAREHOUSE_PG_PORT": "6002",
             "TOTESYS_CDC_AWS_PORT": "6001",
             "TOTESYS_CDC_STATE_DIR": "/tmp/x",
             "TOTESYS_CDC_REGION": "us-east-1",
@@ -129,13 +146,22 @@ def test_config_reads_the_documented_variables():
         == "host=127.0.0.1 port=6000 user=totesys_capture dbname=totesys"
     )
     assert env["TOTESYS_CDC_SOURCE_APP_DSN"].endswith("user=totesys_app dbname=totesys")
-    assert env["TOTESYS_CDC_WAREHOUSE_DSN"].endswith("user=warehouse_loader dbname=warehouse")
+    assert (
+        env["TOTESYS_CDC_WAREHOUSE_DSN"]
+        == "host=127.0.0.1 port=6002 user=warehouse_loader dbname=warehouse"
+    )
     assert env["TOTESYS_CDC_WAREHOUSE_OWNER_DSN"].endswith("user=warehouse_owner dbname=warehouse")
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:6001"
     assert env["TOTESYS_CDC_STREAM_NAME"] == "totesys-changes"
     assert env["TOTESYS_CDC_CAPTURE_STATE_DIR"] == "/tmp/x/capture"
     defaults = stack_config.load({})
-    assert (defaults.pg_port, defaults.aws_port) == (55432, 54566)
+    assert (defaults.pg_port, defaults.warehouse_pg_port, defaults.aws_port) == (
+        55432,
+        55433,
+        54566,
+    )
+    with pytest.raises(stack_config.ConfigError, match="each need a port of their own"):
+        stack_config.load({"TOTESYS_CDC_WAREHOUSE_PG_PORT": "55432"})
 
 
 def test_a_missing_tool_is_reported_with_what_to_install():

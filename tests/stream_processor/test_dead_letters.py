@@ -19,6 +19,7 @@ from contracts.batches import (
     MemoryStore,
     S3Store,
 )
+from local_stack.config import WAREHOUSE
 from stream_processor import dead_letters
 from stream_processor.cli import main as cli
 from stream_processor.config import ProcessorConfig
@@ -94,7 +95,7 @@ def test_letters_are_classed_by_cause_and_redriven_once_the_rule_is_relaxed(monk
 
 @pytest.mark.stack
 def test_an_older_redriven_version_never_overwrites_a_newer_one(fresh_database, monkeypatch):
-    dsn = fresh_database("warehouse")
+    dsn = fresh_database("warehouse", cluster=WAREHOUSE)
     with psycopg.connect(dsn) as conn:
         migrations.apply(conn)
     store = MemoryStore()

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from contracts.batches import MemoryStore
+from local_stack.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
 from stream_processor.decode import Change, Control, DecodeError, decode
 from stream_processor.join_state import MemoryJoinState
@@ -64,7 +65,7 @@ def test_a_primary_key_change_retires_the_old_key_and_upserts_the_new_one():
 
 @pytest.mark.stack
 def test_the_fixtures_load_into_the_warehouse(fresh_database):
-    dsn = fresh_database("warehouse")
+    dsn = fresh_database("warehouse", cluster=WAREHOUSE)
     with psycopg.connect(dsn) as conn:
         migrations.apply(conn)
     store = MemoryStore()

@@ -26,6 +26,7 @@ from contracts.generation import GENERATION
 from contracts.star_schema import FACTS, KEYS, SPECS, Kind
 from local_stack import config as stack_config
 from local_stack import postgres
+from local_stack.config import WAREHOUSE
 from local_stack.processes import wait_until
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
@@ -252,7 +253,7 @@ def new_warehouse(fresh_database, *, as_loader: bool = True) -> str:
     """A migrated warehouse; ``as_loader``: set up as a deployment's is (the owner migrates)
     and reached as the loader role, whose loads check the foreign keys (deferred), the path
     production runs. Else as the superuser (who may also set ``deadlock_timeout``)."""
-    dsn = fresh_database("warehouse")
+    dsn = fresh_database("warehouse", cluster=WAREHOUSE)
     if not as_loader:
         with psycopg.connect(dsn) as conn:
             migrations.apply(conn)

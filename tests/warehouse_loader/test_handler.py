@@ -19,6 +19,7 @@ from bench.lambda_runtime import boto3_folder
 from contracts.batches import S3Store
 from contracts.retry import Backoff
 from local_stack import postgres
+from local_stack.config import WAREHOUSE
 from local_stack.processes import wait_until
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
@@ -72,7 +73,7 @@ def loader(stack_cfg, aws_client, monkeypatch):
         (),
         {
             "dsn": dsn,
-            "admin_dsn": stack_cfg.pg_dsn(name),
+            "admin_dsn": stack_cfg.pg_dsn(name, cluster=WAREHOUSE),
             "bucket": bucket,
             "s3": s3,
             "manifest": staticmethod(manifest),

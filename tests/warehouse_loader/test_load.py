@@ -12,6 +12,7 @@ import pytest
 
 from contracts.batches import MemoryStore
 from contracts.star_schema import schema_of
+from local_stack.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.shard import ShardProcessor
@@ -33,7 +34,7 @@ _seq = itertools.count(1)
 
 @pytest.fixture
 def warehouse(fresh_database):
-    dsn = fresh_database("warehouse")
+    dsn = fresh_database("warehouse", cluster=WAREHOUSE)
     with psycopg.connect(dsn) as conn:
         migrations.apply(conn)
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -143,7 +144,7 @@ def test_two_overlapping_manifests_give_the_same_warehouse_in_either_order(fresh
     )
     results = []
     for order in ((a, b), (b, a)):
-        dsn = fresh_database("warehouse")
+        dsn = fresh_database("warehouse", cluster=WAREHOUSE)
         with psycopg.connect(dsn) as conn:
             migrations.apply(conn)
             for key in order:

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from contracts.star_schema import FACTS, HISTORIES, as_of_columns, spec
+from local_stack.config import WAREHOUSE
 from warehouse_loader import migrations
 
 pytestmark = pytest.mark.stack
@@ -38,7 +39,7 @@ DESIGN_COLUMNS = {
 
 @pytest.fixture
 def warehouse(fresh_database):
-    return fresh_database("warehouse")
+    return fresh_database("warehouse", cluster=WAREHOUSE)
 
 
 def _columns(conn: psycopg.Connection) -> dict[str, list[str]]:

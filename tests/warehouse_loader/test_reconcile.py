@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdc import source_schema
+from local_stack.config import WAREHOUSE
 from warehouse_loader import migrations
 from warehouse_loader.cli import main
 from warehouse_loader.reconcile import compare_dates, compare_dimension, compare_fact, expected_date
@@ -79,7 +80,7 @@ def test_every_referenced_date_needs_a_correct_dim_date_row():
 
 @pytest.mark.stack
 def test_the_command_reads_both_databases_and_exits_non_zero_on_drift(fresh_database, monkeypatch):
-    source, warehouse = fresh_database("totesys"), fresh_database("warehouse")
+    source, warehouse = fresh_database("totesys"), fresh_database("warehouse", cluster=WAREHOUSE)
     with psycopg.connect(source) as conn:
         source_schema.create(conn)
     with psycopg.connect(warehouse) as conn:

@@ -30,6 +30,7 @@ from contracts.batches import (
     manifest_key,
 )
 from contracts.star_schema import schema_of
+from local_stack.config import WAREHOUSE
 from tests.fixtures import unique_name
 from warehouse_loader import cli, handler, load, migrations, redrive, rejected
 from warehouse_loader.errors import BadBatch
@@ -41,7 +42,7 @@ T = datetime(2026, 3, 4, 10, 0, 0)
 
 @pytest.fixture
 def warehouse(fresh_database):
-    dsn = fresh_database("warehouse")
+    dsn = fresh_database("warehouse", cluster=WAREHOUSE)
     with psycopg.connect(dsn) as conn:
         migrations.apply(conn)
     with psycopg.connect(dsn, autocommit=True) as conn:

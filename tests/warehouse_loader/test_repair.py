@@ -14,6 +14,7 @@ from cdc.simulator import dataset, writer
 from contracts.batches import MemoryStore
 from contracts.change_records import parse_lsn
 from contracts.star_schema import HISTORIES, schema_of
+from local_stack.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.shard import ShardProcessor
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture
 def databases(fresh_database, monkeypatch):
-    source, warehouse = fresh_database("totesys"), fresh_database("warehouse")
+    source, warehouse = fresh_database("totesys"), fresh_database("warehouse", cluster=WAREHOUSE)
     with psycopg.connect(source) as conn:
         source_schema.create(conn)
         writer.load_dataset(conn, dataset.generate(3, dataset.SMALL))
