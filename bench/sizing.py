@@ -8,10 +8,15 @@ that page. ``--set name=value`` overrides any named input (``--set files_per_man
 ``--set dms_instance_hour[dms.c5.large]=0.16``). Pure arithmetic: no service is called.
 
 Measured figures come from the committed snapshot, ``docs/benchmarks.json`` (bench/snapshot.py),
-or with ``--results bench/results.json`` from what ``make bench`` last wrote on this machine. The
-scaling figures (``processor_scaling_records_per_s``, ``loader_scaling_rows_per_s``) are used
-when present. Absolute figures are from a 2-core shared machine: per-core figures are what
-carries over.
+or with ``--results bench/results.json`` from what ``make bench`` last wrote on this machine.
+The CPU the pipeline's own processes use per change comes from the newest
+``e2e_cpu_us_per_change`` (bench/e2e_max.py): the record processors' and the KCL JVM's µs per
+change size the ECS tasks, the loaders' the Lambdas (the capture's is DMS's work in AWS, not
+sized here). Without it, or for what it lacks, the scaling figures
+(``processor_scaling_records_per_s``, ``loader_scaling_rows_per_s``) are used when present, and
+the generated page says which. The warehouse's side of a load always comes from
+``loader_scaling_rows_per_s``: the stepped run's PostgreSQL also serves the source. Absolute
+figures are from a 2-core shared machine: per-core figures are what carries over.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class Measured:
     # join-state and S3 calls included), so no allowance for them is needed.
     processor_under_kcl: bool = False
     sources: Mapping[str, str] = field(default_factory=dict)
+    # What the CPU figures are based on, in a sentence or two for the page ("" when set by hand).
+    basis: str = ""
 
 
 def read_results(path: Path = RESULTS_PATH) -> list[dict[str, Any]]:
@@ -80,6 +87,10 @@ def _where(f: Mapping[str, Any]) -> str:
 
 
 UNIT_KEYS = ("workers", "runners", "processes", "connections", "loaders", "concurrency")
+CPU_FIGURE = "e2e_cpu_us_per_change"
+# An ECS task's processes that work per change: the KCL's JVM and the record processors (the
+# supervisor, PID 1, only watches them).
+TASK_ROLES = ("record_processor", "kcl_jvm")
 
 
 def _named(figures: Sequence[Mapping[str, Any]], name: str) -> list[Mapping[str, Any]]:
@@ -136,6 +147,61 @@ def _processor_per_cpu_second(runs: Sequence[Mapping[str, Any]]) -> tuple[float,
     )
 
 
+def _by_role(f: Mapping[str, Any]) -> Mapping[str, float]:
+    """e2e_cpu_us_per_change's µs of CPU per change by process role, at its rate."""
+    return (f.get("params") or {}).get("by_role") or {}
+
+
+def _processor_from_cpu(f: Mapping[str, Any]) -> tuple[float, str] | None:
+    """e2e_cpu_us_per_change as changes (Kinesis records) per CPU-second of an ECS task's
+    processes: the record processors' and the KCL JVM's µs per change, under the real daemon,
+    at the stepped run's fixed rate (a worker's upkeep, its polls and lease renewals, spread
+    over that rate's changes: dearer than at a busier shard)."""
+    us = _by_role(f)
+    if not all(us.get(role) for role in TASK_ROLES):
+        return None
+    task_us = sum(float(us[role]) for role in TASK_ROLES)
+    rate = 1e6 / task_us
+    return rate, (
+        f"{_where(f)} {CPU_FIGURE} at {_n(f['params']['rate'])} changes/s: record processors "
+        f"{us['record_processor']:g} + KCL JVM {us['kcl_jvm']:g} = {task_us:g} µs of CPU per "
+        f"change → 1,000,000 ÷ {task_us:g} = {_n(rate)} changes per CPU-second; the "
+        "emulation's CPU (AWS's side) not counted"
+    )
+
+
+def _loader_from_cpu(
+    figures: Sequence[Mapping[str, Any]], f: Mapping[str, Any], a: Assumptions
+) -> tuple[float, str] | None:
+    """e2e_cpu_us_per_change's loader share as rows' worth per CPU-second of the loader alone
+    (what a Lambda does itself; its PostgreSQL backend's CPU is not in it). The stepped run's
+    manifests are counted as this page counts them: a manifest per shard per flush at the
+    processor's default batch settings, which the run used; its shards are in its
+    e2e_max_sustained_changes_per_s."""
+    us = _by_role(f).get("loader")
+    rate = (f.get("params") or {}).get("rate")
+    same_run = [
+        g
+        for g in _named(figures, "e2e_max_sustained_changes_per_s")
+        if g.get("run") == f.get("run")
+    ]
+    shards = (same_run[-1].get("params") or {}).get("shards") if same_run else None
+    if not (us and rate and shards):
+        return None
+    manifests = _manifests_per_s(rate, shards, Settings(), a)
+    fixed = a.loader_manifest_rows + a.files_per_manifest * a.loader_file_rows
+    rows = rate * a.rows_per_change
+    worth = manifests * fixed + rows
+    cpu_s = rate * float(us) / 1e6
+    per_cpu = worth / cpu_s
+    return per_cpu, (
+        f"{_where(f)} {CPU_FIGURE} at {_n(rate)} changes/s: loaders {float(us):g} µs of CPU "
+        f"per change, {cpu_s:.3f} CPU-seconds a second for {_n(manifests)} manifests/s "
+        f"({shards} shards) × {_n(fixed)} rows' worth fixed + {_n(rows)} rows = {_n(worth)} "
+        f"rows' worth → {_n(per_cpu)} per loader CPU-second"
+    )
+
+
 def _cpu_per_row(params: Mapping[str, Any], prefix: str, what: str) -> float | None:
     """CPU seconds per row of one run: ``<what>_cpu_s_per_10k_rows``, or ``<what>_cpu_s`` over
     ``rows`` (both shapes bench/loader_scaling.py has written)."""
@@ -147,14 +213,18 @@ def _cpu_per_row(params: Mapping[str, Any], prefix: str, what: str) -> float | N
 
 
 def _loader_per_cpu_second(
-    runs: Sequence[Mapping[str, Any]], a: Assumptions
+    runs: Sequence[Mapping[str, Any]],
+    a: Assumptions,
+    loader_rate: tuple[float, str] | None = None,
 ) -> tuple[float, float, str] | None:
     """loader_scaling_rows_per_s as rows' worth per CPU-second: of the loader and its
     PostgreSQL backend together (a loader's time: it waits while its backend works), and of
     the backend alone (the warehouse's). Its manifests are the processor's realistic mix, so
     their fixed work is counted as this page counts it (files_per_manifest). The backend's CPU
     per row is the mean of every run (baselines too); the loader's, the least of them: a loader
-    process's CPU includes its own start (imports), which a warm Lambda does not repeat."""
+    process's CPU includes its own start (imports), which a warm Lambda does not repeat. With
+    ``loader_rate`` (rows' worth per loader CPU-second, and where it comes from), the loader's
+    CPU is that instead."""
     backend: list[float] = []
     loader: list[float] = []
     manifests = rows = 0.0
@@ -169,13 +239,18 @@ def _loader_per_cpu_second(
                 backend.append(cpu)
             if (cpu := _cpu_per_row(params, prefix, "loader")) is not None:
                 loader.append(cpu)
-    if not (manifests and backend and loader):
+    if not (manifests and backend and (loader or loader_rate)):
         return None
     per_manifest = rows / manifests
     fixed = a.loader_manifest_rows + a.files_per_manifest * a.loader_file_rows
     worth = fixed + per_manifest
     backend_s = sum(backend) / len(backend) * per_manifest
-    loader_s = min(loader) * per_manifest
+    if loader_rate is None:
+        loader_s = min(loader) * per_manifest
+        loader_how = f"{loader_s * 1000:.0f} ms of loader CPU (least)"
+    else:
+        loader_s = worth / loader_rate[0]
+        loader_how = f"{loader_s * 1000:.0f} ms of loader CPU ({loader_rate[1]})"
     return (
         worth / (loader_s + backend_s),
         worth / backend_s,
@@ -183,7 +258,7 @@ def _loader_per_cpu_second(
         f"times): a manifest of {_n(per_manifest)} rows, {_n(fixed)} fixed + "
         f"{_n(per_manifest)} = {_n(worth)} rows' "
         f"worth, took {backend_s * 1000:.0f} ms of PostgreSQL backend CPU (mean) and "
-        f"{loader_s * 1000:.0f} ms of loader CPU (least)",
+        f"{loader_how}",
     )
 
 
@@ -192,12 +267,17 @@ def load_measured(figures: Sequence[Mapping[str, Any]], a: Assumptions | None = 
     last figure of a name counts (the snapshot lists its runs oldest first)."""
     a = a or Assumptions()
     sources: dict[str, str] = {}
+    cpu = _named(figures, CPU_FIGURE)[-1:]  # the newest
     scaling = _named(figures, "processor_scaling_records_per_s")
-    processor = _processor_per_cpu_second(scaling)
+    processor = _processor_from_cpu(cpu[0]) if cpu else None
+    processor_from_cpu = processor is not None
+    processor = processor or _processor_per_cpu_second(scaling)
     under_kcl = processor is not None
     processor = processor or _per_unit(scaling, "processor_scaling_records_per_s")
     processor = processor or _single(figures, "processor_records_per_s")
-    loading = _loader_per_cpu_second(_named(figures, "loader_scaling_rows_per_s"), a)
+    loader_cpu = _loader_from_cpu(figures, cpu[0], a) if cpu else None
+    loading = _loader_per_cpu_second(_named(figures, "loader_scaling_rows_per_s"), a, loader_cpu)
+    loader_from_cpu = loading is not None and loader_cpu is not None
     if loading:
         per_connection, per_core, how = loading
         sources["loader_rows_per_s_per_connection"] = how
@@ -219,6 +299,48 @@ def load_measured(figures: Sequence[Mapping[str, Any]], a: Assumptions | None = 
         capture_changes_per_s=capture[0],
         processor_under_kcl=under_kcl,
         sources=sources,
+        basis=_basis(figures, cpu[0] if cpu else None, processor_from_cpu, loader_from_cpu),
+    )
+
+
+def _basis(
+    figures: Sequence[Mapping[str, Any]],
+    cpu: Mapping[str, Any] | None,
+    processor_from_cpu: bool,
+    loader_from_cpu: bool,
+) -> str:
+    """The page's statement of what the ECS tasks' and the Lambdas' CPU is sized from."""
+    others = "the other figures the Inputs (below) name"
+    if cpu is None:
+        where = "docs/benchmarks.json" if any("run" in f for f in figures) else "results.json"
+        return (
+            f"**Sized without `{CPU_FIGURE}`**: no run in {where} has it yet, so the ECS "
+            f"tasks' and the Lambdas' CPU come from {others}. Once a run has it, the ECS tasks "
+            "are sized on its record processors' and KCL JVM's CPU per change and the Lambdas "
+            "on its loaders'."
+        )
+    us = _by_role(cpu)
+    run = f"run {cpu['run']}" if "run" in cpu else "results.json"
+    tasks = (
+        f"the ECS tasks on its record processors' and KCL JVM's CPU per change "
+        f"({float(us['record_processor']):g} + {float(us['kcl_jvm']):g} µs)"
+        if processor_from_cpu
+        else f"the ECS tasks on {others} (it lacks the record processors' or the KCL JVM's µs)"
+    )
+    lambdas = (
+        f"the Lambdas on its loaders' ({float(us['loader']):g} µs) and, for the warehouse's "
+        "side of a load, on loader_scaling_rows_per_s's PostgreSQL backend CPU (the stepped "
+        "run's PostgreSQL also serves the source)"
+        if loader_from_cpu
+        else f"the Lambdas on {others} (they take its loaders' µs, its run's shards from "
+        "e2e_max_sustained_changes_per_s, and loader_scaling_rows_per_s for the warehouse's "
+        "side of a load)"
+    )
+    return (
+        f"**Sized from `{CPU_FIGURE}`** ({run}, at {_n(cpu['params']['rate'])} changes/s): "
+        f"{tasks}; {lambdas}. Not sized: the capture's {float(us.get('capture', 0)):g} µs per "
+        "change (DMS's work in AWS), the AWS emulation's and PostgreSQL's (AWS's side and the "
+        "warehouse's)."
     )
 
 
@@ -339,7 +461,8 @@ class Assumptions:
     # not in processor_records_per_s (one process, in-memory stores). Measured: under the real
     # daemon a worker did 3,855-4,471 records per CPU-second (processor_scaling_records_per_s,
     # 2026-11-26) against 47,232 a second in process on the same machine: 0.082 of it at the
-    # dearer. Used only when processor_scaling_records_per_s is missing from the figures.
+    # dearer. Used only when the figures have neither e2e_cpu_us_per_change nor
+    # processor_scaling_records_per_s.
     processor_aws_efficiency: float = 0.082
     # A task's memory, measured 2026-11-26 (resident memory sampled every 0.5 s while the real
     # daemon drained processor_scaling's 300,000-record backlog on 4 shards, twice, and on 12
@@ -538,12 +661,17 @@ def stream_shards(shards: int, i: Inputs) -> int:
     return shards
 
 
-def manifests_per_s(rate: float, shards: int, i: Inputs) -> Cell:
+def _manifests_per_s(rate: float, shards: int, s: Settings, a: Assumptions) -> float:
     """A manifest per shard per flush: every max_batch_age_s, or sooner when max_batch_rows fill."""
+    rows_per_shard = rate * a.rows_per_change / shards
+    return shards * max(1 / s.max_batch_age_s, rows_per_shard / s.max_batch_rows)
+
+
+def manifests_per_s(rate: float, shards: int, i: Inputs) -> Cell:
+    """The manifests a second at ``i``'s settings (``_manifests_per_s``), with the arithmetic."""
     s, a = i.settings, i.assumptions
     rows_per_shard = rate * a.rows_per_change / shards
-    per_shard = max(1 / s.max_batch_age_s, rows_per_shard / s.max_batch_rows)
-    value = shards * per_shard
+    value = _manifests_per_s(rate, shards, s, a)
     return Cell(
         value,
         f"{shards} shards × max(1 ÷ {s.max_batch_age_s} s, {_n(rows_per_shard)} rows/s ÷ "
@@ -935,7 +1063,8 @@ SUMMARY_ROWS = (
 def render(i: Inputs, rates: Sequence[int] = RATES) -> str:
     sizings = [size(r, i) for r in rates]
     heads = [f"{_n(r)} changes/s" for r in rates]
-    out = ["### The table", ""]
+    out = [i.measured.basis, ""] if i.measured.basis else []
+    out += ["### The table", ""]
     rows = [[label, *[_fmt(sz[key]) for sz in sizings]] for label, key in SUMMARY_ROWS]
     rows[0] = [
         rows[0][0],

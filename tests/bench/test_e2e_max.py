@@ -61,7 +61,7 @@ def test_cpu_per_change_is_each_roles_seconds_over_the_changes_with_our_stages_s
     assert per_change(CPU, 0) == {}
 
 
-def test_the_headline_is_our_stages_at_the_fixed_rate_and_the_daemon_is_set_beside_in_process():
+def test_the_headline_is_our_stages_at_the_fixed_rate_and_the_daemon_is_set_over_in_process():
     steps = [
         _step(500.0, CPU, 5_000),
         _step(1000.0, CPU, 10_000),
@@ -72,5 +72,13 @@ def test_the_headline_is_our_stages_at_the_fixed_rate_and_the_daemon_is_set_besi
     assert headline.params["own_stages_at_1500"] == 433.3
     assert headline.params["by_step"]["500"]["own_stages"] == 1000.0
     assert headline.ratio == round(150 / 500, 2)  # lower is better: under 1 misses the goal
-    assert daemon.value == 200.0 and daemon.baseline_value == 50.0
+    # A ratio as the project's other *_ratio figures: the daemon path's µs per change over the
+    # in-process µs per record, its 1x the baseline, lower is better, both µs in the params.
+    assert daemon.name == "record_processor_daemon_ratio"
+    assert daemon.value == 200.0 / 50.0 and daemon.unit.startswith("x ")
+    assert daemon.baseline_value == 1.0 and daemon.lower_is_better
+    assert daemon.ratio == round(1 / 4.0, 2)
+    assert daemon.params["daemon_us_per_change"] == 200.0
+    assert daemon.params["in_process_us_per_record"] == 50.0
+    assert daemon.params["goal"] == "<= 3"
     assert cpu_figures([_step(500.0, CPU, 5_000)], in_process_us=50.0) == []

@@ -87,13 +87,14 @@ def test_ecs_tasks_are_memory_or_cpu_plus_one_between_the_floor_and_the_shards()
 
 
 def test_without_the_daemon_figure_the_in_process_one_is_discounted_as_measured():
-    # No processor_scaling_records_per_s: the snapshot's last processor_records_per_s × 0.082,
-    # the ratio processor_scaling_records_per_s measured (3,855 per worker-CPU-second against
-    # the first full run's in-process 47,232).
+    # No processor_scaling_records_per_s (nor e2e_cpu_us_per_change, also under the daemon):
+    # the snapshot's last processor_records_per_s × 0.082, the ratio
+    # processor_scaling_records_per_s measured (3,855 per worker-CPU-second against the first
+    # full run's in-process 47,232).
     figures = [
         f
         for f in sizing.figures_from(sizing.SNAPSHOT_PATH)
-        if f["name"] != "processor_scaling_records_per_s"
+        if f["name"] not in ("processor_scaling_records_per_s", "e2e_cpu_us_per_change")
     ]
     m = sizing.load_measured(figures)
     assert not m.processor_under_kcl
@@ -331,6 +332,153 @@ def test_scaling_figures_are_read_per_cpu_second(tmp_path: Path):
     i = Inputs(measured=m, assumptions=Assumptions(record_bytes=750))
     cell = sizing.size(100_000, i).cells["ecs_tasks"]
     assert "× 1)" in cell.how  # efficiency 1: the figure already ran under the daemon
+
+
+BY_ROLE = {  # µs of CPU per change at the stepped run's 1,000/s step
+    "capture": 80.0,
+    "kcl_jvm": 100.0,
+    "record_processor": 150.0,
+    "loader": 100.0,
+    "traffic_writers": 170.0,
+    "aws_emulation": 580.0,
+    "postgresql": 610.0,
+}
+
+
+def cpu_run(key: str, by_role: dict[str, float], *, shards: int | None = 4) -> dict:
+    """A run of make bench BENCH=e2e_max_sustained_changes_per_s in the snapshot's shape:
+    e2e_cpu_us_per_change as bench/e2e_max.py writes it, and (with ``shards``) the held rate
+    whose params name the stream's shards."""
+    own = sum(by_role[r] for r in ("capture", "kcl_jvm", "record_processor", "loader"))
+    figures = [
+        {
+            "run": key,
+            "name": "e2e_cpu_us_per_change",
+            "value": own,
+            "unit": "µs of CPU per change (capture + KCL JVM + record processors + loaders)",
+            "baseline": "goal_own_stages_us_per_change",
+            "baseline_value": 150.0,
+            "lower_is_better": True,
+            "params": {"rate": 1000.0, "held": True, "by_role": {**by_role, "own_stages": own}},
+        }
+    ]
+    if shards is not None:
+        figures.append(
+            {
+                "run": key,
+                "name": "e2e_max_sustained_changes_per_s",
+                "value": 1500.0,
+                "unit": "changes/s",
+                "baseline": "source_writers_achieved_rate_at_the_first_step_not_held",
+                "baseline_value": 2000.0,
+                "params": {"goal": ">= 3000", "shards": shards, "workers": 1, "loaders": 3},
+            }
+        )
+    return {
+        "runs": {key: {"date": key[:10], "commit": "c0ffee1", "machine": "2 cores", "what": "x"}},
+        "figures": figures,
+    }
+
+
+def snapshot_with(tmp_path: Path, *runs: dict) -> Path:
+    """The committed snapshot, less any e2e_cpu_us_per_change, with these runs after its own
+    (so the newest)."""
+    snap = json.loads(sizing.SNAPSHOT_PATH.read_text())
+    snap["figures"] = [f for f in snap["figures"] if f["name"] != "e2e_cpu_us_per_change"]
+    for run in runs:
+        snap["runs"].update(run["runs"])
+        snap["figures"] += run["figures"]
+    path = tmp_path / f"benchmarks-{len(list(tmp_path.iterdir()))}.json"
+    path.write_text(json.dumps(snap))
+    return path
+
+
+def measured_from(path: Path) -> Measured:
+    return sizing.load_measured(sizing.figures_from(path), Assumptions(record_bytes=750))
+
+
+def test_the_cpu_per_change_sizes_the_ecs_tasks_and_the_lambdas(tmp_path: Path):
+    older = cpu_run("2026-12-04-e2e-cpu", {r: us * 10 for r, us in BY_ROLE.items()})
+    m = measured_from(snapshot_with(tmp_path, older, cpu_run("2026-12-05-e2e-cpu", BY_ROLE)))
+    # The newest run's record processors + KCL JVM: 150 + 100 = 250 µs a change, 4,000 a
+    # CPU-second, under the real daemon (no allowance on top).
+    assert m.processor_records_per_s_per_core == 1e6 / 250 == 4_000
+    assert m.processor_under_kcl
+    source = m.sources["processor_records_per_s_per_core"]
+    assert source.startswith("docs/benchmarks.json, run 2026-12-05-e2e-cpu: e2e_cpu_us_per_change")
+    # 100,000 changes/s: 25 vCPU ÷ 0.6 → 42 tasks of CPU (memory: 24), + 1 to lose one.
+    i = Inputs(measured=m, assumptions=Assumptions(record_bytes=750))
+    assert sizing.size(100_000, i)["ecs_tasks"] == 42 + 1
+
+    # The loaders' 100 µs a change: at 1,000/s on 4 shards, 4 manifests/s of 4,400 rows' worth
+    # fixed each and 1,090 rows, 18,690 rows' worth for 0.1 CPU-seconds. The warehouse's side,
+    # the backend's CPU, is loader_scaling_rows_per_s's as without the figure.
+    fallback = measured_from(snapshot_with(tmp_path))
+    loader = (4 * (400 + 8 * 500) + 1_000 * 1.09) / (1_000 * 100e-6)
+    backend = fallback.warehouse_rows_per_s_per_core
+    assert m.warehouse_rows_per_s_per_core == backend
+    assert m.loader_rows_per_s_per_connection == pytest.approx(1 / (1 / loader + 1 / backend))
+    loader_source = m.sources["loader_rows_per_s_per_connection"]
+    assert "e2e_cpu_us_per_change at 1,000 changes/s: loaders 100 µs" in loader_source
+    text = sizing.generate(
+        sizing.figures_from(snapshot_with(tmp_path, cpu_run("2026-12-05-e2e-cpu", BY_ROLE)))
+    )
+    assert text.startswith(
+        "**Sized from `e2e_cpu_us_per_change`** (run 2026-12-05-e2e-cpu, at 1,000 changes/s): "
+        "the ECS tasks on its record processors' and KCL JVM's CPU per change (150 + 100 µs); "
+        "the Lambdas on its loaders' (100 µs)"
+    )
+    assert "Not sized: the capture's 80 µs per change (DMS's work in AWS)" in text
+
+
+def test_the_sizing_follows_the_cpu_per_changes_numbers(tmp_path: Path):
+    def measured(**us: float) -> Measured:
+        return measured_from(
+            snapshot_with(tmp_path, cpu_run("2026-12-05-e2e-cpu", {**BY_ROLE, **us}))
+        )
+
+    base = measured()
+    doubled = measured(record_processor=300.0, kcl_jvm=200.0)
+    assert doubled.processor_records_per_s_per_core == base.processor_records_per_s_per_core / 2
+
+    def cpu_tasks(m: Measured) -> int:  # the tasks CPU asks for, without the one to lose
+        return (
+            sizing.size(100_000, Inputs(m, assumptions=Assumptions(record_bytes=750)))["ecs_tasks"]
+            - 1
+        )
+
+    assert cpu_tasks(base) == 42 and cpu_tasks(doubled) == 84  # twice the µs, twice the tasks
+    # Twice the loaders' µs: twice the loader's own CPU in each load, the backend's unchanged.
+    slower = measured(loader=200.0)
+    backend = 1 / base.warehouse_rows_per_s_per_core
+    assert 1 / slower.loader_rows_per_s_per_connection - backend == pytest.approx(
+        2 * (1 / base.loader_rows_per_s_per_connection - backend)
+    )
+    assert slower.warehouse_rows_per_s_per_core == base.warehouse_rows_per_s_per_core
+    # The capture's µs are DMS's in AWS: they size nothing.
+    other_capture = measured(capture=800.0)
+    assert dataclasses.replace(other_capture, basis="") == dataclasses.replace(base, basis="")
+
+
+def test_without_the_cpu_per_change_the_sizing_falls_back_and_says_so(tmp_path: Path):
+    figures = sizing.figures_from(snapshot_with(tmp_path))
+    m = sizing.load_measured(figures)
+    assert "processor_scaling_records_per_s" in m.sources["processor_records_per_s_per_core"]
+    assert "ms of loader CPU (least)" in m.sources["loader_rows_per_s_per_connection"]
+    text = sizing.generate(figures)
+    assert text.startswith(
+        "**Sized without `e2e_cpu_us_per_change`**: no run in docs/benchmarks.json has it yet"
+    )
+    assert text == sizing.render(Inputs(m))
+    # A run without its held rate's shards: the tasks from it, the Lambdas as before, and the
+    # page says which.
+    partial = measured_from(
+        snapshot_with(tmp_path, cpu_run("2026-12-05-e2e-cpu", BY_ROLE, shards=None))
+    )
+    assert partial.processor_records_per_s_per_core == 4_000
+    assert "ms of loader CPU (least)" in partial.sources["loader_rows_per_s_per_connection"]
+    assert "the Lambdas on the other figures the Inputs (below) name" in partial.basis
+    assert "(150 + 100 µs)" in partial.basis
 
 
 def test_the_record_size_is_a_dms_update_record_with_its_partition_key():

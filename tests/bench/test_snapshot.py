@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench import snapshot
+from bench.e2e_max import cpu_figures, per_change
 from bench.results import Figure, run_description, write_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,3 +136,65 @@ def test_a_full_run_replaces_the_snapshot_and_its_tables(tmp_path: Path):
     readme = (root / "README.md").read_text()
     assert "2026-12-04T07:00Z" in readme and "2026-11-26, `d5db01c`" not in readme
     assert blocks  # the same pages and markers as the committed ones
+
+
+def with_cpu_run(snap: dict, figures: list[Figure]) -> dict:
+    """The snapshot with one more run, the newest, holding these figures."""
+    key = "2026-12-05-e2e-cpu"
+    run = {"date": "2026-12-05", "commit": "c0ffee1", "machine": "2 cores", "what": "e2e_max"}
+    return {
+        **snap,
+        "runs": {**snap["runs"], key: run},
+        "figures": [*snap["figures"], *({"run": key, **f.to_json()} for f in figures)],
+    }
+
+
+def cpu_run_figures() -> list[Figure]:
+    """What bench/e2e_max.py writes for a run whose 1,000/s step used these CPU seconds."""
+    cpu = {
+        "capture": 0.5,
+        "kcl_jvm": 1.0,
+        "record_processor": 2.0,
+        "loader": 1.5,
+        "traffic_writers": 3.0,
+        "aws_emulation": 4.0,
+        "postgresql": 5.0,
+    }
+    step = {"rate": 1000.0, "held": True, "cpu_us_per_change": per_change(cpu, 10_000)}
+    return cpu_figures([step], in_process_us=50.0)
+
+
+def test_the_headline_has_cpu_per_change_once_a_snapshotted_run_has_it():
+    snap = snapshot.load()
+    without = {
+        **snap,
+        "figures": [f for f in snap["figures"] if f["name"] != "e2e_cpu_us_per_change"],
+    }
+    row = next(
+        line for line in snapshot.headline(without).splitlines() if "e2e_cpu_us_per_change" in line
+    )
+    assert (
+        row
+        == "| `e2e_cpu_us_per_change`, rate 1,000 | no run of the snapshot has measured it yet | | |"
+    )
+
+    table = snapshot.headline(with_cpu_run(without, cpu_run_figures()))
+    lines = table.splitlines()
+    [row] = [line for line in lines if "e2e_cpu_us_per_change" in line]
+    assert row.startswith("| `e2e_cpu_us_per_change`, rate 1,000 | 500 µs of CPU per change")
+    assert "(goal: own stages <= 150 µs per change at 1,500/s)" in row  # another rate's goal
+    assert row.endswith("| 2026-12-05, `c0ffee1` |")
+    # beside the held rate, as the README's performance headline
+    assert "e2e_max_sustained_changes_per_s" in lines[lines.index(row) - 1]
+
+
+def test_the_daemon_ratio_reads_as_a_ratio_with_its_goal():
+    snap = with_cpu_run(snapshot.load(), cpu_run_figures())
+    [row] = [
+        line
+        for line in snapshot.figures_table(snap).splitlines()
+        if "`record_processor_daemon_ratio`" in line
+    ]
+    # 200 µs per change under the daemon over 50 µs per record in process
+    assert "| 4x the in-process CPU per record (goal <= 3: not met) |" in row
+    assert "| record_processor_in_process_cpu_per_record |" in row
