@@ -60,9 +60,10 @@ $(LINT_INSTALLED): tools/lint-requirements.txt
 	$(LINT_VENV)/bin/pip install --quiet -r tools/lint-requirements.txt
 	@touch $@
 
-lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (terraform, Dockerfile), pip-audit, generated tables, docs check
+lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), the import layers, bandit, checkov (terraform, Dockerfile), pip-audit, generated tables, docs check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(LINT_VENV)/bin/bandit --quiet --recursive --severity-level medium $(PY_SOURCES)
 	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework terraform -d terraform
 	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f Dockerfile
