@@ -15,7 +15,7 @@ PACKAGE_VENV := .venv-package
 PY_SOURCES := cdc stream_processor warehouse_loader local_stack bench tools
 IMAGE ?= totesys-cdc-processor:$(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help prereqs install test demo bench bench-snapshot report-check stack-up stack-down stack-status lint format lock package image clean
+.PHONY: help prereqs install test test-fast demo bench bench-snapshot report-check stack-up stack-down stack-status lint format lock package image clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -33,6 +33,9 @@ install: $(INSTALLED)  ## create .venv and install the project, its tools and th
 
 test: $(INSTALLED)  ## run the whole suite (starts the local stack if it is not up, stops it after)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(INSTALLED)  ## run the tests that need no services (no PostgreSQL, AWS emulation or KCL): -m "not stack"
+	$(PY) -m pytest -m "not stack" $(PYTEST_ARGS)
 
 demo: $(INSTALLED)  ## run the demo on the local stack (DEMO_ARGS="--duration 60 --rate 50")
 	$(PY) -m local_stack.demo $(DEMO_ARGS)
@@ -60,9 +63,10 @@ $(LINT_INSTALLED): tools/lint-requirements.txt
 	$(LINT_VENV)/bin/pip install --quiet -r tools/lint-requirements.txt
 	@touch $@
 
-lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), bandit, checkov (terraform, Dockerfile), pip-audit, generated tables, docs check
+lint: $(INSTALLED) $(LINT_INSTALLED)  ## ruff (format + lint), the import layers, bandit, checkov (terraform, Dockerfile), pip-audit, generated tables, docs check
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(LINT_VENV)/bin/bandit --quiet --recursive --severity-level medium $(PY_SOURCES)
 	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework terraform -d terraform
 	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f Dockerfile

@@ -17,7 +17,7 @@ from contracts.star_schema import FACT_SOURCES, FACTS, TABLES
 from local_stack import aws
 from local_stack.config import StackConfig
 from local_stack.provision import Names
-from stream_processor import replay
+from stream_processor import lease_table
 from warehouse_loader import reconcile
 
 
@@ -92,11 +92,11 @@ class Observer:
 
         return [s for s, seq in ends.items() if done.get(s) != seq and not finished(s)]
 
-    def leases(self) -> list[replay.Lease]:
+    def leases(self) -> list[lease_table.Lease]:
         """The KCL's leases (none before its lease table exists)."""
         try:
-            return replay.leases(self.dynamodb, self.names.app)
-        except replay.ReplayError:
+            return lease_table.leases(self.dynamodb, self.names.app)
+        except lease_table.LeaseTableError:
             return []
 
     def checkpoints(self) -> dict[str, str | None]:

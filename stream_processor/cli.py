@@ -21,7 +21,7 @@ from rich.table import Table
 from contracts.batches import CAUSES, DEAD_LETTER_PREFIX, DeadLetter, S3Store
 from contracts.events import log, warning
 from stream_processor import config as processor_config
-from stream_processor import daemon, dead_letters, shard_health, startup
+from stream_processor import daemon, dead_letters, lease_table, shard_health, startup
 from stream_processor import replay as replay_mod
 from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
 
@@ -83,8 +83,8 @@ def run(properties_path: Path, record_processor: str) -> None:
 
     code = daemon.supervise(argv, watch, restarts=daemon.Restarts())
     try:
-        released = replay_mod.release(dynamodb, cfg.application_name, worker_id)
-    except replay_mod.ReplayError:  # the daemon never made its lease table: nothing to release
+        released = lease_table.release(dynamodb, cfg.application_name, worker_id)
+    except lease_table.LeaseTableError:  # the daemon never made its lease table: nothing to release
         released = []
     except (BotoCoreError, ClientError) as exc:  # they expire on their own: a warning
         warning("leases_not_released", worker=worker_id, error=str(exc))
@@ -119,7 +119,7 @@ def replay_list() -> None:
         table.add_column(column, no_wrap=column == "shard", overflow="fold")
     dynamodb = boto3.client("dynamodb")
     try:
-        leases = replay_mod.leases(dynamodb, cfg.application_name)
+        leases = lease_table.leases(dynamodb, cfg.application_name)
         since = startup.owners_since(dynamodb, cfg.state_table, cfg.application_name, leases)
         now = datetime.now(UTC)
         lags = _lags(cfg, leases)
@@ -138,19 +138,19 @@ def replay_list() -> None:
                 str(lease.counter),
                 "-" if lag is None else f"{lag / 1000:.1f}s",
             )
-    except replay_mod.ReplayError as exc:
+    except lease_table.LeaseTableError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     Console().print(table)
 
 
 def _lags(
-    cfg: processor_config.ProcessorConfig, leases: list[replay_mod.Lease]
+    cfg: processor_config.ProcessorConfig, leases: list[lease_table.Lease]
 ) -> dict[str, int | None]:
     """Shard → how far its checkpoint is behind the newest record (ms; None: unknown)."""
     kinesis = boto3.client("kinesis") if cfg.stream_name else None
     return {
-        lease.shard_id: replay_mod.lag_ms(kinesis, cfg.stream_name, lease) if kinesis else None
+        lease.shard_id: lease_table.lag_ms(kinesis, cfg.stream_name, lease) if kinesis else None
         for lease in leases
     }
 
@@ -170,12 +170,12 @@ def status(check: bool) -> None:
     cfg = _config()
     dynamodb = boto3.client("dynamodb")
     try:
-        leases = replay_mod.leases(dynamodb, cfg.application_name)
+        leases = lease_table.leases(dynamodb, cfg.application_name)
         lags = _lags(cfg, leases)
         health = shard_health.DynamoHealth(dynamodb, cfg.state_table, cfg.application_name).read(
             [lease.shard_id for lease in leases]
         )
-    except replay_mod.ReplayError as exc:
+    except lease_table.LeaseTableError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except (BotoCoreError, ClientError) as exc:
@@ -212,7 +212,7 @@ def replay_save(name: str) -> None:
         saved = replay_mod.save(
             boto3.client("dynamodb"), cfg.state_table, cfg.application_name, name
         )
-    except replay_mod.ReplayError as exc:
+    except lease_table.LeaseTableError as exc:  # a ReplayError is one
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     for shard, checkpoint in sorted(saved.items()):
@@ -256,7 +256,7 @@ def replay_reset(
         sys.exit(2)
     dynamodb, kinesis = boto3.client("dynamodb"), boto3.client("kinesis")
     try:
-        every = [lease.shard_id for lease in replay_mod.leases(dynamodb, cfg.application_name)]
+        every = [lease.shard_id for lease in lease_table.leases(dynamodb, cfg.application_name)]
         selected = list(shards) or every
         if saved_name:
             saved = replay_mod.saved(dynamodb, cfg.state_table, cfg.application_name, saved_name)
@@ -270,7 +270,7 @@ def replay_reset(
         else:
             targets = dict.fromkeys(selected, position or sequence)
         changes = replay_mod.reset(dynamodb, cfg.application_name, targets, force=force)
-    except replay_mod.ReplayError as exc:
+    except lease_table.LeaseTableError as exc:  # a ReplayError is one
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     for c in changes:

@@ -40,8 +40,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.events import log, warning
-from stream_processor import daemon, replay
+from stream_processor import daemon
 from stream_processor.batch_get import batch_get
+from stream_processor.lease_table import Lease, LeaseTableError, complete_handoff
+from stream_processor.lease_table import leases as read_leases
 
 STARTUP_POLL_S = 1.0  # while start-up steps are still to come
 STEADY_POLL_S = 10.0  # afterwards: leases move only on a failure, a rebalance or a reshard
@@ -67,7 +69,7 @@ class Watch:
     owned: dict[str, str | None] = field(default_factory=dict)  # shard -> checkpoint when taken
     committed: set[str] = field(default_factory=set)  # shards with a first checkpoint since
 
-    def step(self, leases: list[replay.Lease] | None) -> list[dict[str, Any]]:
+    def step(self, leases: list[Lease] | None) -> list[dict[str, Any]]:
         """The start-up steps a new lease-table snapshot shows (None: no table yet)."""
         if leases is None:
             return []
@@ -96,7 +98,7 @@ class Watch:
                 )
         return steps
 
-    def settled(self, leases: list[replay.Lease] | None) -> bool:
+    def settled(self, leases: list[Lease] | None) -> bool:
         """Every lease has an owner and every lease of ours has been checkpointed once (an
         idle shard never is: the watch then keeps its start-up pace until STARTUP_LIMIT_S)."""
         return (
@@ -122,14 +124,12 @@ class Handoffs:
     this worker does. Fixed in KCL 3.4.3 ("Ensure heartbeat is stopped for graceful handoff
     lease in shutting down state", awslabs/amazon-kinesis-client#1729); until the daemon's jars
     carry it, ``stuck`` names such leases so the watch ends the hand-over as the KCL's own
-    timeout would (``replay.complete_handoff``)."""
+    timeout would (``lease_table.complete_handoff``)."""
 
     worker_id: str
     since: dict[tuple[str, str | None], float] = field(default_factory=dict)
 
-    def stuck(
-        self, leases: list[replay.Lease] | None, now: float
-    ) -> list[tuple[replay.Lease, float]]:
+    def stuck(self, leases: list[Lease] | None, now: float) -> list[tuple[Lease, float]]:
         """The hand-overs pending for HANDOFF_STUCK_S or more, each with its seconds."""
         if leases is None:
             return []
@@ -172,7 +172,7 @@ def owners_since(
     dynamodb: Any,  # noqa: ANN401
     state_table: str,
     lease_table: str,
-    leases: list[replay.Lease],
+    leases: list[Lease],
 ) -> dict[str, datetime]:
     """shard -> since when its current owner holds it, where that owner's watch recorded it."""
     keys = [{"pk": {"S": owner_key(lease_table, lease.shard_id)}} for lease in leases]
@@ -214,8 +214,8 @@ def watch(
     while not stop.is_set():
         try:
             try:
-                leases: list[replay.Lease] | None = replay.leases(dynamodb, lease_table)
-            except replay.ReplayError:  # the daemon has not created its lease table yet
+                leases: list[Lease] | None = read_leases(dynamodb, lease_table)
+            except LeaseTableError:  # the daemon has not created its lease table yet
                 leases = None
             for step in seen.step(leases):
                 startup_event(started, **step)
@@ -229,7 +229,7 @@ def watch(
                         datetime.now(UTC),
                     )
             for lease, pending_s in handoffs.stuck(leases, time.monotonic()):
-                if replay.complete_handoff(dynamodb, lease_table, worker_id, lease):
+                if complete_handoff(dynamodb, lease_table, worker_id, lease):
                     warning(
                         "handoff_completed",
                         shard=lease.shard_id,

@@ -3,6 +3,12 @@
 The stack is started once per test session, or reused when one is already running (then it
 is left running). Each test gets fresh databases and fresh AWS resource names, so tests never
 see each other's data.
+
+Every test that reaches the stack is marked ``stack``: those using ``stack_cfg`` (directly or
+through another fixture) are marked here at collection, so ``pytest -m "not stack"`` (``make
+test-fast``) runs exactly the tests that need no service. A test that reaches the stack some
+other way (``request.getfixturevalue``) marks itself; if it does not, ``stack_cfg`` fails it
+in a run that deselects ``stack`` instead of starting services.
 """
 
 from __future__ import annotations
@@ -17,9 +23,24 @@ from local_stack.config import SOURCE, StackConfig
 from tests.fixtures import unique_name
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``stack`` every test whose fixtures include ``stack_cfg``."""
+    for item in items:
+        if "stack_cfg" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.fixture(scope="session")
-def stack_cfg() -> Iterator[StackConfig]:
+def stack_cfg(request: pytest.FixtureRequest) -> Iterator[StackConfig]:
     """The running local stack's configuration (started here if it was not up)."""
+    if "not stack" in (request.config.getoption("markexpr") or ""):
+        pytest.fail(
+            "this test reaches the local stack without the 'stack' marker, in a run that "
+            "deselects it (-m 'not stack'): mark it (pytest.mark.stack or pytest.param(..., "
+            "marks=pytest.mark.stack))",
+            pytrace=False,
+        )
     cfg = stack_config.load()
     started_here = not stack.is_up(cfg)
     if started_here:

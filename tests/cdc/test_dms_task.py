@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
+import botocore.session
 import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
@@ -15,7 +15,9 @@ from cdc.source_schema import TABLES
 from tests.fixtures import create_dms_task, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
-DMS_MODEL = boto3.client("dms", region_name="eu-west-2").meta.service_model
+# botocore's DMS API model, read without a client (a client would look for credentials, as far
+# as the instance metadata endpoint when none are set)
+DMS_MODEL = botocore.session.get_session().get_service_model("dms")
 
 # From the DMS user guide: "Selection rules and actions" and "Task settings".
 SELECTION_RULE_KEYS = {

@@ -109,7 +109,8 @@ def test_batches_are_due_by_rows_or_age_and_a_lost_lease_drops_the_buffer():
     assert aged.batch.empty and aged.commit(lambda _seq: True) is None
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
+# the DynamoDB store reaches the stack through getfixturevalue, which collection cannot see
+@pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.stack)])
 def state(request):
     if request.param == "memory":
         return MemoryJoinState()

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from stream_processor import replay, startup
+from stream_processor import lease_table, startup
 from stream_processor.daemon import FAILOVER_TIME_MS, GRACEFUL_HANDOFF_TIMEOUT_MS
 from tests.fixtures import unique_name
 
 SHARD = "shardId-000000000003"
 
 
-def lease(owner: str | None, checkpoint_owner: str | None, shard: str = SHARD) -> replay.Lease:
-    return replay.Lease(shard, "9", owner, 8, checkpoint_owner)
+def lease(owner: str | None, checkpoint_owner: str | None, shard: str = SHARD) -> lease_table.Lease:
+    return lease_table.Lease(shard, "9", owner, 8, checkpoint_owner)
 
 
 def test_the_bound_is_the_kcls_own_handoff_timeout_plus_the_lease_duration():
@@ -64,16 +64,16 @@ def test_ending_a_hand_over_gives_the_lease_to_its_new_owner_as_the_kcl_would(aw
         },
     )
     try:
-        (pending,) = replay.leases(ddb, table)
+        (pending,) = lease_table.leases(ddb, table)
         # Not this worker's hand-over: left alone.
-        assert not replay.complete_handoff(ddb, table, "worker-c", pending)
-        assert replay.complete_handoff(ddb, table, "worker-a", pending)
-        (after,) = replay.leases(ddb, table)
+        assert not lease_table.complete_handoff(ddb, table, "worker-c", pending)
+        assert lease_table.complete_handoff(ddb, table, "worker-a", pending)
+        (after,) = lease_table.leases(ddb, table)
         # The new owner keeps it, free to start it; the old owner's next renewal (expecting
         # counter 8) fails, so it lets go; the checkpoint stays.
         assert (after.owner, after.checkpoint_owner, after.counter) == ("worker-b", None, 9)
         assert after.checkpoint == "9"
         # Done once: a second call finds the hand-over over.
-        assert not replay.complete_handoff(ddb, table, "worker-a", pending)
+        assert not lease_table.complete_handoff(ddb, table, "worker-a", pending)
     finally:
         ddb.delete_table(TableName=table)

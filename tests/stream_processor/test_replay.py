@@ -1,10 +1,11 @@
-"""Replay: the lease table read, saved and reset as the KCL honours it (DynamoDB in moto)."""
+"""Replay and the lease table: read (``lease_table``), saved and reset (``replay``) as the KCL
+honours it, and released (``lease_table``) (DynamoDB in moto)."""
 
 from __future__ import annotations
 
 import pytest
 
-from stream_processor import replay
+from stream_processor import lease_table, replay
 from stream_processor.join_state_dynamodb import ensure_table
 from tests.fixtures import unique_name
 
@@ -47,9 +48,9 @@ def item(ddb, table, shard):
 
 def test_list_shows_each_shards_checkpoint_and_owner(tables):
     ddb, leases_table, _ = tables
-    assert replay.leases(ddb, leases_table) == [
-        replay.Lease("shardId-000000000000", "42", None, 5),
-        replay.Lease("shardId-000000000001", "77", "worker-a", 5),
+    assert lease_table.leases(ddb, leases_table) == [
+        lease_table.Lease("shardId-000000000000", "42", None, 5),
+        lease_table.Lease("shardId-000000000001", "77", "worker-a", 5),
     ]
 
 
@@ -154,13 +155,13 @@ def put_lease(
 def test_release_takes_the_stopped_workers_name_off_its_leases_only(tables):
     ddb, lease_table, _ = tables
     put_lease(ddb, lease_table, "shardId-000000000002", counter=3, owner="worker-b")
-    assert replay.release(ddb, lease_table, "worker-a") == ["shardId-000000000001"]
-    after = {lease.shard_id: lease for lease in replay.leases(ddb, lease_table)}
+    assert lease_table.release(ddb, lease_table, "worker-a") == ["shardId-000000000001"]
+    after = {lease.shard_id: lease for lease in lease_table.leases(ddb, lease_table)}
     assert after["shardId-000000000001"].owner is None
     assert after["shardId-000000000001"].counter == 6  # bumped: the old owner's view is stale
     assert after["shardId-000000000001"].checkpoint == "77"  # the checkpoint stays
     assert after["shardId-000000000002"].owner == "worker-b"
-    assert replay.release(ddb, lease_table, "worker-a") == []
+    assert lease_table.release(ddb, lease_table, "worker-a") == []
 
 
 def test_release_ends_a_hand_over_the_stopped_worker_had_started(tables):
@@ -174,8 +175,8 @@ def test_release_ends_a_hand_over_the_stopped_worker_had_started(tables):
         owner="worker-b",
         handing_over="worker-a",
     )
-    assert "shardId-000000000003" in replay.release(ddb, lease_table, "worker-a")
-    lease = {lease.shard_id: lease for lease in replay.leases(ddb, lease_table)}[
+    assert "shardId-000000000003" in lease_table.release(ddb, lease_table, "worker-a")
+    lease = {lease.shard_id: lease for lease in lease_table.leases(ddb, lease_table)}[
         "shardId-000000000003"
     ]
     assert (lease.owner, lease.checkpoint_owner, lease.counter) == ("worker-b", None, 8)

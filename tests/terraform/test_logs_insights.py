@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from contracts.star_schema import TABLES
-from stream_processor.replay import Lease
+from stream_processor.lease_table import Lease
 from stream_processor.startup import Watch
 from tests.terraform.test_terraform import DATA, RESOURCES, ROOT, TF, _parse, one
 
