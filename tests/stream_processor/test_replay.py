@@ -153,30 +153,30 @@ def put_lease(
 
 
 def test_release_takes_the_stopped_workers_name_off_its_leases_only(tables):
-    ddb, lease_table, _ = tables
-    put_lease(ddb, lease_table, "shardId-000000000002", counter=3, owner="worker-b")
-    assert lease_table.release(ddb, lease_table, "worker-a") == ["shardId-000000000001"]
-    after = {lease.shard_id: lease for lease in lease_table.leases(ddb, lease_table)}
+    ddb, leases_table, _ = tables
+    put_lease(ddb, leases_table, "shardId-000000000002", counter=3, owner="worker-b")
+    assert lease_table.release(ddb, leases_table, "worker-a") == ["shardId-000000000001"]
+    after = {lease.shard_id: lease for lease in lease_table.leases(ddb, leases_table)}
     assert after["shardId-000000000001"].owner is None
     assert after["shardId-000000000001"].counter == 6  # bumped: the old owner's view is stale
     assert after["shardId-000000000001"].checkpoint == "77"  # the checkpoint stays
     assert after["shardId-000000000002"].owner == "worker-b"
-    assert lease_table.release(ddb, lease_table, "worker-a") == []
+    assert lease_table.release(ddb, leases_table, "worker-a") == []
 
 
 def test_release_ends_a_hand_over_the_stopped_worker_had_started(tables):
     """KCL 3's graceful handoff: the new owner waits for the old one (checkpointOwner)."""
-    ddb, lease_table, _ = tables
+    ddb, leases_table, _ = tables
     put_lease(
         ddb,
-        lease_table,
+        leases_table,
         "shardId-000000000003",
         counter=8,
         owner="worker-b",
         handing_over="worker-a",
     )
-    assert "shardId-000000000003" in lease_table.release(ddb, lease_table, "worker-a")
-    lease = {lease.shard_id: lease for lease in lease_table.leases(ddb, lease_table)}[
+    assert "shardId-000000000003" in lease_table.release(ddb, leases_table, "worker-a")
+    lease = {lease.shard_id: lease for lease in lease_table.leases(ddb, leases_table)}[
         "shardId-000000000003"
     ]
     assert (lease.owner, lease.checkpoint_owner, lease.counter) == ("worker-b", None, 8)
