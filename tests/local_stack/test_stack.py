@@ -74,9 +74,7 @@ def test_the_source_and_the_warehouse_are_two_clusters_each_with_its_own_roles(s
     with psycopg.connect(stack_cfg.pg_dsn("postgres", cluster=stack_config.WAREHOUSE)) as conn:
         warehouse_dbs = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
         warehouse_roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles")}
-        warehouse_id = conn.execute(
-            "SELECT system_identifier FROM pg_control_system()"
-        ).fetchone()
+        warehouse_id = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
     assert source_id != warehouse_id
     assert "totesys" in source_dbs and "warehouse" not in source_dbs
     assert "warehouse" in warehouse_dbs and "totesys" not in warehouse_dbs
