@@ -150,6 +150,8 @@ def test_config_reads_the_documented_variables():
     )
     assert env["TOTESYS_CDC_WAREHOUSE_OWNER_DSN"].endswith("user=warehouse_owner dbname=warehouse")
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:6001"
+    # the processes it is given to run as local
+    assert env["TOTESYS_CDC_ENVIRONMENT"] == cfg.aws_env()["TOTESYS_CDC_ENVIRONMENT"] == "local"
     assert env["TOTESYS_CDC_STREAM_NAME"] == "totesys-changes"
     assert env["TOTESYS_CDC_CAPTURE_STATE_DIR"] == "/tmp/x/capture"
     defaults = stack_config.load({})
