@@ -19,6 +19,7 @@ import pytest
 from local_stack import aws, stack
 from local_stack import config as stack_config
 from local_stack.processes import PrerequisiteMissing, StackError, require_executable, wait_until
+from stream_processor import config as processor_config
 from tests.fixtures import unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,8 +151,12 @@ def test_config_reads_the_documented_variables():
     )
     assert env["TOTESYS_CDC_WAREHOUSE_OWNER_DSN"].endswith("user=warehouse_owner dbname=warehouse")
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:6001"
-    # the processes it is given to run as local
+    # the processes it is given to run as local, and agree with the endpoint
     assert env["TOTESYS_CDC_ENVIRONMENT"] == cfg.aws_env()["TOTESYS_CDC_ENVIRONMENT"] == "local"
+    processor = processor_config.load(
+        {**env, "TOTESYS_CDC_BATCH_BUCKET": "b", "TOTESYS_CDC_STATE_TABLE": "s"}
+    )
+    assert (processor.environment, processor.endpoint_url) == ("local", "http://127.0.0.1:6001")
     assert env["TOTESYS_CDC_STREAM_NAME"] == "totesys-changes"
     assert env["TOTESYS_CDC_CAPTURE_STATE_DIR"] == "/tmp/x/capture"
     defaults = stack_config.load({})
