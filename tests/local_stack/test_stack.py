@@ -21,6 +21,7 @@ from local_stack import config as stack_config
 from local_stack.processes import PrerequisiteMissing, StackError, require_executable, wait_until
 from stream_processor import config as processor_config
 from tests.fixtures import unique_name
+from warehouse_loader import config as loader_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,6 +158,7 @@ def test_config_reads_the_documented_variables():
         {**env, "TOTESYS_CDC_BATCH_BUCKET": "b", "TOTESYS_CDC_STATE_TABLE": "s"}
     )
     assert (processor.environment, processor.endpoint_url) == ("local", "http://127.0.0.1:6001")
+    assert loader_config.load(env).environment == "local"
     assert env["TOTESYS_CDC_STREAM_NAME"] == "totesys-changes"
     assert env["TOTESYS_CDC_CAPTURE_STATE_DIR"] == "/tmp/x/capture"
     defaults = stack_config.load({})
