@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cdc.source_roles import SourceRoles
-from contracts.settings import PREFIX, ConfigError, Settings
+from contracts.settings import LOCAL, PREFIX, ConfigError, Settings
 from warehouse_loader.roles import WarehouseRoles
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -96,11 +96,14 @@ class StackConfig:
         }
 
     def aws_env(self) -> dict[str, str]:
-        """Environment for boto3 and the AWS SDK for Java to use the local emulation.
+        """Environment for boto3 and the AWS SDK for Java to use the local emulation, and
+        ``TOTESYS_CDC_ENVIRONMENT=local`` with it: the endpoint and the environment go together
+        (``contracts.settings.check_endpoints``), so every process given one has the other.
 
         The credentials are moto's dummies, never real ones.
         """
         return {
+            PREFIX + "ENVIRONMENT": LOCAL,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's dummy credential
             "AWS_SESSION_TOKEN": "testing",

@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+from contracts.settings import LOCAL
 from local_stack.config import StackConfig, process_env
 from local_stack.processes import StackError, group_members, wait_until
 from stream_processor import daemon
@@ -26,7 +27,7 @@ class Daemon:
     """One MultiLangDaemon process (and the record processors it spawns)."""
 
     def __init__(self, config: StackConfig, settings: DaemonSettings, work_dir: Path) -> None:
-        """``settings`` as rendered for the real AWS endpoints; the local endpoint is added here."""
+        """``settings`` as rendered for AWS; the local environment and endpoint are set here."""
         self.config = config
         self.settings = settings
         self.work_dir = work_dir
@@ -36,7 +37,12 @@ class Daemon:
 
     def start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        local = replace(self.settings, endpoint=self.config.aws_endpoint, region=self.config.region)
+        local = replace(
+            self.settings,
+            environment=LOCAL,
+            endpoint=self.config.aws_endpoint,
+            region=self.config.region,
+        )
         argv = daemon.prepare(local, self.properties_path)
         env = process_env(self.config.aws_env())
         with open(self.log_path, "ab") as log:

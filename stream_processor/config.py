@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contracts.settings import PREFIX, ConfigError, Settings
+from contracts.settings import (
+    AWS,
+    ENDPOINT,
+    ENVIRONMENTS,
+    LOCAL,
+    PREFIX,
+    ConfigError,
+    Settings,
+    check_endpoints,
+)
 
 # What a record that differs from Contract A does (TOTESYS_CDC_SCHEMA_CHANGES; docs/
 # stream-processor.md, "Schema drift"): lenient carries on where the contract can, strict
 # dead-letters every such record.
 LENIENT, STRICT = "lenient", "strict"
 SCHEMA_CHANGES = (LENIENT, STRICT)
+# Kinesis's own endpoint when it differs from ENDPOINT (boto3's convention).
+KINESIS_ENDPOINT = "AWS_ENDPOINT_URL_KINESIS"
 
 
 @dataclass(frozen=True)
@@ -21,7 +32,12 @@ class ProcessorConfig:
     stream_name: str = ""
     application_name: str = "totesys-star-schema"
     region: str = "eu-west-2"
-    endpoint_url: str | None = None  # set for a local emulation; None in AWS
+    # Where it runs (TOTESYS_CDC_ENVIRONMENT): ``aws`` or ``local``. It alone decides the
+    # local-only KCL properties (stream_processor.daemon) and whether metrics are published by
+    # default; the endpoints below are only where the clients connect.
+    environment: str = AWS
+    # AWS_ENDPOINT_URL: where the AWS clients connect (locally, the emulation); None: AWS's own.
+    endpoint_url: str | None = None
     # Kinesis's own endpoint when it differs (boto3's AWS_ENDPOINT_URL_KINESIS convention).
     kinesis_endpoint_url: str | None = None
     max_batch_rows: int = 20_000
@@ -34,7 +50,7 @@ class ProcessorConfig:
     # resident against 450 MB at 100k rows (bench full_load).
     kcl_max_heap_mb: int = 512
     compression: str = "zstd"
-    publish_metrics: bool = False  # CloudWatch metrics per flush (on by default in AWS)
+    publish_metrics: bool = False  # CloudWatch metrics per flush (``load``: on in aws)
     metrics_namespace: str = "TotesysCDC/StreamProcessor"
     # The KCL worker's name in the lease table (the lease owner); None: ``stream-processor
     # run`` makes one per start (host name and a UUID). Each worker of one application needs
@@ -48,6 +64,10 @@ class ProcessorConfig:
     schema_changes: str = LENIENT
 
     def __post_init__(self) -> None:
+        check_endpoints(
+            self.environment,
+            {ENDPOINT: self.endpoint_url, KINESIS_ENDPOINT: self.kinesis_endpoint_url},
+        )
         if self.schema_changes not in SCHEMA_CHANGES:
             raise ConfigError(
                 f"{PREFIX}SCHEMA_CHANGES must be one of {', '.join(SCHEMA_CHANGES)}, "
@@ -66,16 +86,19 @@ def load(env: Mapping[str, str] | None = None) -> ProcessorConfig:
     if missing:
         raise ConfigError("not set: " + ", ".join(PREFIX + n for n in missing))
     defaults = ProcessorConfig(bucket="", state_table="")
-    endpoint_url = settings.raw("AWS_ENDPOINT_URL")
+    environment = settings.choice("ENVIRONMENT", AWS, ENVIRONMENTS)
     return ProcessorConfig(
         bucket=settings.text("BATCH_BUCKET", ""),
         state_table=settings.text("STATE_TABLE", ""),
         stream_name=settings.text("STREAM_NAME", ""),
         application_name=settings.text("KCL_APPLICATION", defaults.application_name),
         region=settings.raw("AWS_REGION") or settings.raw("AWS_DEFAULT_REGION") or defaults.region,
-        endpoint_url=endpoint_url,
-        kinesis_endpoint_url=settings.raw("AWS_ENDPOINT_URL_KINESIS"),
-        publish_metrics=settings.choice("PUBLISH_METRICS", "0" if endpoint_url else "1", ("0", "1"))
+        environment=environment,
+        endpoint_url=settings.raw(ENDPOINT),
+        kinesis_endpoint_url=settings.raw(KINESIS_ENDPOINT),
+        publish_metrics=settings.choice(
+            "PUBLISH_METRICS", "0" if environment == LOCAL else "1", ("0", "1")
+        )
         == "1",
         metrics_namespace=settings.text("METRICS_NAMESPACE", defaults.metrics_namespace),
         max_batch_rows=settings.integer("MAX_BATCH_ROWS", defaults.max_batch_rows),

@@ -6,6 +6,10 @@ configuration), then ``prepare`` (write them, return the command line), then ``s
 (``stream-processor run``) or the harness's own ``Popen`` (``local_stack.kcl``, a test's
 daemon with another record processor).
 
+Which properties are written follows ``TOTESYS_CDC_ENVIRONMENT`` (``local`` or ``aws``,
+``ProcessorConfig.environment``), never whether an endpoint is set: the endpoints are written
+whenever they are given, the local timings and the loopback-only settings only in ``local``.
+
 Against a local emulation (an ``http://`` endpoint) two settings matter: the Kinesis client
 then speaks HTTP/2 cleartext, and ``-Daws.cborEnabled=false`` makes it speak JSON, which moto
 parses (with CBOR every call fails).
@@ -24,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.events import error
-from stream_processor.config import ProcessorConfig
+from contracts.settings import AWS, ENDPOINT, LOCAL, check_endpoints
+from stream_processor.config import KINESIS_ENDPOINT, ProcessorConfig
 
 # The record processor the daemon runs per shard, as ``python -m <module>``.
 RECORD_PROCESSOR = "stream_processor.kcl_app"
@@ -64,20 +69,28 @@ def java() -> str:
 @dataclass(frozen=True)
 class DaemonSettings:
     """One KCL application's properties: polling retrieval and graceful lease handoff
-    everywhere; with a local ``endpoint``, no CloudWatch metrics, no worker CPU metrics and
-    short lease timings so shards are picked up within seconds; in AWS, the KCL's own defaults
-    for lease and shard-sync timings."""
+    everywhere; in the ``local`` environment, no CloudWatch metrics, no worker CPU metrics and
+    short lease timings so shards are picked up within seconds; in ``aws``, the KCL's own
+    defaults for lease and shard-sync timings. The endpoints are written whenever they are
+    given, in either (``contracts.settings.check_endpoints``: ``local`` needs one, on loopback;
+    ``aws`` takes one, as a test of the AWS properties against the emulation does)."""
 
     stream_name: str
     application_name: str
     executable: str
     region: str
+    environment: str = AWS  # TOTESYS_CDC_ENVIRONMENT: ``aws`` or ``local``
     endpoint: str | None = None  # None: the real AWS endpoints
     kinesis_endpoint: str | None = None  # when Kinesis is reached elsewhere than ``endpoint``
     initial_position: str = "TRIM_HORIZON"
     idle_time_ms: int = 250  # between GetRecords calls on a shard: the polling latency floor
     worker_id: str | None = None  # None: the KCL names the worker (a random UUID)
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_endpoints(
+            self.environment, {ENDPOINT: self.endpoint, KINESIS_ENDPOINT: self.kinesis_endpoint}
+        )
 
     def render(self) -> str:
         props = {
@@ -100,7 +113,16 @@ class DaemonSettings:
         }
         if self.worker_id:
             props["workerId"] = self.worker_id
+        # The endpoints are written whenever they are given, whatever the environment. ``aws``
+        # with an http://127.0.0.1 endpoint is allowed on purpose: that is how a test checks
+        # the AWS properties against the local emulation. It keeps every AWS setting, so the
+        # KCL's own metrics and its CPU probe are on and would leave loopback (the multilang
+        # daemon sets no CloudWatch endpoint): ``local`` is what keeps them off.
+        if self.kinesis_endpoint or self.endpoint:
+            props["kinesisEndpoint"] = self.kinesis_endpoint or self.endpoint
         if self.endpoint:
+            props["dynamoDBEndpoint"] = self.endpoint
+        if self.environment == LOCAL:
             # Timings for a local stack, where shards must be picked up at once. In AWS none
             # of these is written and the KCL's documented defaults apply
             # (shardSyncIntervalMillis 60 s, leaseAssignmentIntervalMillis twice
@@ -126,11 +148,10 @@ class DaemonSettings:
             # the old owner checkpoints and lets go. KCL 3.1.3 can leave one such hand-over
             # unfinished; the lease watch of ``stream-processor run`` ends it
             # (startup.Handoffs, which cites the KCL's fix). What remains local-only is below:
-            # the endpoints, the timings above and workerMetricsReporterFreqInMillis (test
-            # speed), metricsLevel and disableWorkerMetrics (nothing may leave loopback).
+            # the timings above and workerMetricsReporterFreqInMillis (test speed),
+            # metricsLevel and disableWorkerMetrics (nothing may leave loopback; the endpoints,
+            # above, are on loopback: check_endpoints).
             props |= {
-                "kinesisEndpoint": self.kinesis_endpoint or self.endpoint,
-                "dynamoDBEndpoint": self.endpoint,
                 # The KCL's own CloudWatch metrics: its multilang configuration sets an
                 # endpoint for Kinesis and DynamoDB only (MultiLangDaemonConfiguration, KCL
                 # 3.1.3), so they would go to AWS's CloudWatch.
@@ -160,6 +181,7 @@ def settings_for(
         application_name=cfg.application_name,
         executable=f"{sys.executable} -m {record_processor}",
         region=cfg.region,
+        environment=cfg.environment,
         endpoint=cfg.endpoint_url,
         kinesis_endpoint=cfg.kinesis_endpoint_url,
         idle_time_ms=cfg.kcl_idle_time_ms,

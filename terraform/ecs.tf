@@ -165,6 +165,9 @@ resource "aws_ecs_task_definition" "processor" {
     stopTimeout = 45
     environment = [
       { name = "AWS_REGION", value = var.region },
+      # Said, not left to the default: the KCL's and the metrics' AWS settings, never the local
+      # stack's (docs/configuration.md).
+      { name = "TOTESYS_CDC_ENVIRONMENT", value = "aws" },
       { name = "TOTESYS_CDC_STREAM_NAME", value = aws_kinesis_stream.changes.name },
       { name = "TOTESYS_CDC_KCL_APPLICATION", value = local.kcl_application },
       { name = "TOTESYS_CDC_BATCH_BUCKET", value = module.batches.id },

@@ -123,6 +123,7 @@ resource "aws_lambda_function" "loader" {
 
   environment {
     variables = {
+      TOTESYS_CDC_ENVIRONMENT          = "aws" # said, not left to the default (docs/configuration.md)
       TOTESYS_CDC_WAREHOUSE_SECRET_ARN = aws_secretsmanager_secret.warehouse.arn
     }
   }

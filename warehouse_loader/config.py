@@ -5,18 +5,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contracts.settings import PREFIX, ConfigError, Settings
+from contracts.settings import (
+    AWS,
+    ENDPOINT,
+    ENVIRONMENTS,
+    PREFIX,
+    ConfigError,
+    Settings,
+    check_endpoints,
+)
 
 
 @dataclass(frozen=True)
 class LoaderConfig:
     """Where the warehouse is: a Secrets Manager secret (AWS) or a libpq DSN (locally); and
     whether loads keep the dimension histories (``TOTESYS_CDC_HISTORY``: ``on``, the default,
-    or ``off``; docs/warehouse-loader.md, Dimension history)."""
+    or ``off``; docs/warehouse-loader.md, Dimension history). ``environment``
+    (``TOTESYS_CDC_ENVIRONMENT``) switches nothing in the loader: it is read so that a wrong
+    value, or ``local`` without a loopback ``AWS_ENDPOINT_URL`` (S3, SQS and Secrets Manager
+    would be real AWS's), stops it as it stops the processor."""
 
     warehouse_dsn: str | None = None
     warehouse_secret_arn: str | None = None
     history: bool = True
+    environment: str = AWS
 
 
 def load(env: Mapping[str, str] | None = None, *, owner: bool = False) -> LoaderConfig:
@@ -36,8 +48,11 @@ def load(env: Mapping[str, str] | None = None, *, owner: bool = False) -> Loader
             f"neither {PREFIX}WAREHOUSE_SECRET_ARN nor {PREFIX}WAREHOUSE_DSN is set: say where the "
             'warehouse is (for the local stack: eval "$(.venv/bin/totesys-stack env)")'
         )
+    environment = settings.choice("ENVIRONMENT", AWS, ENVIRONMENTS)
+    check_endpoints(environment, {ENDPOINT: settings.raw(ENDPOINT)})
     return LoaderConfig(
         warehouse_dsn=dsn,
         warehouse_secret_arn=secret,
         history=settings.choice("HISTORY", "on", ("on", "off")) == "on",
+        environment=environment,
     )

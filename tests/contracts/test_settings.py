@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cdc import config as cdc_config
-from contracts.settings import ConfigError, Settings
+from contracts.settings import ConfigError, Settings, check_endpoints, is_loopback
 from local_stack import config as stack_config
 from stream_processor import config as processor_config
 from warehouse_loader import config as loader_config
@@ -61,3 +61,37 @@ def test_every_package_raises_the_one_config_error():
     )
     with pytest.raises(ConfigError, match="TOTESYS_CDC_PG_PORT must be an integer"):
         stack_config.load({"TOTESYS_CDC_PG_PORT": "fifty"})
+
+
+def test_loopback_is_this_machine_only():
+    for url in (
+        "http://127.0.0.1:54566",
+        "http://localhost:1",
+        "http://127.1.2.3",
+        "http://[::1]:9",
+    ):
+        assert is_loopback(url), url
+    for url in ("http://10.0.0.5:4566", "https://moto:1", "http://169.254.169.254", "", "x"):
+        assert not is_loopback(url), url
+
+
+def test_the_environment_against_the_endpoints():
+    # aws: any endpoint or none (a test of the AWS settings against the emulation)
+    check_endpoints("aws", {"AWS_ENDPOINT_URL": None})
+    check_endpoints("aws", {"AWS_ENDPOINT_URL": "http://127.0.0.1:54566"})
+    check_endpoints("aws", {"AWS_ENDPOINT_URL": "https://example.internal"})
+    # local: an endpoint, on loopback, each one
+    check_endpoints("local", {"AWS_ENDPOINT_URL": "http://127.0.0.1:54566"})
+    with pytest.raises(ConfigError, match="ENVIRONMENT is local but AWS_ENDPOINT_URL is not set"):
+        check_endpoints(
+            "local", {"AWS_ENDPOINT_URL": None, "AWS_ENDPOINT_URL_KINESIS": "http://127.0.0.1:1"}
+        )
+    with pytest.raises(
+        ConfigError, match="AWS_ENDPOINT_URL_X is 'http://10.0.0.5', not on loopback"
+    ):
+        check_endpoints(
+            "local",
+            {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_X": "http://10.0.0.5"},
+        )
+    with pytest.raises(ConfigError, match="TOTESYS_CDC_ENVIRONMENT must be one of local, aws"):
+        check_endpoints("dev", {})

@@ -19,7 +19,9 @@ import pytest
 from local_stack import aws, stack
 from local_stack import config as stack_config
 from local_stack.processes import PrerequisiteMissing, StackError, require_executable, wait_until
+from stream_processor import config as processor_config
 from tests.fixtures import unique_name
+from warehouse_loader import config as loader_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,9 +76,7 @@ def test_the_source_and_the_warehouse_are_two_clusters_each_with_its_own_roles(s
     with psycopg.connect(stack_cfg.pg_dsn("postgres", cluster=stack_config.WAREHOUSE)) as conn:
         warehouse_dbs = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
         warehouse_roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles")}
-        warehouse_id = conn.execute(
-            "SELECT system_identifier FROM pg_control_system()"
-        ).fetchone()
+        warehouse_id = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
     assert source_id != warehouse_id
     assert "totesys" in source_dbs and "warehouse" not in source_dbs
     assert "warehouse" in warehouse_dbs and "totesys" not in warehouse_dbs
@@ -152,6 +152,13 @@ def test_config_reads_the_documented_variables():
     )
     assert env["TOTESYS_CDC_WAREHOUSE_OWNER_DSN"].endswith("user=warehouse_owner dbname=warehouse")
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:6001"
+    # the processes it is given to run as local, and agree with the endpoint
+    assert env["TOTESYS_CDC_ENVIRONMENT"] == cfg.aws_env()["TOTESYS_CDC_ENVIRONMENT"] == "local"
+    processor = processor_config.load(
+        {**env, "TOTESYS_CDC_BATCH_BUCKET": "b", "TOTESYS_CDC_STATE_TABLE": "s"}
+    )
+    assert (processor.environment, processor.endpoint_url) == ("local", "http://127.0.0.1:6001")
+    assert loader_config.load(env).environment == "local"
     assert env["TOTESYS_CDC_STREAM_NAME"] == "totesys-changes"
     assert env["TOTESYS_CDC_CAPTURE_STATE_DIR"] == "/tmp/x/capture"
     defaults = stack_config.load({})

@@ -229,6 +229,20 @@ def test_the_container_runs_the_real_cli_with_settings_the_processor_reads():
     assert "tools/install-kclpy.sh" in dockerfile and "stream-processor" in dockerfile
 
 
+def test_the_deployed_processes_say_they_run_in_aws_with_settings_their_code_reads():
+    """TOTESYS_CDC_ENVIRONMENT is aws by default; terraform says so rather than leave it to the
+    default, on the processor's task and the loader's Lambda alike."""
+    ecs = (TF / "ecs.tf").read_text()
+    assert '{ name = "TOTESYS_CDC_ENVIRONMENT", value = "aws" }' in ecs
+    [environment] = one("aws_lambda_function", "loader")["environment"]
+    variables = environment["variables"]
+    assert variables["TOTESYS_CDC_ENVIRONMENT"] == "aws"
+    loader_source = (ROOT / "warehouse_loader" / "config.py").read_text()
+    for name in variables:
+        suffix = name.removeprefix("TOTESYS_CDC_")
+        assert f'"{suffix}"' in loader_source, f"{name} is not read by the loader"
+
+
 def _statements() -> list[tuple[str, dict[str, Any]]]:
     found = []
     for under in (TF, TF / "modules" / "bucket"):
