@@ -100,6 +100,6 @@ image:  ## build the processor's container image (IMAGE=name:tag; needs a Docker
 
 clean:  ## stop the stack and remove .venv, .local and caches (not the Maven/KCL jar cache)
 	-@test -x $(VENV)/bin/totesys-stack && $(VENV)/bin/totesys-stack down
-	@# the cluster may live outside the clone (see docs/local-stack.md, "Running as root")
-	if [ -L .local/pg ]; then rm -rf "$$(readlink -f .local/pg)"; fi
+	@# the clusters may live outside the clone (see docs/local-stack.md, "Running as root")
+	for pg in .local/pg .local/pg-warehouse; do if [ -L $$pg ]; then rm -rf "$$(readlink -f $$pg)"; fi; done
 	rm -rf $(VENV) $(LINT_VENV) $(PACKAGE_VENV) build dist .local .pytest_cache .ruff_cache .hypothesis

@@ -6,7 +6,7 @@ connection).
   (``publication_statements``: once, at set-up, not by capture).
 - **app** writes rows as ToteSys's own application does (the simulator's traffic): DML on the
   tables, their id sequences.
-- **capture** reads changes: ``REPLICATION`` (create, read and advance a logical slot) and
+- **capture** reads changes: ``REPLICATION`` (create a logical slot and stream it) and
   ``SELECT`` on the tables (the full load), no write. AWS DMS's PostgreSQL user is the same:
   "Using a PostgreSQL database as an AWS DMS source" (AWS DMS User Guide) asks for SELECT on
   the tables for a full load and, for CDC, the REPLICATION attribute on a self-managed server or

@@ -306,8 +306,8 @@ class CaptureEngine:
     ) -> Iterator[tuple[str, Any]]:
         """Remember the table's shape; a change of its columns (names, types) becomes DMS
         control records (``records.alter_operations``). The server sends a Relation message
-        before a table's first change on each connection and again after its definition
-        changes, so most say nothing new."""
+        before a table's first change on each connection and again after any invalidation
+        of its cached definition (an ALTER, but also an ANALYZE), so most say nothing new."""
         catalogue = source.column_catalogue(conn, message.schema, message.table)
         tdef = TableDef(
             message.schema,

@@ -13,8 +13,16 @@ Feedback: the flush position told to the server is what the slot keeps after a r
 Standby status update). The engine confirms the end of a transaction only after Kinesis has
 acknowledged every record of it, so a crash sends a transaction again, never skips one.
 psycopg2 sends the stored position every ``STATUS_INTERVAL_S`` and answers the server's
-keepalives by itself (psycopg2 pull request #913, "Smart replication feedback");
-``confirm(force=True)`` sends it at once.
+keepalives by itself; on a keepalive it also moves the stored position up to the keepalive's
+``wal_end`` when the last data message's start is at or below what was confirmed (psycopg2
+pull request #913, "Smart replication feedback"). That rule is wrong mid-transaction
+(pgoutput's Relation messages start at 0; an interleaved transaction's Begin starts below the
+last end confirmed), so the connection turns off ``wal_sender_timeout``: without it the
+walsender sends keepalives only when it has sent every transaction decoded so far
+(``WalSndWaitForWal``), never between a transaction's messages, and the last message before
+one is always a Commit. It also keeps the server from ending the stream while the engine
+waits out a Kinesis outage without reading (``WalSndCheckTimeOut``). A client that dies is
+still noticed by TCP. ``confirm(force=True)`` sends the position at once.
 
 An idle source: the server's keepalive carries the position its decoding has reached
 (everything before it sent); with no transaction open and everything read confirmed,
@@ -48,12 +56,19 @@ class ReplicationStream:
         """Stream ``slot`` from where it stands, ``confirmed`` (its confirmed_flush_lsn)."""
         try:
             self._conn = psycopg2.connect(
-                dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection
+                dsn,
+                connection_factory=psycopg2.extras.LogicalReplicationConnection,
+                options="-c wal_sender_timeout=0",  # see the module docstring
             )
         except psycopg2.OperationalError as exc:
+            reason = _first_line(exc)
+            hint = (
+                " (the capture user needs REPLICATION, on RDS the rds_replication role)"
+                if "replication" in reason.lower() or "permission" in reason.lower()
+                else ""
+            )
             raise SourceError(
-                f"cannot open a replication connection to the source: {_first_line(exc)} "
-                "(the capture user needs REPLICATION, on RDS the rds_replication role)"
+                f"cannot open a replication connection to the source: {reason}{hint}"
             ) from None
         self._cursor = self._conn.cursor()
         self.confirmed = confirmed
@@ -103,7 +118,8 @@ class ReplicationStream:
 
     @property
     def server_position(self) -> int:
-        """How far the server's decoding has got (its last message or keepalive)."""
+        """The ``wal_end`` of the server's last message: after a keepalive, how far its
+        decoding has got; after a Commit, that transaction's end."""
         return self._cursor.wal_end
 
     def confirm(self, lsn: int) -> None:

@@ -12,6 +12,7 @@ import pytest
 from bench.usage import Usage, _postmaster_pid
 from cdc import source_schema
 from cdc.simulator import dataset, traffic, writer
+from local_stack.config import SOURCE
 from local_stack.processes import children_of
 
 pytestmark = pytest.mark.stack
@@ -26,7 +27,7 @@ def test_a_spawned_writer_and_the_clusters_backends_are_charged_to_their_roles(
         writer.load_dataset(conn, dataset.generate(7, dataset.SMALL))
     # Usage reads only these three attributes of a pipeline: none of its processes run here.
     pipeline = SimpleNamespace(cfg=stack_cfg, capture=SimpleNamespace(proc=None), procs={})
-    postmaster = _postmaster_pid(pipeline)
+    postmaster = _postmaster_pid(pipeline, SOURCE)
     assert postmaster is not None and children_of(postmaster)  # the cluster's own processes
     stats: list[traffic.TrafficStats] = []
     with Usage(pipeline, interval_s=0.1) as usage:
