@@ -6,8 +6,9 @@ shards, ``LOADERS`` loader runners). Traffic then steps up: ``START`` changes/s 
 seconds, then ``STEP`` more each step, written by one process per ``PER_WRITER`` changes/s (one
 Python writer does not keep the pace of thousands), never pausing between steps. A step is held
 when the commit → warehouse latency of the fact versions written in its last ``WINDOW_S``
-seconds has p99 <= ``P99_LIMIT_S`` and is not growing (its thirds' p99s rising to more than
-half the limit), with every one of them loaded within ``CATCH_UP_S`` of the step's end; the
+seconds has p99 <= ``P99_LIMIT_S`` and is not growing (its thirds' p99s rising so that, at
+that rise, the limit would be passed within one more window), with every one of them loaded
+within ``CATCH_UP_S`` of the step's end; the
 first step not held ends the run. The figure is the last rate held, with p50/p95/p99 at it and
 the CPU seconds each process used per step, to see which stage saturated first. Baseline: the
 rate the writers achieved at the first step not held (the source's own pace: if it is below the
@@ -127,8 +128,17 @@ def judge(samples_by_third: list[list[float]], caught_up: bool) -> tuple[bool, s
     if p99 > P99_LIMIT_S:
         return False, f"p99 {p99:.2f} s > {P99_LIMIT_S:g} s"
     thirds = [percentile(t, 99) for t in samples_by_third if t]
-    if len(thirds) == 3 and thirds[0] < thirds[1] < thirds[2] and thirds[2] > P99_LIMIT_S / 2:
-        return False, f"p99 growing: {', '.join(f'{t:.2f}' for t in thirds)} s"
+    if len(thirds) == 3 and thirds[0] < thirds[1] < thirds[2]:
+        # A backlog building up raises the latency steadily: growing means that at the rise
+        # seen across the window (first third to last, two thirds apart) the p99 would pass
+        # the limit within one more window. Before 2026-12-04 any rise past half the limit
+        # counted, which a 0.2 s wobble at a 3 s floor tripped (docs/benchmarks.md).
+        projected = thirds[2] + (thirds[2] - thirds[0]) * 3 / 2
+        if projected > P99_LIMIT_S:
+            return False, (
+                f"p99 growing: {', '.join(f'{t:.2f}' for t in thirds)} s "
+                f"(at that rise {projected:.2f} s one window on)"
+            )
     return True, ""
 
 
