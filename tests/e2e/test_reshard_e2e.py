@@ -225,7 +225,14 @@ def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplica
     assert initiated and handoffs.done, "no graceful hand-over ran"
     assert not handoffs.pending, f"hand-overs left half done: {handoffs.pending}"
     assert handoffs.longest_s() < HANDOFF_BOUND_S, handoffs.done
-    assert not [lease for lease in observe.leases() if lease.checkpoint_owner]
+    # The workers still run, so the leader may begin a hand-over at any moment, this one
+    # included (a clean-clone run saw one begun as the watch stopped): one under way must end
+    # within the same bound, and then no lease is left half handed over.
+    wait_for(
+        "no lease left half handed over",
+        lambda: not [lease for lease in observe.leases() if lease.checkpoint_owner],
+        HANDOFF_BOUND_S,
+    )
 
     report = observe.reconcile()
     assert report.differences == 0, json.dumps(report.to_json(), indent=1)
