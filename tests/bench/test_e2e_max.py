@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bench.e2e_max import cpu_figures, judge, per_change, thirds_of
+from tests.bench.fixtures import STEP_CPU_S
 
 
 def test_a_step_holds_when_everything_landed_with_p99_under_the_limit():
@@ -46,15 +47,7 @@ def _step(rate: float, cpu_s: dict[str, float], changes: int, held: bool = True)
     return {"rate": rate, "held": held, "cpu_us_per_change": per_change(cpu_s, changes)}
 
 
-CPU = {
-    "capture": 0.5,
-    "kcl_jvm": 1.0,
-    "record_processor": 2.0,
-    "loader": 1.5,
-    "traffic_writers": 3.0,
-    "aws_emulation": 4.0,
-    "postgresql": 5.0,
-}
+CPU = STEP_CPU_S
 
 
 def test_cpu_per_change_is_each_roles_seconds_over_the_changes_with_our_stages_summed():

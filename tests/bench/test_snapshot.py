@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from bench import snapshot
 from bench.e2e_max import cpu_figures, per_change
 from bench.results import Figure, run_description, write_run
+from tests.bench.fixtures import STEP_CPU_S
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ("README.md", "docs/benchmarks.md", "docs/sizing.md", "docs/warehouse-loader.md")
@@ -152,16 +153,7 @@ def with_cpu_run(snap: dict, figures: list[Figure]) -> dict:
 
 def cpu_run_figures() -> list[Figure]:
     """What bench/e2e_max.py writes for a run whose 1,000/s step used these CPU seconds."""
-    cpu = {
-        "capture": 0.5,
-        "kcl_jvm": 1.0,
-        "record_processor": 2.0,
-        "loader": 1.5,
-        "traffic_writers": 3.0,
-        "aws_emulation": 4.0,
-        "postgresql": 5.0,
-    }
-    step = {"rate": 1000.0, "held": True, "cpu_us_per_change": per_change(cpu, 10_000)}
+    step = {"rate": 1000.0, "held": True, "cpu_us_per_change": per_change(STEP_CPU_S, 10_000)}
     return cpu_figures([step], in_process_us=50.0)
 
 
