@@ -9,7 +9,9 @@ taken by the others once its leases expire; a stopped worker lets its shards go 
 
 KCL 3's graceful lease handoff is on, as in AWS (stream_processor/daemon.py): the leader moves
 a live worker's lease by naming the new owner and the old one as ``checkpointOwner``; the old
-owner checkpoints and hands it over. Every hand-over seen in the lease table is timed, and
+owner checkpoints and hands it over. Whether the leader starts one in the test's time is its
+own choice, so the test also starts one as the leader does, onto the restarted worker; every
+hand-over seen in the lease table is timed, and
 none may stay half done (``checkpointOwner`` set, nobody processing the shard) beyond the
 KCL's own timeout and the lease watch's guard (``HANDOFF_BOUND_S``).
 """
@@ -66,6 +68,33 @@ def wait_for(what: str, condition: Callable[[], bool], timeout_s: float) -> floa
     return took
 
 
+def reported_since(pipeline: Pipeline, worker: str, since: float) -> bool:
+    """Whether ``worker`` has written its KCL 3 worker metrics (an item of the application's
+    WorkerMetricStats table, ``lut`` its epoch seconds) since ``since``: the leader assigns
+    leases only to workers whose metrics are fresh."""
+    ddb = pipeline.observe.dynamodb
+    item = ddb.get_item(
+        TableName=f"{pipeline.names.app}-WorkerMetricStats",
+        Key={"wid": {"S": worker}},
+        ConsistentRead=True,
+    ).get("Item")
+    return bool(item) and int(item["lut"]["N"]) >= int(since)
+
+
+def hand_over(pipeline: Pipeline, shard: str, old: str, new: str) -> None:
+    """Start a graceful hand-over of ``shard`` from ``old`` to ``new`` as the KCL 3 leader
+    does (DynamoDBLeaseRefresher.initiateGracefulLeaseHandoff, KCL 3.1.3): the new owner named,
+    the old one as ``checkpointOwner``, the counter left alone, on condition that ``old`` owns
+    it and no hand-over is under way. The old owner then checkpoints and lets go."""
+    pipeline.observe.dynamodb.update_item(
+        TableName=pipeline.names.app,
+        Key={"leaseKey": {"S": shard}},
+        UpdateExpression="SET leaseOwner = :new, checkpointOwner = :old",
+        ConditionExpression="leaseOwner = :old AND attribute_not_exists(checkpointOwner)",
+        ExpressionAttributeValues={":new": {"S": new}, ":old": {"S": old}},
+    )
+
+
 def leader(pipeline: Pipeline) -> str | None:
     """The worker holding the KCL 3 leader lock (an item of the application's coordinator
     state table, owned by the leader's worker id)."""
@@ -86,6 +115,7 @@ class Handoffs:
         self.pipeline = pipeline
         self.pending: dict[tuple[str, str, str | None], float] = {}  # (shard, from, to) → since
         self.done: list[tuple[str, str, str | None, float]] = []  # (shard, from, to, seconds)
+        self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="handoffs", daemon=True)
 
@@ -101,17 +131,23 @@ class Handoffs:
                 for lease in leases
                 if lease.checkpoint_owner
             }
-            for key in seen - self.pending.keys():
-                self.pending[key] = now
-            for key in self.pending.keys() - seen:
-                self.done.append((*key, now - self.pending.pop(key)))
+            with self.lock:
+                for key in seen - self.pending.keys():
+                    self.pending[key] = now
+                for key in self.pending.keys() - seen:
+                    self.done.append((*key, now - self.pending.pop(key)))
+
+    def under_way(self) -> set[tuple[str, str, str | None]]:
+        with self.lock:
+            return set(self.pending)
 
     def longest_s(self) -> float:
         now = time.monotonic()
-        return max(
-            [took for *_, took in self.done] + [now - since for since in self.pending.values()],
-            default=0.0,
-        )
+        with self.lock:
+            return max(
+                [took for *_, took in self.done] + [now - since for since in self.pending.values()],
+                default=0.0,
+            )
 
 
 def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplicate_nothing(
@@ -139,8 +175,8 @@ def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplica
     writer.start()
     try:
         # The leader assigns the four new leases as it sees fit, then rebalances them by
-        # throughput (the KCL reads no CPU here) every 30 s; the spread over all three workers
-        # is awaited below, once the split, the merge and the SIGKILL have run meanwhile.
+        # throughput (the KCL reads no CPU here) every 30 s, by graceful hand-overs, while the
+        # split, the merge and the SIGKILL run.
         wait_for(
             "every shard leased",
             lambda: len(owners(pipeline)) == 4 and all(owners(pipeline).values()),
@@ -181,21 +217,40 @@ def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplica
             lambda: victim not in owners(pipeline).values() and all(owners(pipeline).values()),
             180,
         )
+        restarted_at = time.time()
         pipeline.restart(victim)
-        # The leases spread over the three workers, the restarted one included.
+        # The restarted worker rejoins the fleet: it reports its worker metrics again, so the
+        # leader counts it among the workers it assigns leases to.
         wait_for(
-            "the leases spread over the three workers",
-            lambda: set(owners(pipeline).values()) == set(WORKERS),
-            240,
+            f"{victim} reporting to the leader again",
+            lambda: reported_since(pipeline, victim, restarted_at),
+            120,
+        )
+        # KCL 3 balances throughput, not lease counts, and moves a lease onto an idle worker
+        # only if that keeps the worker under the fleet's average; a lease over a third of the
+        # stream's traffic (the merged shard carries half) never moves, nor does one whose
+        # owner is only a little over the average, so the leader alone may leave the restarted
+        # worker idle indefinitely (VarianceBasedLeaseAssignmentDecider, KCL 3.1.3; a clean-clone
+        # run waited 240 s in vain) and may start no hand-over in the test's time. So the test
+        # starts one as the leader does: one of the third worker's leases, to the restarted one.
+        other = next(w for w in WORKERS if w not in (boss, victim))
+        wait_for(f"{other} holding a shard", lambda: other in owners(pipeline).values(), 120)
+        moved = next(shard for shard, owner in sorted(owners(pipeline).items()) if owner == other)
+        hand_over(pipeline, moved, other, victim)
+        wait_for(
+            f"{moved} handed over from {other} to {victim}",
+            lambda: any(
+                lease.shard_id == moved and lease.owner == victim and not lease.checkpoint_owner
+                for lease in pipeline.observe.leases()
+            ),
+            HANDOFF_BOUND_S,
         )
         print("leases per worker:", Counter(owners(pipeline).values()), flush=True)
-        # Stop another gracefully: its shards move at once.
-        held = Counter(owners(pipeline).values())
-        survivor = max((w for w in WORKERS if w != boss), key=lambda w: held[w])
-        pipeline.stop_process(survivor)
+        # Stop the third worker gracefully: its shards move at once.
+        pipeline.stop_process(other)
         wait_for(
-            f"{survivor}'s shards taken over after SIGTERM",
-            lambda: survivor not in owners(pipeline).values() and all(owners(pipeline).values()),
+            f"{other}'s shards taken over after SIGTERM",
+            lambda: other not in owners(pipeline).values() and all(owners(pipeline).values()),
             120,
         )
         time.sleep(5)
@@ -204,17 +259,26 @@ def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplica
         writer.join()
     assert not failures, failures
     pipeline.quiesce(timeout_s=420)
+    # The workers still run, so the leader may begin a hand-over at any moment (a clean-clone
+    # run saw one begun as the watch was stopped): those under way now must end within the
+    # bound too, before the watch stops.
+    under_way = handoffs.under_way()
+    wait_for(
+        "the hand-overs under way ended",
+        lambda: not under_way & handoffs.under_way(),
+        HANDOFF_BOUND_S,
+    )
     handoffs.stop.set()
     handoffs.thread.join()
 
-    # Graceful hand-overs ran (the leader spread the leases over the restarted worker by
-    # handing them over), each ended within the bound, none left pending.
+    # Graceful hand-overs ran (the test's, and any the leader's rebalancing started), and each
+    # ended within the bound.
     print("graceful hand-overs (shard, from, to, s):", handoffs.done, flush=True)
     initiated = sum(
         pipeline.log_path(w).read_text(errors="replace").count("Initiated graceful lease handoff")
         for w in WORKERS
     )
-    print(f"hand-overs initiated (the leaders' logs): {initiated}", flush=True)
+    print(f"hand-overs the leader initiated (its log): {initiated}", flush=True)
     ended_by_watch = [
         line
         for w in WORKERS
@@ -222,12 +286,16 @@ def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplica
         if '"handoff_completed"' in line
     ]
     print(f"hand-overs the lease watch ended: {ended_by_watch}", flush=True)
-    assert initiated and handoffs.done, "no graceful hand-over ran"
-    assert not handoffs.pending, f"hand-overs left half done: {handoffs.pending}"
-    assert handoffs.longest_s() < HANDOFF_BOUND_S, handoffs.done
-    # The workers still run, so the leader may begin a hand-over at any moment, this one
-    # included (a clean-clone run saw one begun as the watch stopped): one under way must end
-    # within the same bound, and then no lease is left half handed over.
+    assert [
+        took
+        for shard, old, new, took in handoffs.done
+        if (shard, old, new) == (moved, other, victim)
+    ], (
+        "the test's hand-over was not seen to end",
+        handoffs.done,
+    )
+    assert handoffs.longest_s() < HANDOFF_BOUND_S, (handoffs.done, handoffs.pending)
+    # And one begun since must end within the same bound: then no lease is left half handed over.
     wait_for(
         "no lease left half handed over",
         lambda: not [lease for lease in observe.leases() if lease.checkpoint_owner],
