@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 KCLPY_VERSION := 3.1.3
 INSTALLED := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# make test runs this many tests side by side (pytest-xdist): they mostly wait on the services
+TEST_WORKERS ?= 3
 DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -31,8 +33,8 @@ $(INSTALLED): pyproject.toml constraints.txt tools/install-kclpy.sh | prereqs
 
 install: $(INSTALLED)  ## create .venv and install the project, its tools and the KCL jars
 
-test: $(INSTALLED)  ## run the whole suite (starts the local stack if it is not up, stops it after)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: $(INSTALLED)  ## run the whole suite, TEST_WORKERS (3) tests at a time (starts the local stack if it is not up, stops it after)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: $(INSTALLED)  ## run the tests that need no services (no PostgreSQL, AWS emulation or KCL): -m "not stack"
 	$(PY) -m pytest -m "not stack" $(PYTEST_ARGS)

@@ -2,7 +2,9 @@
 
 The stack is started once per test session, or reused when one is already running (then it
 is left running). Each test gets fresh databases and fresh AWS resource names, so tests never
-see each other's data.
+see each other's data, and so independent tests can run side by side: under pytest-xdist
+(``make test`` runs ``-n``), the controlling process starts the stack before its workers
+start and stops it after they have all finished, and each worker finds it up.
 
 Every test that reaches the stack is marked ``stack``: those using ``stack_cfg`` (directly or
 through another fixture) are marked here at collection, so ``pytest -m "not stack"`` (``make
@@ -29,6 +31,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "stack_cfg" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.stack)
+
+
+STACK_STARTED = pytest.StashKey[StackConfig]()
+
+
+def _runs_workers(config: pytest.Config) -> bool:
+    """This process controls pytest-xdist workers (``-n N``, N > 0), and the run may hold
+    stack tests."""
+    return (
+        not hasattr(config, "workerinput")
+        and bool(getattr(config.option, "numprocesses", None))
+        and "not stack" not in (config.getoption("markexpr") or "")
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With workers, the stack is started once, here, before any worker starts (the workers'
+    ``stack_cfg`` finds it up and leaves it up)."""
+    if _runs_workers(session.config):
+        cfg = stack_config.load()
+        if not stack.is_up(cfg):
+            stack.up(cfg)
+            session.config.stash[STACK_STARTED] = cfg
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After every worker has finished: stop the stack if it was started here."""
+    cfg = session.config.stash.get(STACK_STARTED, None)
+    if cfg is not None:
+        stack.down(cfg)
 
 
 @pytest.fixture(scope="session")

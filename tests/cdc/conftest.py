@@ -16,13 +16,17 @@ from tests.fixtures import unique_name
 
 @pytest.fixture
 def capture(stack_cfg, fresh_database, aws_client, tmp_path):
-    """A seeded ToteSys, an empty 2-shard stream, an oracle slot, and an engine (not started)."""
+    """A seeded ToteSys, an empty 2-shard stream, an oracle slot, and an engine (not started).
+
+    Replication slots are the cluster's, not the database's: the oracle's name is unique, so
+    tests side by side do not share it."""
     dsn = fresh_database("totesys")
+    oracle = unique_name("oracle").replace("-", "_")
     with psycopg.connect(dsn) as conn:
         source_schema.create(conn)
         writer.load_dataset(conn, dataset.generate(5, dataset.SMALL))
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_create_logical_replication_slot('oracle', 'test_decoding')")
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", (oracle,))
     stream = unique_name("totesys")
     kinesis = aws_client("kinesis")
     kinesis.create_stream(StreamName=stream, ShardCount=2)
@@ -38,6 +42,10 @@ def capture(stack_cfg, fresh_database, aws_client, tmp_path):
         "TOTESYS_CDC_CAPTURE_SLOT": task_id.replace("-", "_"),
     }
     engine = CaptureProcess(env, tmp_path / "capture", task_id, tmp_path / "capture" / "engine.log")
-    yield type("Capture", (), {"dsn": dsn, "stream": stream, "kinesis": kinesis, "engine": engine})
+    yield type(
+        "Capture",
+        (),
+        {"dsn": dsn, "oracle": oracle, "stream": stream, "kinesis": kinesis, "engine": engine},
+    )
     if engine.proc is not None and engine.proc.poll() is None:
         engine.stop()

@@ -24,7 +24,14 @@ from stream_processor.cli import EXIT_STALLED
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import SALE, STAFF
 
-pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(900)]
+# The module's tests share one pipeline (a module fixture), in order: under make test's
+# workers (pytest-xdist, --dist loadgroup) they run together on one.
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.kcl,
+    pytest.mark.timeout(900),
+    pytest.mark.xdist_group("test_poison_e2e"),
+]
 
 SEED = 20261203
 RATE = 100  # row changes per second

@@ -30,11 +30,12 @@ pytestmark = pytest.mark.stack
 ORACLE_LINE = re.compile(r'^table public\."?(\w+)"?: (INSERT|UPDATE|DELETE): \w+\[integer\]:(\d+)')
 
 
-def oracle_changes(dsn: str) -> set[tuple[str, str, int, int]]:
+def oracle_changes(capture) -> set[tuple[str, str, int, int]]:
     """(table, operation, key, change LSN) of every change committed since the oracle slot."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(capture.dsn, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT lsn::text, data FROM pg_logical_slot_peek_changes('oracle', NULL, NULL)"
+            "SELECT lsn::text, data FROM pg_logical_slot_peek_changes(%s, NULL, NULL)",
+            (capture.oracle,),
         )
         changes = set()
         for lsn, data in rows:
@@ -143,7 +144,7 @@ def test_live_traffic_arrives_as_inserts_updates_and_deletes_equal_to_the_source
     records = read_stream(capture.kinesis, capture.stream)
 
     assert {"insert", "update", "delete"} <= {r["metadata"]["operation"] for r in records}
-    assert streamed_changes(records) == oracle_changes(capture.dsn)
+    assert streamed_changes(records) == oracle_changes(capture)
     assert len(streamed_changes(records)) == stats.total_changes
     final = latest_images(records)
     current = source_rows(capture.dsn)
@@ -211,7 +212,7 @@ def test_an_engine_killed_mid_traffic_and_restarted_loses_no_committed_change(ca
         runner.join()
     capture.engine.wait_caught_up(capture.dsn)
     records = read_stream(capture.kinesis, capture.stream)
-    missing = oracle_changes(capture.dsn) - streamed_changes(records)
+    missing = oracle_changes(capture) - streamed_changes(records)
     assert not missing, (
         f"{len(missing)} committed changes never reached the stream, e.g. {sorted(missing)[:3]}"
     )
@@ -231,8 +232,10 @@ def test_changes_committed_during_the_full_load_all_reach_the_stream(capture):
     with psycopg.connect(
         capture.dsn, autocommit=True
     ) as conn:  # the oracle starts after the bulk copy
-        conn.execute("SELECT pg_drop_replication_slot('oracle')")
-        conn.execute("SELECT pg_create_logical_replication_slot('oracle', 'test_decoding')")
+        conn.execute("SELECT pg_drop_replication_slot(%s)", (capture.oracle,))
+        conn.execute(
+            "SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", (capture.oracle,)
+        )
     stop = threading.Event()
     runner = threading.Thread(
         target=traffic.run,
@@ -270,7 +273,7 @@ def test_changes_committed_during_the_full_load_all_reach_the_stream(capture):
         if '"slot_created"' in line
     )
     consistent_point = parse_lsn(created["consistent_point"])
-    after_slot = {c for c in oracle_changes(capture.dsn) if c[3] >= consistent_point}
+    after_slot = {c for c in oracle_changes(capture) if c[3] >= consistent_point}
     assert after_slot and after_slot <= streamed_changes(records)
     final = latest_images(records)
     assert {k: v for k, v in final.items() if v is not None} == source_rows(capture.dsn)
@@ -361,7 +364,7 @@ def test_alter_tables_under_traffic_give_dms_control_records_and_the_monitor_see
     task_id = capture.engine.env["TOTESYS_CDC_CAPTURE_TASK_ID"]
 
     # nothing committed around the DDL is lost
-    assert streamed_changes(records) == oracle_changes(capture.dsn)
+    assert streamed_changes(records) == oracle_changes(capture)
     alters = [
         r
         for r in records
