@@ -16,11 +16,11 @@ handler's direct imports by top-level package).
 
 CPU: Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB
 ("Configure Lambda function memory", AWS Lambda Developer Guide); lambda.tf's ``memory_size``
-(``bench.sizing.Settings.lambda_memory_mib``, which test_sizing holds equal to it) gives the
-share, so a core of this machine's time scales by 1,769 / memory_size. An on-demand
-function's Init runs after the request arrives ("Static initialization", AWS Lambda Operator
-Guide): lazy imports would only move the cost into the first invocation, which needs boto3,
-psycopg and pyarrow anyway.
+(``cost_model.inputs.Settings.lambda_memory_mib``, which tests/cost_model/test_inputs.py holds
+equal to it) gives the share, so a core of this machine's time scales by 1,769 / memory_size.
+An on-demand function's Init runs after the request arrives ("Static initialization", AWS
+Lambda Operator Guide): lazy imports would only move the cost into the first invocation, which
+needs boto3, psycopg and pyarrow anyway.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 
 from bench.lambda_runtime import boto3_folder, python_312
 from bench.results import Figure
-from bench.sizing import Settings
+from cost_model.inputs import Settings
 from local_stack.config import StackConfig
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ show: its runs (date, commit, machine), each figure under the run that measured 
 ``write`` rewrites the blocks from the snapshot; ``check`` exits 1 when a block is stale.
 The blocks lie between ``<!-- benchmarks:NAME:begin -->`` and ``<!-- benchmarks:NAME:end -->``
 markers (README.md, docs/benchmarks.md, docs/warehouse-loader.md), and docs/sizing.md's
-generated part is ``bench.sizing``'s rendering of the snapshot.
+generated part is the cost model's rendering of the snapshot (``cost_model.page``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from bench.results import RESULTS_PATH, RUN_PATH, Figure
+from cost_model import page as sizing_page
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT_PATH = ROOT / "docs" / "benchmarks.json"
@@ -259,18 +260,10 @@ def tuning_latency(snapshot: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sizing_block(snapshot_path: Path) -> str:
-    from bench import sizing  # sizing reads the snapshot through this module
-
-    return sizing.generate(sizing.figures_from(snapshot_path))
-
-
 Block = tuple[Path, str, str, Callable[[], str]]  # page, begin marker, end marker, its text
 
 
 def blocks(snapshot_path: Path = SNAPSHOT_PATH, root: Path = ROOT) -> list[Block]:
-    from bench import sizing
-
     snapshot = load(snapshot_path)
 
     def marked(page: Path, name: str, render: Callable[[Mapping[str, Any]], str]) -> Block:
@@ -290,9 +283,9 @@ def blocks(snapshot_path: Path = SNAPSHOT_PATH, root: Path = ROOT) -> list[Block
         marked(root / "docs" / "warehouse-loader.md", "loader-scaling", loader_scaling),
         (
             root / "docs" / "sizing.md",
-            sizing.BEGIN,
-            sizing.END,
-            lambda: sizing_block(snapshot_path),
+            sizing_page.BEGIN,
+            sizing_page.END,
+            lambda: sizing_page.generate(figures_of(snapshot)),
         ),
     ]
 

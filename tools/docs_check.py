@@ -48,6 +48,7 @@ CODE = (
     "warehouse_loader",
     "local_stack",
     "bench",
+    "cost_model",
     "tools",
     "tests",
 )

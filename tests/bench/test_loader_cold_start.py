@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.loader_cold_start import build_zip, figures, import_shares, measure
-from bench.sizing import Settings
+from cost_model.inputs import Settings
 
 IMPORTTIME = """\
 import time: self [us] | cumulative | imported package

@@ -52,7 +52,7 @@ def test_names_that_exist_pass(repo: Path):
         'Run `make demo` or `make test PYTEST_ARGS="-k kcl -s"`, `make bench BENCH=<name>`;\n'
         "`cdc capture reset`, `stream-processor replay list|save NAME|reset ...`,\n"
         "`totesys-stack up|down|status|env`, `warehouse-loader migrations new design_file_size`,\n"
-        "`python -m bench.sizing --write docs/page.md`; see `cdc/capture/records.py`, `cdc/`,\n"
+        "`python -m cost_model --write docs/page.md`; see `cdc/capture/records.py`, `cdc/`,\n"
         "`warehouse_loader/migrations/NNNN_x.sql` (a placeholder), `.venv/` (ignored),\n"
         "`bench/results.json` (ignored), [other](other.md#part), [up](../README.md).\n"
         "| `cdc` | `source init`, `simulate traffic`, `monitor` |\n"
@@ -88,7 +88,7 @@ def test_a_missing_file_path_or_link_is_caught(repo: Path):
         "no such file or folder: cdc/capture/record.py",
         "no such file or folder: docs/gone.md",
     ]
-    assert problems(repo, "`python -m bench.sizing --write docs/sizing.md`\n") == [
+    assert problems(repo, "`python -m cost_model --write docs/sizing.md`\n") == [
         "no such file or folder: docs/sizing.md"
     ]
     assert problems(repo, "see [the page](missing.md#part)\n") == [

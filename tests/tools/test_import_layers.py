@@ -102,6 +102,20 @@ CASES = [
         id="the-local-stack-imports-bench",
     ),
     pytest.param(
+        "local_stack/dashboard.py",
+        "from cost_model import sizing",
+        "layers",
+        "local_stack.dashboard -> cost_model.sizing",
+        id="the-local-stack-imports-the-cost-model",
+    ),
+    pytest.param(
+        "cost_model/sizing.py",
+        "from bench import results",
+        "cost-model-core",
+        "cost_model.sizing -> bench.results",
+        id="the-cost-models-core-imports-bench",
+    ),
+    pytest.param(
         "contracts/events.py",
         "import boto3",
         "contracts-no-clients",
