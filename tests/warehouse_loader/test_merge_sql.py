@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from warehouse_loader import merge_sql
+from warehouse_loader.merge_sql.dimension import ensure_dates, merge_dimension
+from warehouse_loader.merge_sql.fact import copy_into_facts, merge_facts
+from warehouse_loader.merge_sql.plan import WRITE_ORDER, table_plan
 
 
 def text(composed) -> str:
@@ -12,7 +14,7 @@ def text(composed) -> str:
 
 
 def test_a_fact_version_is_inserted_once_per_key_and_version_and_replaced_by_a_newer_generation():
-    sql = text(merge_sql.merge(merge_sql.table_plan("fact_sales_order")))
+    sql = text(merge_facts(table_plan("fact_sales_order")))
     assert 'ON CONFLICT ("sales_order_id", cdc_version) DO UPDATE SET' in sql
     assert 'WHERE "fact_sales_order".cdc_generation < EXCLUDED.cdc_generation' in sql
     assert 'SELECT DISTINCT ON ("sales_order_id", cdc_version)' in sql
@@ -20,7 +22,7 @@ def test_a_fact_version_is_inserted_once_per_key_and_version_and_replaced_by_a_n
 
 
 def test_a_joined_dimension_compares_version_then_joined_version_and_replaces_inferred_members():
-    sql = text(merge_sql.merge(merge_sql.table_plan("dim_staff")))
+    sql = text(merge_dimension(table_plan("dim_staff")))
     assert (
         '("dim_staff".cdc_version, coalesce("dim_staff".cdc_joined_version, -1), '
         '"dim_staff".cdc_generation) <' in sql
@@ -34,27 +36,18 @@ def test_a_joined_dimension_compares_version_then_joined_version_and_replaces_in
 
 
 def test_a_plain_dimension_takes_only_newer_versions_or_an_equal_one_of_a_newer_generation():
-    sql = text(merge_sql.merge(merge_sql.table_plan("dim_currency")))
+    sql = text(merge_dimension(table_plan("dim_currency")))
     assert (
         '("dim_currency".cdc_version, "dim_currency".cdc_generation) < '
         "(EXCLUDED.cdc_version, EXCLUDED.cdc_generation)" in sql
     )
 
 
-def test_facts_get_inferred_members_for_every_dimension_they_reference():
-    assert merge_sql.references(merge_sql.table_plan("fact_payment")) == {
-        "transaction_id": "dim_transaction",
-        "counterparty_id": "dim_counterparty",
-        "currency_id": "dim_currency",
-        "payment_type_id": "dim_payment_type",
-    }
-
-
 def test_a_dimension_takes_its_rows_and_inferred_members_in_one_pass_in_key_order():
     """One statement per dimension, its input sorted by the key: the staged rows and the keys
     the facts reference interleave in one increasing order (two statements, each sorted,
     would lock the union of their keys out of order, and two loads could deadlock)."""
-    sql = text(merge_sql.merge(merge_sql.table_plan("dim_currency"), inferred=True))
+    sql = text(merge_dimension(table_plan("dim_currency"), inferred=True))
     assert sql.count("INSERT INTO") == 1
     assert 'FROM "stage_dim_currency" UNION ALL SELECT k AS "currency_id"' in sql
     assert "FROM unnest(%(inferred)s::integer[]) AS k" in sql
@@ -65,44 +58,42 @@ def test_a_dimension_takes_its_rows_and_inferred_members_in_one_pass_in_key_orde
     assert 'ORDER BY "currency_id", cdc_is_inferred, cdc_version DESC' in sql
     assert "WHERE NOT EXCLUDED.cdc_is_inferred AND (" in sql, "a member never overwrites a row"
     assert '(NULL::"dim_currency")."currency_code" AS "currency_code"' in sql
-    only = text(merge_sql.merge(merge_sql.table_plan("dim_currency"), staged=False, inferred=True))
+    only = text(merge_dimension(table_plan("dim_currency"), staged=False, inferred=True))
     assert "stage_dim_currency" not in only and 'ORDER BY "currency_id"' in only
     with pytest.raises(ValueError, match="needs staged rows or inferred members"):
-        merge_sql.merge(merge_sql.table_plan("dim_currency"), staged=False)
+        merge_dimension(table_plan("dim_currency"), staged=False)
     with pytest.raises(ValueError, match="is a fact table"):
-        merge_sql.merge(merge_sql.table_plan("fact_payment"), inferred=True)
+        merge_dimension(table_plan("fact_payment"), inferred=True)
 
 
 def test_every_write_is_sorted_by_the_table_key_and_tables_follow_the_star_schema_order():
-    assert merge_sql.WRITE_ORDER[0] == "dim_date"
-    assert merge_sql.WRITE_ORDER.index("dim_transaction") < merge_sql.WRITE_ORDER.index(
-        "fact_sales_order"
-    )
-    assert text(merge_sql.ensure_dates()).endswith(
+    assert WRITE_ORDER[0] == "dim_date"
+    assert WRITE_ORDER.index("dim_transaction") < WRITE_ORDER.index("fact_sales_order")
+    assert text(ensure_dates()).endswith(
         "FROM unnest(%s::date[]) AS d ORDER BY d ON CONFLICT (date_id) DO NOTHING"
     )
-    fact = merge_sql.table_plan("fact_payment")
-    assert 'ORDER BY "payment_id", cdc_version ON CONFLICT' in text(merge_sql.merge(fact))
+    fact = table_plan("fact_payment")
+    assert 'ORDER BY "payment_id", cdc_version ON CONFLICT' in text(merge_facts(fact))
     for table in ("dim_staff", "dim_design"):
-        key = merge_sql.table_plan(table).spec.key
-        assert f'ORDER BY "{key}", ' in text(merge_sql.merge(merge_sql.table_plan(table)))
+        key = table_plan(table).spec.key
+        assert f'ORDER BY "{key}", ' in text(merge_dimension(table_plan(table)))
 
 
 def test_the_fast_fact_copy_goes_straight_into_the_fact_table_and_exists_only_for_facts():
-    statement = text(merge_sql.copy_into_facts(merge_sql.table_plan("fact_payment")))
+    statement = text(copy_into_facts(table_plan("fact_payment")))
     assert statement.startswith('COPY "fact_payment" ("payment_id", ')
     assert statement.endswith(
         '"cdc_source_updated_at", cdc_generation) FROM STDIN WITH (FORMAT csv)'
     )
     with pytest.raises(ValueError, match="not a fact table"):
-        merge_sql.copy_into_facts(merge_sql.table_plan("dim_staff"))
+        copy_into_facts(table_plan("dim_staff"))
 
 
 def test_an_unknown_table_is_refused():
     with pytest.raises(ValueError, match="no table .dim_secret. among the published"):
-        merge_sql.table_plan("dim_secret")
+        table_plan("dim_secret")
 
 
 def test_dim_date_is_not_published_the_loader_derives_it():
     with pytest.raises(ValueError, match="no table 'dim_date' among the published"):
-        merge_sql.table_plan("dim_date")
+        table_plan("dim_date")
