@@ -3,11 +3,12 @@
 1. claim the manifest in the load ledger by (key, generation): one already there is skipped
    (a redelivery, a replay by the same generation); a replay by a newer generation loads;
 2. per dimension file: COPY into a staging table (session-private);
-3. write, in the lock order (``merge_sql.WRITE_ORDER``, rows sorted by key within a table):
-   dim_date rows for every date the facts reference, each dimension (its staged rows and the
-   inferred members the facts need, in one pass; then, unless history is off, the versions
-   it received and the history of the keys whose versions changed), then the facts (COPYed
-   straight in, sorted by key and version; staged and merged if a version is there already);
+3. write, in the lock order (``merge_sql.plan.WRITE_ORDER``, rows sorted by key within a
+   table): dim_date rows for every date the facts reference, each dimension (its staged rows
+   and the inferred members the facts need, in one pass; then, unless history is off, the
+   versions it received and the history of the keys whose versions changed), then the facts
+   (COPYed straight in, sorted by key and version; staged and merged if a version is there
+   already);
 4. record what was loaded in the ledger row, and commit.
 
 Every load takes its row locks in that one order, so concurrent loads (several Lambda
@@ -46,9 +47,14 @@ from psycopg import sql
 
 from contracts.batches import Manifest, ManifestError, ObjectMissing, ObjectStore
 from contracts.events import warning
-from contracts.star_schema import PUBLISHED, schema_of
-from warehouse_loader import merge_sql, rejected
+from contracts.star_schema import PUBLISHED, dimension_references, schema_of
+from warehouse_loader import rejected
 from warehouse_loader.errors import BadBatch
+from warehouse_loader.merge_sql.dimension import ensure_dates, merge_dimension_counted
+from warehouse_loader.merge_sql.fact import copy_into_facts, merge_facts_counted
+from warehouse_loader.merge_sql.history import rebuild_history, record_versions
+from warehouse_loader.merge_sql.plan import WRITE_ORDER, TablePlan, table_plan
+from warehouse_loader.merge_sql.stage import copy_into_stage, create_stage
 
 # What a COPY refuses for a row's data: SQLSTATE class 22 (data exception: a value too long,
 # a NUL or invalid byte, a number out of range, a malformed value) and the two row-level
@@ -225,11 +231,11 @@ def referenced(
     dates: set[Any] = set()
     keys: dict[str, set[int]] = {}
     for table, data in tables.items():
-        p = merge_sql.table_plan(table)
+        p = table_plan(table)
         if not p.is_fact or data.num_rows == 0:
             continue
         dates.update(_distinct(data, p.date_columns))
-        for column, dim in merge_sql.references(p).items():
+        for column, dim in dimension_references(p.spec).items():
             keys.setdefault(dim, set()).update(_distinct(data, [column]))
     return sorted(dates), {dim: sorted(ks) for dim, ks in keys.items() if ks}
 
@@ -306,19 +312,19 @@ def copy_rows(
 
 
 def _stage(
-    conn: psycopg.Connection, p: merge_sql.TablePlan, data: pa.Table, *, isolate: bool
+    conn: psycopg.Connection, p: TablePlan, data: pa.Table, *, isolate: bool
 ) -> list[tuple[int, psycopg.Error]]:
-    conn.execute(merge_sql.create_stage(p))
+    conn.execute(create_stage(p))
     return copy_rows(
         conn,
-        merge_sql.copy_into_stage(p),
+        copy_into_stage(p),
         data.select(list(p.columns)),
         isolate=isolate,
         what=p.table,
     )
 
 
-def _fact_order(p: merge_sql.TablePlan, data: pa.Table) -> pa.Array:
+def _fact_order(p: TablePlan, data: pa.Table) -> pa.Array:
     """The indices that sort a fact file's rows by (key, version): the lock order."""
     return pc.sort_indices(
         data, sort_keys=[(p.spec.key, "ascending"), ("cdc_version", "ascending")]
@@ -326,9 +332,9 @@ def _fact_order(p: merge_sql.TablePlan, data: pa.Table) -> pa.Array:
 
 
 def fact_copy_rows(
-    p: merge_sql.TablePlan, data: pa.Table, generation: int, order: pa.Array | None = None
+    p: TablePlan, data: pa.Table, generation: int, order: pa.Array | None = None
 ) -> pa.Table:
-    """A fact file's rows as ``merge_sql.copy_into_facts`` takes them: sorted by (key,
+    """A fact file's rows as ``merge_sql.fact.copy_into_facts`` takes them: sorted by (key,
     version), the lock order (``order``, from ``_fact_order``), with the manifest's
     generation."""
     order = _fact_order(p, data) if order is None else order
@@ -339,7 +345,7 @@ def fact_copy_rows(
 
 def _insert_facts(
     conn: psycopg.Connection,
-    p: merge_sql.TablePlan,
+    p: TablePlan,
     data: pa.Table,
     generation: int,
     *,
@@ -353,19 +359,19 @@ def _insert_facts(
     order = _fact_order(p, data)
     rows = fact_copy_rows(p, data, generation, order)
     try:  # copy_rows's savepoints: a refusal undoes the attempt only
-        refused = copy_rows(conn, merge_sql.copy_into_facts(p), rows, isolate=isolate, what=p.table)
+        refused = copy_rows(conn, copy_into_facts(p), rows, isolate=isolate, what=p.table)
         loaded = rows.num_rows - len(refused)
         return loaded, loaded, [(order[i].as_py(), exc) for i, exc in refused]
     except psycopg.errors.UniqueViolation:
         refused = _stage(conn, p, data, isolate=isolate)
-        statement = merge_sql.merge_counted(p)
+        statement = merge_facts_counted(p)
         inserted, written, _, _ = conn.execute(statement, {"generation": generation}).fetchone()
         return inserted, written, refused
 
 
 def record_history(
     conn: psycopg.Connection,
-    p: merge_sql.TablePlan,
+    p: TablePlan,
     generation: int,
     members: list[int],
     *,
@@ -374,13 +380,13 @@ def record_history(
     """After the dimension's merge (whose row locks serialize this per key): the versions
     received and the inferred ``members`` the merge made, then the history of each key whose
     versions changed; returns how many keys."""
-    statement = merge_sql.record_versions(p, staged=staged, inferred=bool(members))
+    statement = record_versions(p, staged=staged, inferred=bool(members))
     params: dict[str, Any] = {"generation": generation}
     if members:
         params["inferred"] = members
     rebuilt, appended = conn.execute(statement, params).fetchone()
     if rebuilt:
-        conn.execute(merge_sql.rebuild_history(p), {"keys": rebuilt})
+        conn.execute(rebuild_history(p), {"keys": rebuilt})
     return len(rebuilt) + appended
 
 
@@ -463,26 +469,26 @@ def load_tables(
             result.staged[table] -= len(rows)
 
         for table, data in tables.items():  # 2
-            p = merge_sql.table_plan(table)
+            p = table_plan(table)
             result.staged[p.table] = data.num_rows
             if not p.is_fact:
                 set_aside(table, _stage(conn, p, data, isolate=isolate))
         dates, members = referenced(tables)
         params = {"generation": generation}
         if dates:  # 3, in the lock order
-            conn.execute(merge_sql.ensure_dates(), (dates,))
-        for table in merge_sql.WRITE_ORDER:
+            conn.execute(ensure_dates(), (dates,))
+        for table in WRITE_ORDER:
             staged, keys = table in tables, members.get(table)
             if not staged and not keys:
                 continue
-            p = merge_sql.table_plan(table)
+            p = table_plan(table)
             if p.is_fact:
                 inserted, written, rows = _insert_facts(
                     conn, p, tables[table], generation, isolate=isolate
                 )
                 set_aside(table, rows)
             else:
-                statement = merge_sql.merge_counted(p, staged=staged, inferred=bool(keys))
+                statement = merge_dimension_counted(p, staged=staged, inferred=bool(keys))
                 dim_params = {**params, "inferred": keys} if keys else params
                 inserted, written, made, made_keys = conn.execute(statement, dim_params).fetchone()
                 if made:

@@ -33,7 +33,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from contracts.star_schema import HISTORIES, KEYS, STAR_SCHEMA, date_columns
-from warehouse_loader import merge_sql
+from warehouse_loader.merge_sql.history import rebuild_history, versions_table
+from warehouse_loader.merge_sql.plan import table_plan
 
 # Each warehouse table's business columns, as a query over the ToteSys snapshot.
 _STAMPS = sql.SQL(
@@ -391,23 +392,23 @@ def history_differences(warehouse: psycopg.Connection) -> list[TableDiff]:
 
 def _history_not_from_versions(warehouse: psycopg.Connection, dimension: str) -> list[int]:
     """The keys whose stored history differs, row for row, from the one its versions give
-    (``merge_sql.rebuild_history`` for every key, into a temporary table, rolled back): the
-    checks above see the intervals' shape and the open row; this one sees a wrong row in the
-    middle, whichever way the loads wrote it."""
-    plan = merge_sql.table_plan(dimension)
+    (``merge_sql.history.rebuild_history`` for every key, into a temporary table, rolled
+    back): the checks above see the intervals' shape and the open row; this one sees a wrong
+    row in the middle, whichever way the loads wrote it."""
+    p = table_plan(dimension)
     history = sql.Identifier(HISTORIES[dimension].name)
     rebuilt = sql.Identifier("rebuilt_history")
-    key = sql.Identifier(plan.spec.key)
+    key = sql.Identifier(p.spec.key)
     with warehouse.transaction(force_rollback=True):
         warehouse.execute(
             sql.SQL("CREATE TEMPORARY TABLE {} (LIKE {}) ON COMMIT DROP").format(rebuilt, history)
         )
         keys = warehouse.execute(
             sql.SQL("SELECT coalesce(array_agg(DISTINCT {}), '{{}}') FROM {}").format(
-                key, sql.Identifier(merge_sql.versions_table(plan))
+                key, sql.Identifier(versions_table(p))
             )
         ).fetchone()[0]
-        warehouse.execute(merge_sql.rebuild_history(plan, into="rebuilt_history"), {"keys": keys})
+        warehouse.execute(rebuild_history(p, into="rebuilt_history"), {"keys": keys})
         return [
             k
             for (k,) in warehouse.execute(

@@ -24,7 +24,7 @@ the captured versions' form (``lsn << 32``):
   the loader's own bugs, not lost changes);
 - a dimension history that differs (``reconcile.history_differences``: written while the
   loader ran with ``TOTESYS_CDC_HISTORY=off``, or edited by hand) is made again from the
-  versions the loader kept and the current row (``merge_sql.seed_versions``,
+  versions the loader kept and the current row (``merge_sql.history.seed_versions``,
   ``rebuild_history``), in one transaction after the rows above (which update their
   histories on the way in, as every load does). With ``TOTESYS_CDC_HISTORY=off`` a repair
   follows the setting as loads do: it writes no version or history row, and reports a
@@ -53,8 +53,10 @@ from psycopg import sql
 from contracts.change_records import format_lsn, parse_lsn
 from contracts.generation import GENERATION
 from contracts.star_schema import HISTORIES, KEYS, STAR_SCHEMA, Kind, schema_of
-from warehouse_loader import merge_sql, reconcile
+from warehouse_loader import reconcile
 from warehouse_loader.load import load_tables
+from warehouse_loader.merge_sql.history import rebuild_history, seed_versions
+from warehouse_loader.merge_sql.plan import table_plan
 
 # The kinds of difference a source row fixes, and those where the source has no row.
 _FROM_SOURCE = {
@@ -202,7 +204,7 @@ def fix_row(
 def rebuild_histories(warehouse: psycopg.Connection, dimension: str, keys: list[Any]) -> None:
     """Make the history of ``keys`` again: the current row joins the versions kept (if they
     lack it), then the history is remade from them, under the current rows' locks as a load
-    takes them (``merge_sql.seed_versions``)."""
-    p = merge_sql.table_plan(dimension)
-    touched = warehouse.execute(merge_sql.seed_versions(p), {"keys": keys}).fetchone()[0]
-    warehouse.execute(merge_sql.rebuild_history(p), {"keys": touched})
+    takes them (``merge_sql.history.seed_versions``)."""
+    p = table_plan(dimension)
+    touched = warehouse.execute(seed_versions(p), {"keys": keys}).fetchone()[0]
+    warehouse.execute(rebuild_history(p), {"keys": touched})

@@ -16,7 +16,9 @@ from contracts.star_schema import (
     schema_of,
     spec,
 )
-from warehouse_loader import merge_sql
+from warehouse_loader.merge_sql.dimension import merge_dimension
+from warehouse_loader.merge_sql.plan import table_plan
+from warehouse_loader.merge_sql.stage import copy_into_stage, create_stage
 
 
 def sql_text(composed) -> str:
@@ -33,14 +35,14 @@ def test_a_column_added_to_a_copy_of_a_dimension_spec_reaches_the_arrow_schema_a
     assert schema.field("file_size").type == pa.int32() and schema.field("file_size").nullable
     assert "file_size" not in schema_of("dim_design").names, "the real spec is untouched"
 
-    plan = merge_sql.table_plan(wider)
-    merge = sql_text(merge_sql.merge(plan))
+    plan = table_plan(wider)
+    merge = sql_text(merge_dimension(plan))
     assert '"file_name", "file_size", "cdc_version"' in merge
     assert '"file_size" = CASE WHEN EXCLUDED.cdc_is_deleted THEN "dim_design"."file_size"' in merge
-    assert '"file_size"' in sql_text(merge_sql.copy_into_stage(plan))
+    assert '"file_size"' in sql_text(copy_into_stage(plan))
     # the staging table is the table's own shape and constraints (its migration adds the column)
     assert 'LIKE "dim_design" INCLUDING DEFAULTS INCLUDING CONSTRAINTS' in sql_text(
-        merge_sql.create_stage(plan)
+        create_stage(plan)
     )
 
 
@@ -61,6 +63,12 @@ def test_references_and_the_fact_to_source_map_come_from_the_specs():
         "currency_id": "dim_currency",
         "design_id": "dim_design",
         "agreed_delivery_location_id": "dim_location",
+    }
+    assert dimension_references(spec("fact_payment")) == {
+        "transaction_id": "dim_transaction",
+        "counterparty_id": "dim_counterparty",
+        "currency_id": "dim_currency",
+        "payment_type_id": "dim_payment_type",
     }
     assert FACT_SOURCES == {
         "fact_sales_order": "sales_order",

@@ -24,8 +24,9 @@ from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
 from tests.warehouse_loader import test_load
 from tests.warehouse_loader.test_load import CURRENCY, manifest
-from warehouse_loader import merge_sql
 from warehouse_loader.load import load_manifest, load_tables
+from warehouse_loader.merge_sql.history import history_table, versions_table
+from warehouse_loader.merge_sql.plan import table_plan
 from warehouse_loader.reconcile import history_differences
 from warehouse_loader.repair import rebuild_histories
 
@@ -387,8 +388,8 @@ def _histories(conn: psycopg.Connection) -> dict[str, list[tuple]]:
 def _empty(conn: psycopg.Connection) -> None:
     tables = ["dim_design", "dim_staff", "cdc_load_ledger"]
     for d in ("dim_design", "dim_staff"):
-        p = merge_sql.table_plan(d)
-        tables += [merge_sql.versions_table(p), merge_sql.history_table(p)]
+        p = table_plan(d)
+        tables += [versions_table(p), history_table(p)]
     conn.execute(  # CASCADE: the facts (none here)
         sql.SQL("TRUNCATE {} CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
     )

@@ -18,9 +18,10 @@ from stream_processor.join_state import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
-from warehouse_loader import merge_sql, migrations
+from warehouse_loader import migrations
 from warehouse_loader.errors import BadBatch
 from warehouse_loader.load import fact_copy_rows, load_manifest
+from warehouse_loader.merge_sql.plan import table_plan
 
 pytestmark = pytest.mark.stack
 CURRENCY = {
@@ -354,7 +355,7 @@ def test_a_newer_generation_never_brings_back_an_older_version(warehouse, store,
 
 
 def test_fact_rows_are_copied_in_the_lock_order_with_the_manifest_generation():
-    p = merge_sql.table_plan("fact_payment")
+    p = table_plan("fact_payment")
     rows = [
         {c: None for c in schema_of("fact_payment").names}
         | {"payment_id": key, "cdc_version": Decimal(version)}

@@ -19,9 +19,11 @@ from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
-from warehouse_loader import merge_sql, migrations, reconcile, repair
+from warehouse_loader import migrations, reconcile, repair
 from warehouse_loader.cli import main
 from warehouse_loader.load import load_manifest, load_tables
+from warehouse_loader.merge_sql.history import history_table, versions_table
+from warehouse_loader.merge_sql.plan import table_plan
 
 pytestmark = pytest.mark.stack
 
@@ -166,8 +168,8 @@ def _kept(warehouse: str) -> dict[str, int]:
     tables = [
         name
         for d in HISTORIES
-        for p in (merge_sql.table_plan(d),)
-        for name in (merge_sql.versions_table(p), merge_sql.history_table(p))
+        for p in (table_plan(d),)
+        for name in (versions_table(p), history_table(p))
     ]
     with psycopg.connect(warehouse) as conn:
         return {
