@@ -15,8 +15,9 @@ from contracts.star_schema import schema_of
 from stream_processor.config import ProcessorConfig
 from stream_processor.edge_errors import EdgeUnavailable
 from stream_processor.join_batch import Plan
-from stream_processor.join_state import MemoryJoinState, decode_image
-from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
+from stream_processor.join_state.codec import decode_image
+from stream_processor.join_state.dynamodb import DynamoJoinState, ensure_table
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import MetricsUnavailable, ShardProcessor, StopShard
 from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record

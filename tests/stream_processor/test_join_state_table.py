@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from stream_processor.join_state_dynamodb import ensure_table
+from stream_processor.join_state.dynamodb import ensure_table
 from tests.fixtures import unique_name
 
 pytestmark = pytest.mark.stack
