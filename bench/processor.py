@@ -43,7 +43,7 @@ from contracts.change_records import SOURCE_TABLES
 from contracts.star_schema import schema_of
 from local_stack.config import StackConfig
 from stream_processor.config import ProcessorConfig
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

@@ -23,7 +23,7 @@ from contracts.events import log, warning
 from stream_processor import config as processor_config
 from stream_processor import daemon, dead_letters, lease_table, shard_health, startup
 from stream_processor import replay as replay_mod
-from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
+from stream_processor.join_state.dynamodb import DynamoJoinState, ensure_table
 
 EXIT_STALLED = 3  # ``status --check``: a shard is stalled (1: the state could not be read)
 

@@ -25,7 +25,7 @@ from contracts.batches import (
 )
 from contracts.events import log
 from stream_processor.batch import Batch, encode_files, put_files, write_manifest
-from stream_processor.join_batch import BulkJoinState
+from stream_processor.join_state.interface import BatchWrites, JoinState, RowKey
 from stream_processor.shard import Failure, process
 
 
@@ -67,7 +67,7 @@ def redrive_shard_id(keys: list[str]) -> str:
 
 def redrive(
     store: ObjectStore,
-    state: BulkJoinState,
+    state: JoinState,
     chosen: list[tuple[str, DeadLetter]],
     *,
     dry_run: bool = False,
@@ -123,14 +123,14 @@ def redrive(
 class _ReadOnly:
     """A join state whose writes are dropped (a dry run reads, never writes)."""
 
-    def __init__(self, state: BulkJoinState) -> None:
+    def __init__(self, state: JoinState) -> None:
         self.state = state
 
-    def write_many(self, plan: object) -> None:
+    def write_many(self, writes: BatchWrites) -> None:
         return None
 
-    def get_many(self, keys: set) -> dict:
+    def get_many(self, keys: set[RowKey]) -> dict[RowKey, tuple[int, str]]:
         return self.state.get_many(keys)
 
-    def members_many(self, parents: set) -> dict:
+    def members_many(self, parents: set[RowKey]) -> dict[RowKey, set[int]]:
         return self.state.members_many(parents)

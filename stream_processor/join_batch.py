@@ -1,4 +1,4 @@
-"""Join state for a whole batch of changes in three round trips instead of three per change.
+"""The join state for a whole batch of changes in three round trips instead of three per change.
 
 ``transform`` needs the join state change by change: its own side written, then the other
 read. Against DynamoDB that is a network round trip per call, and joined-dimension changes
@@ -13,48 +13,33 @@ protocol is kept for a batch (one ``process_records`` call) as a whole:
 3. ``transform`` runs change by change against that snapshot (``BatchView``), the writes it
    returns applied to the snapshot too.
 
-Why this stays correct: the argument of ``join_state`` is "each worker writes its side before it
-reads the other"; here every write of a batch happens before every read of that batch, so
-whichever of two racing batches writes second reads what the first wrote. Reading a parent
-version newer than the one current at a change's position only produces rows the warehouse
-orders by (version, joined version) anyway; the newest combination always wins.
+Why this stays correct: the argument of ``join_state.interface`` is "each worker writes its
+side before it reads the other"; here every write of a batch happens before every read of that
+batch, so whichever of two racing batches writes second reads what the first wrote. Reading a
+parent version newer than the one current at a change's position only produces rows the
+warehouse orders by (version, joined version) anyway; the newest combination always wins.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from stream_processor.decode import Change
-from stream_processor.join_state import Image, MemoryJoinState, RowKey
-from stream_processor.transform import (
-    JOINED_SOURCES,
-    JOINS,
-    AddMember,
-    Put,
-    Write,
-    join_writes,
-)
+from stream_processor.join_state.interface import BatchWrites, JoinState, RowKey
+from stream_processor.join_state.memory import MemoryJoinState
+from stream_processor.transform import JOINED_SOURCES, JOINS, Put, join_writes
 
 # The source tables some joined dimension's rows reference (department, address).
 PARENTS = frozenset(j.parent for j in JOINS)
 
 
 @dataclass
-class Plan:
-    """What a batch of changes will write to and read from the join state."""
+class Plan(BatchWrites):
+    """What a batch of changes will write to (``BatchWrites``) and read from the join state."""
 
-    puts: dict[RowKey, tuple[int, Image | None]] = field(default_factory=dict)  # newest only
-    members: dict[RowKey, set[int]] = field(default_factory=dict)  # parent → children to add
     row_reads: set[RowKey] = field(default_factory=set)
     member_reads: set[RowKey] = field(default_factory=set)
-
-    def writes(self) -> list[Write]:
-        """The plan's writes as the transform's own write values."""
-        return [Put(t, k, v, image) for (t, k), (v, image) in self.puts.items()] + [
-            AddMember(t, k, child) for (t, k), kids in self.members.items() for child in kids
-        ]
 
 
 def plan_batch(changes: Sequence[Change]) -> Plan:
@@ -77,34 +62,23 @@ def plan_batch(changes: Sequence[Change]) -> Plan:
     return out
 
 
-class BulkJoinState(Protocol):
-    """A shared join state that can do a batch's writes and reads in bulk."""
-
-    def write_many(self, plan: Plan) -> None: ...
-
-    def get_many(self, keys: set[RowKey]) -> dict[RowKey, tuple[int, str]]:
-        """(version, encoded image) of each key found."""
-
-    def members_many(self, parents: set[RowKey]) -> dict[RowKey, set[int]]: ...
-
-
 class BatchView(MemoryJoinState):
     """The snapshot one batch's changes are transformed against (a ``transform.JoinView``)."""
 
 
-def prepare(store: BulkJoinState, changes: Sequence[Change]) -> BatchView:
+def prepare(store: JoinState, changes: Sequence[Change]) -> BatchView:
     """Steps 1 and 2 above; returns the view for step 3."""
     p = plan_batch(changes)
     write(store, p)
     return read(store, p)
 
 
-def write(store: BulkJoinState, p: Plan) -> None:
+def write(store: JoinState, p: Plan) -> None:
     if p.puts or p.members:
         store.write_many(p)
 
 
-def read(store: BulkJoinState, p: Plan) -> BatchView:
+def read(store: JoinState, p: Plan) -> BatchView:
     view = BatchView()
     if not (p.row_reads or p.member_reads):
         return view

@@ -31,8 +31,8 @@ from contracts.events import error, log, warning
 from contracts.retry import Backoff
 from stream_processor import config as processor_config
 from stream_processor.edge_errors import ClassedStore
-from stream_processor.join_batch import BulkJoinState
-from stream_processor.join_state_dynamodb import DynamoJoinState
+from stream_processor.join_state.dynamodb import DynamoJoinState
+from stream_processor.join_state.interface import JoinState
 from stream_processor.shard import (
     Breaker,
     CommitResult,
@@ -299,7 +299,7 @@ def crashed(kind: type[BaseException], value: BaseException, tb: TracebackType |
 
 def components(
     cfg: processor_config.ProcessorConfig,
-) -> tuple[BulkJoinState, ObjectStore, Publish | None]:
+) -> tuple[JoinState, ObjectStore, Publish | None]:
     """The join state, object store and metrics publisher the record processors use in AWS
     and on the local stack."""
     state = DynamoJoinState(boto3.client("dynamodb"), cfg.state_table)
@@ -310,7 +310,7 @@ def components(
 
 def serve(
     cfg: processor_config.ProcessorConfig,
-    state: BulkJoinState,
+    state: JoinState,
     store: ObjectStore,
     publish: Publish | None,
 ) -> None:

@@ -21,7 +21,8 @@ from stream_processor.config import ProcessorConfig
 from stream_processor.decode import Change, Control, DecodeError, decode
 from stream_processor.drift import SEEN, DriftRegistry
 from stream_processor.edge_errors import EdgeRefused, EdgeUnavailable
-from stream_processor.join_batch import BulkJoinState, prepare
+from stream_processor.join_batch import prepare
+from stream_processor.join_state.interface import JoinState
 from stream_processor.transform import OutRow, transform
 
 Checkpoint = Callable[[str | None], bool]  # sequence number (None: SHARD_END) → taken?
@@ -42,16 +43,14 @@ class Failure:
 Outcome = tuple[OutRow, ...] | Control | Failure
 
 
-def process(
-    state: BulkJoinState, records: Sequence[bytes], *, strict: bool = False
-) -> list[Outcome]:
+def process(state: JoinState, records: Sequence[bytes], *, strict: bool = False) -> list[Outcome]:
     """Each record's rows (or control notice, or failure), in order (``process_drifting``
     without the drift)."""
     return [outcome for outcome, _ in process_drifting(state, records, strict=strict)]
 
 
 def process_drifting(
-    state: BulkJoinState, records: Sequence[bytes], *, strict: bool = False
+    state: JoinState, records: Sequence[bytes], *, strict: bool = False
 ) -> list[tuple[Outcome, tuple[Drift, ...]]]:
     """Each record's rows (or control notice, or failure) and how it differs from Contract A
     (``decode``; ``strict``: the policy that refuses every record that does), in order:
@@ -166,7 +165,7 @@ class ShardProcessor:
     def __init__(
         self,
         shard_id: str,
-        state: BulkJoinState,
+        state: JoinState,
         store: ObjectStore,
         config: ProcessorConfig,
         publish: Publish | None = None,

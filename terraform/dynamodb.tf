@@ -1,4 +1,4 @@
-# The processor's join state (stream_processor/join_state_dynamodb.py: one item per source row
+# The processor's join state (stream_processor/join_state/dynamodb.py: one item per source row
 # of a joined dimension, key "pk"). The KCL makes its own lease, coordinator and worker-metrics
 # tables, named after the application; the processor's IAM allows exactly those.
 resource "aws_dynamodb_table" "join_state" {

@@ -102,7 +102,7 @@ data "aws_iam_policy_document" "processor_task" {
     resources = concat(local.kcl_table_arns, [for arn in local.kcl_table_arns : "${arn}/index/*"])
   }
   statement {
-    # the join state (UpdateItem, BatchGetItem: join_state_dynamodb.py) and the leases'
+    # the join state (UpdateItem, BatchGetItem: join_state/dynamodb.py) and the leases'
     # "owner since" records `stream-processor run` writes (PutItem: startup.py)
     sid       = "JoinState"
     actions   = ["dynamodb:DescribeTable", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"]

@@ -15,7 +15,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from stream_processor import config, kcl_app
-from stream_processor.join_state_dynamodb import DynamoJoinState
+from stream_processor.join_state.dynamodb import DynamoJoinState
 
 FLAG = Path(os.environ["TOTESYS_CDC_TEST_THROTTLE_FILE"])
 

@@ -1,5 +1,4 @@
-"""Micro-batches, manifests, dead letters and the commit protocol (in-memory object store),
-and the join-state contract run against both stores (memory and DynamoDB)."""
+"""Micro-batches, manifests, dead letters and the commit protocol (in-memory object store)."""
 
 from __future__ import annotations
 
@@ -14,13 +13,11 @@ from contracts.batches import Manifest, MemoryStore
 from contracts.star_schema import schema_of
 from stream_processor.config import ProcessorConfig
 from stream_processor.edge_errors import EdgeUnavailable
-from stream_processor.join_batch import Plan
-from stream_processor.join_state import MemoryJoinState, decode_image
-from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import MetricsUnavailable, ShardProcessor, StopShard
 from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE, STAFF
+from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE
 
 CONFIG = ProcessorConfig(bucket="b", state_table="s", max_batch_rows=1000, max_batch_age_s=3600)
 
@@ -109,39 +106,6 @@ def test_batches_are_due_by_rows_or_age_and_a_lost_lease_drops_the_buffer():
     assert aged.batch.empty and aged.commit(lambda _seq: True) is None
 
 
-# the DynamoDB store reaches the stack through getfixturevalue, which collection cannot see
-@pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.stack)])
-def state(request):
-    if request.param == "memory":
-        return MemoryJoinState()
-    ddb = request.getfixturevalue("aws_client")("dynamodb")
-    name = unique_name("join-state")
-    ensure_table(ddb, name)
-    return DynamoJoinState(ddb, name)
-
-
-def version_of_row(state, table: str, key: int) -> tuple[int, dict | None] | None:
-    found = state.get_many({(table, key)}).get((table, key))
-    return None if found is None else (found[0], decode_image(table, found[1]))
-
-
-def test_join_state_only_moves_forward_and_keeps_tombstones(state):
-    state.write_many(Plan(puts={("staff", 10): (5, STAFF)}))
-    state.write_many(Plan(puts={("staff", 10): (3, {**STAFF, "first_name": "Old"})}))
-    assert version_of_row(state, "staff", 10) == (5, STAFF)
-    state.write_many(Plan(puts={("staff", 10): (9, None)}))
-    assert version_of_row(state, "staff", 10) == (9, None)
-    assert version_of_row(state, "staff", 99) is None
-
-
-def test_join_state_remembers_every_child_of_a_parent(state):
-    state.write_many(Plan(members={("department", 1): {10, 11}}))
-    state.write_many(Plan(members={("department", 1): {10}}))
-    assert state.members_many({("department", 1), ("department", 2)}) == {
-        ("department", 1): {10, 11}
-    }
-
-
 def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client):
     from stream_processor.kcl_app import cloudwatch_publisher
 
@@ -185,69 +149,6 @@ def test_each_flush_reports_its_figures_and_cloudwatch_receives_them(aws_client)
         m for m in metrics if [d["Name"] for d in m["Dimensions"]] == ["Application"]
     ]
     assert len(per_application) == 7 and len(metrics) == 14
-
-
-def test_bulk_writes_and_reads_span_many_calls_and_never_move_a_row_back(state):
-    state.write_many(Plan(puts={("staff", 7): (50, STAFF)}))  # newer than the batch's: stays
-    plan = Plan(
-        puts={
-            ("staff", 7): (40, {**STAFF, "first_name": "Old"}),
-            ("staff", 8): (41, None),
-            **{("address", k): (60 + k, {**ADDRESS, "address_id": k}) for k in range(150)},
-        },
-        members={("department", 1): {7, 8}, ("address", 3): {20}},
-    )
-    state.write_many(plan)
-    keys = {("staff", 7), ("staff", 8), ("staff", 9)} | {("address", k) for k in range(150)}
-    found = state.get_many(keys)  # more than one BatchGetItem's 100 keys
-    assert len(found) == 152 and ("staff", 9) not in found
-    assert found[("staff", 7)][0] == 50 and found[("staff", 8)][0] == 41
-    assert state.members_many({("department", 1), ("address", 3), ("address", 4)}) == {
-        ("department", 1): {7, 8},
-        ("address", 3): {20},
-    }
-
-
-class CountingDynamoDB:
-    """The real (moto) client, wrapped to note each membership ADD sent and to fail the ADDs
-    of one parent on demand."""
-
-    def __init__(self, client, failing: str | None = None) -> None:
-        self.client, self.failing, self.adds = client, failing, []
-
-    def __getattr__(self, name: str):
-        return getattr(self.client, name)
-
-    def update_item(self, **kwargs):
-        pk = kwargs["Key"]["pk"]["S"]
-        if pk.startswith("members#"):
-            if pk == self.failing:
-                raise EdgeUnavailable("join state unavailable: injected")
-            self.adds.append((pk, tuple(kwargs["ExpressionAttributeValues"][":c"]["NS"])))
-        return self.client.update_item(**kwargs)
-
-
-def test_a_membership_written_once_is_not_sent_again_and_a_failed_one_is(aws_client):
-    name = unique_name("join-state")
-    ddb = aws_client("dynamodb")
-    ensure_table(ddb, name)
-    client = CountingDynamoDB(ddb, failing="members#address#3")
-    state = DynamoJoinState(client, name)
-    with pytest.raises(EdgeUnavailable):
-        state.write_many(Plan(members={("department", 1): {7}, ("address", 3): {20}}))
-    client.failing = None
-    state.write_many(Plan(members={("department", 1): {7, 8}, ("address", 3): {20}}))
-    state.write_many(Plan(members={("department", 1): {7, 8}, ("address", 3): {20}}))
-    assert sorted(client.adds) == [
-        ("members#address#3", ("20",)),  # failed the first time: sent again
-        ("members#department#1", ("7",)),
-        ("members#department#1", ("8",)),  # 7 was known: only 8; the third batch sends none
-    ]
-    fresh = DynamoJoinState(ddb, name)  # another worker: what it reads is the table's
-    assert fresh.members_many({("department", 1), ("address", 3)}) == {
-        ("department", 1): {7, 8},
-        ("address", 3): {20},
-    }
 
 
 class RecordingStore(MemoryStore):

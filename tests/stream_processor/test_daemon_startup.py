@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stream_processor.join_state_dynamodb import ensure_table
+from stream_processor.join_state.dynamodb import ensure_table
 from stream_processor.lease_table import Lease
 from stream_processor.startup import Watch, owners_since, record_owner
 from tests.fixtures import unique_name

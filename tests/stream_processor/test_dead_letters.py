@@ -23,7 +23,7 @@ from local_stack.config import WAREHOUSE
 from stream_processor import dead_letters
 from stream_processor.cli import main as cli
 from stream_processor.config import ProcessorConfig
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from stream_processor.transform import transform
 from tests.fixtures import unique_name
@@ -122,7 +122,7 @@ def test_the_cli_lists_causes_and_redrives_from_s3(stack_cfg, aws_client, monkey
     )
     ddb = aws_client("dynamodb")
     state_table = unique_name("dl-state")
-    from stream_processor.join_state_dynamodb import ensure_table
+    from stream_processor.join_state.dynamodb import ensure_table
 
     ensure_table(ddb, state_table)
     dead_lettered(S3Store(s3, bucket), monkeypatch, record("design", DESIGN, commit=0x10), b"junk")

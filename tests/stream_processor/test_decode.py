@@ -16,7 +16,7 @@ from contracts.star_schema import spec
 from stream_processor import decode as decode_module
 from stream_processor.batch import to_arrow
 from stream_processor.decode import Change, Control, DecodeError, decode, parse_timestamp
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.transform import OutRow, transform
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF

@@ -12,7 +12,7 @@ from contracts.batches import MemoryStore
 from local_stack.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
 from stream_processor.decode import Change, Control, DecodeError, decode
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from stream_processor.transform import transform
 from warehouse_loader import migrations

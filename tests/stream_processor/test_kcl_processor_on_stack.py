@@ -21,7 +21,7 @@ from contracts.star_schema import schema_of
 from local_stack.config import app_env
 from local_stack.processes import wait_until
 from stream_processor import config, daemon
-from stream_processor.join_state_dynamodb import ensure_table
+from stream_processor.join_state.dynamodb import ensure_table
 from tests.fixtures import unique_name
 from tests.processor_log import checked_events
 from tests.stream_processor.fixtures import record

@@ -27,9 +27,9 @@ from contracts.star_schema import Kind, spec
 from stream_processor.batch import Batch, encode_files
 from stream_processor.config import ProcessorConfig
 from stream_processor.edge_errors import ClassedStore, EdgeRefused, EdgeUnavailable
-from stream_processor.join_batch import Plan
-from stream_processor.join_state import MemoryJoinState
-from stream_processor.join_state_dynamodb import DynamoJoinState
+from stream_processor.join_state.dynamodb import DynamoJoinState
+from stream_processor.join_state.interface import BatchWrites
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.kcl_app import EXIT_SHARD_STOPPED, StarSchemaProcessor
 from stream_processor.shard import Breaker, ShardProcessor
 from stream_processor.transform import OutRow
@@ -58,11 +58,11 @@ class FaultyState(MemoryJoinState):
         if self.calls == self.fail_at:
             raise self.fault
 
-    def write_many(self, plan: Plan) -> None:
+    def write_many(self, writes: BatchWrites) -> None:
         self._call()
-        if ("staff", self.refused_staff) in plan.puts:
+        if ("staff", self.refused_staff) in writes.puts:
             raise EdgeRefused("join state refused the request: ValidationException: Item size")
-        super().write_many(plan)
+        super().write_many(writes)
 
     def get_many(self, keys: set) -> dict:
         self._call()

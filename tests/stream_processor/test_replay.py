@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stream_processor import lease_table, replay
-from stream_processor.join_state_dynamodb import ensure_table
+from stream_processor.join_state.dynamodb import ensure_table
 from tests.fixtures import unique_name
 
 pytestmark = pytest.mark.stack

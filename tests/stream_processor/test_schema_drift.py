@@ -39,7 +39,7 @@ from contracts.schema_drift import COLUMN_ADDED, COLUMN_GONE, COLUMN_TYPE_CHANGE
 from stream_processor.config import ConfigError, ProcessorConfig, load
 from stream_processor.decode import Change, Control, decode
 from stream_processor.drift import DriftRegistry
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE

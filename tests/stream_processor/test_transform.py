@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_processor.decode import decode
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.transform import AddMember, OutRow, Put, currency_name, transform
 from tests.stream_processor.fixtures import record
 

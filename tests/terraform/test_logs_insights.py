@@ -198,7 +198,7 @@ def test_the_processor_task_may_make_every_call_it_makes_on_the_state_table():
     records of ``stream-processor run`` (an AccessDenied there would fail every batch)."""
     sp = ROOT / "stream_processor"
     calls = (
-        _client_calls(sp / "join_state_dynamodb.py", "DynamoJoinState")
+        _client_calls(sp / "join_state" / "dynamodb.py", "DynamoJoinState")
         | _client_calls(sp / "batch_get.py", "batch_get")  # the join state's reads go through it
         | {"dynamodb:DescribeTable"}  # ensure_table: terraform has made it, only looked at
         | _client_calls(sp / "startup.py", "record_owner")

@@ -22,7 +22,7 @@ from local_stack import postgres
 from local_stack.config import WAREHOUSE
 from local_stack.processes import wait_until
 from stream_processor.config import ProcessorConfig
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.fixtures import unique_name
 from tests.stream_processor.fixtures import record

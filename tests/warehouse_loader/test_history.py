@@ -19,7 +19,7 @@ from psycopg import sql
 
 from contracts.batches import MemoryStore
 from contracts.star_schema import HISTORIES, schema_of
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
 from tests.warehouse_loader import test_load

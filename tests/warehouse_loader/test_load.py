@@ -14,7 +14,7 @@ from contracts.batches import MemoryStore
 from contracts.star_schema import schema_of
 from local_stack.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
 from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF

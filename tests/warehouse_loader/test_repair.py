@@ -16,7 +16,7 @@ from contracts.change_records import parse_lsn
 from contracts.star_schema import HISTORIES, schema_of
 from local_stack.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
 from warehouse_loader import migrations, reconcile, repair

@@ -13,7 +13,7 @@ from cdc.capture import records
 from cdc.capture.records import ColumnDef, TableDef, TransactionPosition
 from contracts.change_records import SOURCE_TABLES, version_of
 from stream_processor.decode import decode
-from stream_processor.join_state import MemoryJoinState
+from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.transform import transform
 
 PAYMENT = TableDef(

@@ -1,4 +1,4 @@
-"""Join state in DynamoDB, shared by every worker (see ``join_state`` for the contract).
+"""The join state in DynamoDB, shared by every worker (``interface`` has the contract).
 
 One table, key ``pk``: ``row#<table>#<key>`` items hold a row's newest version and image
 (a conditional write moves a row forward only), ``members#<table>#<key>`` items hold the
@@ -24,8 +24,8 @@ from botocore.exceptions import ClientError
 
 from stream_processor.batch_get import batch_get
 from stream_processor.edge_errors import EdgeRefused, classed
-from stream_processor.join_batch import Plan
-from stream_processor.join_state import RowKey, encode_image
+from stream_processor.join_state.codec import encode_image
+from stream_processor.join_state.interface import BatchWrites, RowKey
 from stream_processor.transform import Image
 
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit: names and values, UTF-8
@@ -33,6 +33,8 @@ KNOWN_MEMBERS_MAX = 200_000  # (parent table, parent key, child) triples remembe
 
 
 class DynamoJoinState:
+    """A ``JoinState`` (``interface``) in one table of DynamoDB."""
+
     def __init__(self, client: Any, table_name: str) -> None:  # noqa: ANN401 - a boto3 DynamoDB client
         self.client = client
         self.table_name = table_name
@@ -68,23 +70,23 @@ class DynamoJoinState:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    # --- bulk, for join_batch: one round trip per batch, not per change ---------------------
+    # --- bulk (interface.JoinState): one round trip per batch, not per change ------------
 
-    def write_many(self, plan: Plan) -> None:
+    def write_many(self, writes: BatchWrites) -> None:
         """Every put and member addition of a batch, one call per item, concurrently (each
         item is written once, so their order does not matter)."""
         with classed("join state"):
-            self._write_many(plan)
+            self._write_many(writes)
 
-    def _write_many(self, plan: Plan) -> None:
+    def _write_many(self, writes: BatchWrites) -> None:
         members = {
             parent: new
-            for parent, children in plan.members.items()
+            for parent, children in writes.members.items()
             if (new := {c for c in children if (*parent, c) not in self._known_members})
         }
         puts = [
             self._pool.submit(self._put, table, key, version, image)
-            for (table, key), (version, image) in plan.puts.items()
+            for (table, key), (version, image) in writes.puts.items()
         ]
         adds = [
             (parent, children, self._pool.submit(self._add_members, *parent, children))
