@@ -26,8 +26,8 @@ from tests.warehouse_loader import test_load
 from tests.warehouse_loader.test_load import CURRENCY, manifest
 from warehouse_loader import merge_sql
 from warehouse_loader.load import load_manifest, load_tables
-from warehouse_loader.reconcile import history_differences
-from warehouse_loader.repair import rebuild_histories
+from warehouse_tools.reconcile import history_differences
+from warehouse_tools.repair import rebuild_histories
 
 pytestmark = pytest.mark.stack
 T0 = datetime(2026, 3, 1, 9, 0)

@@ -53,8 +53,9 @@ from psycopg import sql
 from contracts.change_records import format_lsn, parse_lsn
 from contracts.generation import GENERATION
 from contracts.star_schema import HISTORIES, KEYS, STAR_SCHEMA, Kind, schema_of
-from warehouse_loader import merge_sql, reconcile
+from warehouse_loader import merge_sql
 from warehouse_loader.load import load_tables
+from warehouse_tools import reconcile
 
 # The kinds of difference a source row fixes, and those where the source has no row.
 _FROM_SOURCE = {
