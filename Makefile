@@ -14,7 +14,7 @@ DEMO_ARGS ?=
 LINT_VENV := .venv-lint
 LINT_INSTALLED := $(LINT_VENV)/.installed-stamp
 PACKAGE_VENV := .venv-package
-PY_SOURCES := cdc stream_processor warehouse_loader local_stack bench cost_model tools
+PY_SOURCES := cdc stream_processor warehouse_loader warehouse_tools local_stack bench cost_model tools
 IMAGE ?= totesys-cdc-processor:$(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: help prereqs install test test-fast demo bench bench-snapshot report-check stack-up stack-down stack-status lint format lock package image clean

@@ -22,7 +22,7 @@ from cdc.simulator.traffic import TrafficStats
 from local_stack.pipeline import Pipeline
 from local_stack.stats import percentile
 from stream_processor import config as processor_config
-from warehouse_loader.freshness import freshness
+from warehouse_tools.freshness import freshness
 
 
 @dataclass

@@ -18,7 +18,7 @@ from local_stack import aws
 from local_stack.config import StackConfig
 from local_stack.provision import Names
 from stream_processor import lease_table
-from warehouse_loader import reconcile
+from warehouse_tools import reconcile
 
 
 def fact_versions_written(changes: Mapping[tuple[str, str], int]) -> dict[str, int]:

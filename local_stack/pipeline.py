@@ -102,7 +102,7 @@ class Pipeline:
 
     COMMANDS = {
         "processor": ["-m", "stream_processor.cli", "run", "--properties"],
-        "loader": ["-m", "warehouse_loader.cli", "run-local"],
+        "loader": ["-m", "warehouse_tools.cli", "run-local"],
     }
 
     @staticmethod

@@ -46,6 +46,7 @@ CODE = (
     "cdc",
     "stream_processor",
     "warehouse_loader",
+    "warehouse_tools",
     "local_stack",
     "bench",
     "cost_model",

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the loader Lambda's zip (dist/warehouse-loader.zip) for the python3.12 x86_64 runtime
-# (Amazon Linux 2023, whose glibc 2.34 pyarrow's manylinux_2_28 wheels need): warehouse_loader
-# without its operator commands (backfill.py, cli.py, reconcile.py, repair.py: click, rich and pycountry are
-# not in the zip), contracts, and the manylinux wheels of psycopg (binary) and pyarrow at the versions
-# constraints.txt pins. boto3 is left out: the Lambda runtime provides it.
+# (Amazon Linux 2023, whose glibc 2.34 pyarrow's manylinux_2_28 wheels need): warehouse_loader,
+# contracts, and the manylinux wheels of psycopg (binary) and pyarrow at the versions
+# constraints.txt pins. The operator commands (warehouse_tools: click, rich and pycountry) are
+# not in the zip; boto3 is left out: the Lambda runtime provides it.
 #
 # Usage: tools/package-lambda.sh <python> [output.zip] [build-dir]
 # LAMBDA_PYTHON_VERSION (default 3.12, the runtime terraform/lambda.tf deploys) picks the wheels;
@@ -27,7 +27,6 @@ mkdir -p "$build" "$(dirname "$out")"
   --implementation cp --python-version "$version" --only-binary=:all: \
   -c "$root/constraints.txt" "psycopg[binary]" pyarrow
 cp -r "$root/warehouse_loader" "$root/contracts" "$build/"
-rm "$build"/warehouse_loader/{backfill,cli,reconcile,repair}.py
 find "$build" -name __pycache__ -type d -prune -exec rm -rf {} +
 # C++ headers, Cython sources and pyarrow's own tests: not needed to run, ~15 MB.
 rm -rf "$build/pyarrow/include" "$build/pyarrow/src" "$build/pyarrow/tests"

@@ -10,7 +10,7 @@ Keys: ``loader-rejected/<manifest key without manifests/ and .json>/g<generation
 <row index in its file>.json``, deterministic, so a retried load writes the same letters
 again. A letter's ``row`` holds the row's values as JSON (decimals as strings, dates, times
 and timestamps in ISO 8601), which an operator may correct in place before a redrive
-(``warehouse_loader.redrive``); letters redriven into the warehouse move to
+(``warehouse_tools.redrive``); letters redriven into the warehouse move to
 ``loader-rejected-redriven/`` (same name), with what became of them. Nothing is deleted.
 """
 

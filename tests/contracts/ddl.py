@@ -1,6 +1,6 @@
-"""The DDL reader the contract tests use: ``warehouse_loader.ddl`` (it moved there when
-``warehouse-loader migrations new`` came to need it)."""
+"""The DDL reader the contract tests use: ``warehouse_tools.ddl``, beside
+``warehouse-loader migrations new``, which needs it too."""
 
-from warehouse_loader.ddl import DdlColumn, DdlTable, parse
+from warehouse_tools.ddl import DdlColumn, DdlTable, parse
 
 __all__ = ["DdlColumn", "DdlTable", "parse"]

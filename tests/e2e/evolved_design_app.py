@@ -49,7 +49,8 @@ extend_contract()  # before anything below derives from the contract
 
 
 def _with_generated_migrations() -> None:
-    from warehouse_loader import migrations, reconcile
+    from warehouse_loader import migrations
+    from warehouse_tools import reconcile
 
     reconcile.EXPECTED_SQL["dim_design"] = reconcile.expected_sql("dim_design", DESIGN_QUERY)
     folder = os.environ.get(MIGRATIONS_DIR)
@@ -73,7 +74,7 @@ def _with_generated_migrations() -> None:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["warehouse-loader"]:
         _with_generated_migrations()
-        from warehouse_loader import cli
+        from warehouse_tools import cli
 
         cli.main(argv[1:], prog_name="warehouse-loader")  # exits
         return 0

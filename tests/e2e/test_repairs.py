@@ -18,7 +18,7 @@ from local_stack import aws
 from local_stack.observe import fact_versions_written
 from local_stack.pipeline import Names, Pipeline
 from tests.e2e.wrong_transform_app import BUGGY_GENERATION
-from warehouse_loader import repair
+from warehouse_tools import repair
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(900)]
 

@@ -138,17 +138,24 @@ CASES = [
     ),
     pytest.param(
         "warehouse_loader/load.py",
-        "from warehouse_loader import reconcile",
-        "warehouse-loader-tools",
-        "warehouse_loader.load -> warehouse_loader.reconcile",
+        "from warehouse_tools import reconcile",
+        "layers",
+        "warehouse_loader.load -> warehouse_tools.reconcile",
         id="the-load-imports-reconcile",
     ),
     pytest.param(
-        "warehouse_loader/handler.py",
-        "from warehouse_loader import cli",
+        "warehouse_tools/repair.py",
+        "from stream_processor import transform",
+        "warehouse-tools-one-stage",
+        "warehouse_tools.repair -> stream_processor.transform",
+        id="a-warehouse-tool-imports-another-stage",
+    ),
+    pytest.param(
+        "warehouse_tools/reconcile.py",
+        "from warehouse_tools import cli",
         "entry-points",
-        "warehouse_loader.handler -> warehouse_loader.cli",
-        id="the-handler-imports-the-cli",
+        "warehouse_tools.reconcile -> warehouse_tools.cli",
+        id="a-warehouse-tool-imports-the-cli",
     ),
 ]
 

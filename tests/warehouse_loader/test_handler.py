@@ -264,7 +264,7 @@ def test_s3_throttling_is_retried_and_a_throttling_that_lasts_is_reported_retrya
 def run_status() -> subprocess.CompletedProcess:
     """``warehouse-loader status`` as an operator runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "warehouse_loader.cli", "status"],
+        [sys.executable, "-m", "warehouse_tools.cli", "status"],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200"},

@@ -27,8 +27,8 @@ from tests.warehouse_loader.test_load import CURRENCY, manifest
 from warehouse_loader.load import load_manifest, load_tables
 from warehouse_loader.merge_sql.history import history_table, versions_table
 from warehouse_loader.merge_sql.plan import table_plan
-from warehouse_loader.reconcile import history_differences
-from warehouse_loader.repair import rebuild_histories
+from warehouse_tools.reconcile import history_differences
+from warehouse_tools.repair import rebuild_histories
 
 pytestmark = pytest.mark.stack
 T0 = datetime(2026, 3, 1, 9, 0)

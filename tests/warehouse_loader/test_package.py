@@ -61,8 +61,11 @@ def test_make_package_from_a_clean_clone_writes_the_zip_terraform_deploys(tmp_pa
     assert zip_path == clone / "dist" / "warehouse-loader.zip"
     unpacked = tmp_path / "unpacked"
     zipfile.ZipFile(zip_path).extractall(unpacked)
-    for left_out in ("boto3", "stream_processor", "warehouse_loader/cli.py"):
+    for left_out in ("boto3", "stream_processor", "warehouse_tools"):
         assert not (unpacked / left_out).exists(), left_out
+    # nor any operator tool's module under warehouse_loader
+    tools = {p.name for p in (ROOT / "warehouse_tools").glob("*.py")} - {"__init__.py"}
+    assert tools and not tools & {p.name for p in (unpacked / "warehouse_loader").glob("*.py")}
     assert (unpacked / "warehouse_loader" / "migrations").is_dir()
     assert list((unpacked / "pyarrow").glob("lib.cpython-312-x86_64-linux-gnu.so"))
 

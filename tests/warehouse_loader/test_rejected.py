@@ -32,9 +32,10 @@ from contracts.batches import (
 from contracts.star_schema import schema_of
 from local_stack.config import WAREHOUSE
 from tests.fixtures import unique_name
-from warehouse_loader import cli, handler, load, migrations, redrive, rejected
+from warehouse_loader import handler, load, migrations, rejected
 from warehouse_loader.errors import BadBatch
 from warehouse_loader.load import load_manifest
+from warehouse_tools import cli, redrive
 
 pytestmark = pytest.mark.stack
 T = datetime(2026, 3, 4, 10, 0, 0)

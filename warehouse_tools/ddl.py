@@ -4,7 +4,7 @@ database needed. It understands the statements these files use and refuses any o
 ``ALTER TABLE``, so a migration it cannot read fails the contract tests instead of slipping by.
 
 The contract tests read the migrations with it (``tests/contracts/test_star_schema_ddl.py``),
-and so does ``warehouse-loader migrations new`` (``warehouse_loader.evolve``), to know the
+and so does ``warehouse-loader migrations new`` (``warehouse_tools.evolve``), to know the
 schema the existing migrations make; ``tests/contracts/test_star_schema_on_postgres.py``
 checks the same specs against a migrated database, without this reader."""
 

@@ -54,8 +54,8 @@ from psycopg import sql
 from contracts.change_records import format_lsn
 from contracts.generation import GENERATION
 from contracts.star_schema import PUBLISHED, STAR_SCHEMA, Kind, TableSpec, schema_of
-from warehouse_loader import reconcile, repair
 from warehouse_loader.load import load_tables
+from warehouse_tools import reconcile, repair
 
 CHUNK = 10_000
 
@@ -169,7 +169,7 @@ def backfill(
         rf"\b{re.escape(column)}\b", reconcile.EXPECTED_SQL[spec.name].as_string(None)
     ):
         raise BackfillError(
-            f"reconcile's query for {spec.name} (warehouse_loader/reconcile.py, _QUERIES) does "
+            f"reconcile's query for {spec.name} (warehouse_tools/reconcile.py, _QUERIES) does "
             f"not read {column}: add it (docs/contracts.md, Adding a column, step 3)"
         )
     _check_warehouse(warehouse, spec, column)

@@ -53,10 +53,10 @@ from psycopg import sql
 from contracts.change_records import format_lsn, parse_lsn
 from contracts.generation import GENERATION
 from contracts.star_schema import HISTORIES, KEYS, STAR_SCHEMA, Kind, schema_of
-from warehouse_loader import reconcile
 from warehouse_loader.load import load_tables
 from warehouse_loader.merge_sql.history import rebuild_history, seed_versions
 from warehouse_loader.merge_sql.plan import table_plan
+from warehouse_tools import reconcile
 
 # The kinds of difference a source row fixes, and those where the source has no row.
 _FROM_SOURCE = {

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from cdc import source_schema
 from local_stack.config import WAREHOUSE
 from warehouse_loader import migrations
-from warehouse_loader.cli import main
-from warehouse_loader.reconcile import compare_dates, compare_dimension, compare_fact, expected_date
+from warehouse_tools.cli import main
+from warehouse_tools.reconcile import compare_dates, compare_dimension, compare_fact, expected_date
 
 CURRENCY = {"currency_id": 1, "currency_code": "GBP", "currency_name": "Pound Sterling"}
 LIVE, DELETED, INFERRED = (False, False), (True, False), (False, True)
@@ -123,7 +123,7 @@ def test_the_command_reads_both_databases_and_exits_non_zero_on_drift(fresh_data
 
 
 def test_its_calendar_and_currency_names_are_its_own_and_follow_iso():
-    from warehouse_loader.reconcile import iso4217_name
+    from warehouse_tools.reconcile import iso4217_name
 
     assert expected_date(date(2026, 3, 2)) == {
         "date_id": date(2026, 3, 2),

@@ -15,10 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.batches import ObjectMissing, S3Store
-from warehouse_loader import backfill, config, evolve, reconcile, redrive, rejected, repair, runner
+from warehouse_loader import config, rejected, runner
 from warehouse_loader import roles as warehouse_roles
 from warehouse_loader.connection import Warehouse
-from warehouse_loader.freshness import freshness
+from warehouse_tools import backfill, evolve, reconcile, redrive, repair
+from warehouse_tools.freshness import freshness
 
 
 def _warehouse(*, owner: bool = False) -> Warehouse:

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from contracts import star_schema
 from contracts.star_schema import INT, SPECS, TEXT, Column, From, history_spec
 from tests.contracts.test_star_schema_ddl import differences
-from warehouse_loader import cli, ddl, evolve, migrations
+from warehouse_loader import migrations
+from warehouse_tools import cli, ddl, evolve
 
 
 def extended(table: str, *columns: Column) -> tuple[star_schema.TableSpec, ...]:
