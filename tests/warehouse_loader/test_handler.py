@@ -197,8 +197,10 @@ def test_a_real_deadlock_with_another_writer_is_retried_and_the_manifest_loads(l
         load.start()
         wait_until(
             lambda: (
-                other.execute(
-                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+                other.execute(  # pg_locks is the cluster's: only this database's waits count
+                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE NOT l.granted AND l.locktype = 'transactionid'"
+                    " AND a.datname = current_database()"
                 ).fetchone()[0]
                 > 0
             ),
