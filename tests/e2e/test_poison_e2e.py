@@ -21,8 +21,7 @@ from local_stack.observe import fact_versions_written
 from local_stack.pipeline import Names, Pipeline
 from local_stack.processes import wait_until
 from stream_processor.cli import EXIT_STALLED
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import SALE, STAFF
+from tests.stream_processor.fixtures import SALE, STAFF, record
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(900)]
 

@@ -19,8 +19,7 @@ from stream_processor.join_state import MemoryJoinState, decode_image
 from stream_processor.join_state_dynamodb import DynamoJoinState, ensure_table
 from stream_processor.shard import MetricsUnavailable, ShardProcessor, StopShard
 from tests.fixtures import unique_name
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE, STAFF
+from tests.stream_processor.fixtures import ADDRESS, DEPT, SALE, STAFF, record
 
 CONFIG = ProcessorConfig(bucket="b", state_table="s", max_batch_rows=1000, max_batch_age_s=3600)
 

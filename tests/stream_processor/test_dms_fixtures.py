@@ -98,8 +98,7 @@ def test_the_old_key_tombstone_reaches_the_shared_join_state_too():
     import json
 
     from stream_processor.join_batch import plan_batch
-    from tests.stream_processor.fixtures import record
-    from tests.stream_processor.test_transform import STAFF
+    from tests.stream_processor.fixtures import STAFF, record
 
     body = json.loads(record("staff", {**STAFF, "staff_id": 50}, "update", commit=0x30))
     body["before-image"] = {"staff_id": STAFF["staff_id"]}

@@ -20,8 +20,7 @@ from psycopg import sql
 from contracts.batches import MemoryStore
 from contracts.star_schema import HISTORIES, schema_of
 from stream_processor.join_state import MemoryJoinState
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
+from tests.stream_processor.fixtures import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF, record
 from tests.warehouse_loader import test_load
 from tests.warehouse_loader.test_load import CURRENCY, manifest
 from warehouse_loader import merge_sql

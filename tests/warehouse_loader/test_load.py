@@ -16,8 +16,7 @@ from local_stack.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.shard import ShardProcessor
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
+from tests.stream_processor.fixtures import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF, record
 from warehouse_loader import merge_sql, migrations
 from warehouse_loader.errors import BadBatch
 from warehouse_loader.load import fact_copy_rows, load_manifest
