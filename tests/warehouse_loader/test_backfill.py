@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from psycopg import sql
 
-from tests.warehouse_loader.test_repair import databases, differences, run_repair  # noqa: F401
+from tests.warehouse_loader.fixtures import differences, run_repair
 from warehouse_loader import backfill, reconcile
 from warehouse_loader.cli import main
 
@@ -43,7 +43,7 @@ def report(source: str, warehouse: str) -> reconcile.Report:
         return reconcile.reconcile(s, w)
 
 
-def test_a_dimension_column_is_filled_in_its_rows_versions_and_history(databases):  # noqa: F811
+def test_a_dimension_column_is_filled_in_its_rows_versions_and_history(databases):
     source, warehouse = databases
     run_repair(source, warehouse)
     emptied(warehouse, "file_name", "dim_design", "cdc_dim_design_versions", "dim_design_history")
@@ -73,7 +73,7 @@ def test_a_dimension_column_is_filled_in_its_rows_versions_and_history(databases
     assert run(source, warehouse, "dim_design", "file_name").keys == []  # nothing left
 
 
-def test_a_fact_column_gets_the_value_on_a_new_latest_version(databases):  # noqa: F811
+def test_a_fact_column_gets_the_value_on_a_new_latest_version(databases):
     source, warehouse = databases
     run_repair(source, warehouse)
     emptied(warehouse, "units_sold", "fact_sales_order")
@@ -107,7 +107,7 @@ def test_it_says_which_step_of_the_procedure_is_missing(databases, monkeypatch):
         run(source, warehouse, "dim_design", "file_name")
 
 
-def test_the_command_prints_what_it_wrote(databases):  # noqa: F811
+def test_the_command_prints_what_it_wrote(databases):
     source, warehouse = databases
     run_repair(source, warehouse)
     emptied(warehouse, "file_name", "dim_design", "cdc_dim_design_versions", "dim_design_history")

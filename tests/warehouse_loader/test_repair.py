@@ -9,44 +9,19 @@ import pytest
 from click.testing import CliRunner
 from psycopg import sql
 
-from cdc import source_schema
-from cdc.simulator import dataset, writer
 from contracts.batches import MemoryStore
 from contracts.change_records import parse_lsn
 from contracts.star_schema import HISTORIES, schema_of
-from local_stack.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.stream_processor.fixtures import record
-from warehouse_loader import merge_sql, migrations, reconcile, repair
+from tests.warehouse_loader.fixtures import differences, run_repair
+from warehouse_loader import merge_sql, reconcile, repair
 from warehouse_loader.cli import main
 from warehouse_loader.load import load_manifest, load_tables
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture
-def databases(fresh_database, monkeypatch):
-    source, warehouse = fresh_database("totesys"), fresh_database("warehouse", cluster=WAREHOUSE)
-    with psycopg.connect(source) as conn:
-        source_schema.create(conn)
-        writer.load_dataset(conn, dataset.generate(3, dataset.SMALL))
-    with psycopg.connect(warehouse) as conn:
-        migrations.apply(conn)
-    monkeypatch.setenv("TOTESYS_CDC_WAREHOUSE_DSN", warehouse)
-    monkeypatch.delenv("TOTESYS_CDC_WAREHOUSE_SECRET_ARN", raising=False)
-    return source, warehouse
-
-
-def differences(source: str, warehouse: str) -> int:
-    with psycopg.connect(source) as s, psycopg.connect(warehouse) as w:
-        return reconcile.reconcile(s, w).differences
-
-
-def run_repair(source: str, warehouse: str, **kwargs) -> repair.RepairReport:
-    with psycopg.connect(source) as s, psycopg.connect(warehouse, autocommit=True) as w:
-        return repair.repair(s, w, **kwargs)
 
 
 def test_an_empty_warehouse_is_rebuilt_and_a_second_run_finds_nothing(databases):
