@@ -14,8 +14,8 @@ import pytest
 from bench import sizing
 from bench.sizing import Assumptions, Inputs, Measured, Prices, Settings
 from stream_processor.config import ProcessorConfig
+from tests.fixtures import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 MONTH = 730 * 3600
 
 

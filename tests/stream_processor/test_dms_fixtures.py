@@ -3,8 +3,6 @@ by our encoder): what the decoder takes, what it refuses and why, and a primary-
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import psycopg
 import pytest
 
@@ -15,10 +13,11 @@ from stream_processor.decode import Change, Control, DecodeError, decode
 from stream_processor.join_state import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from stream_processor.transform import transform
+from tests.fixtures import ROOT
 from warehouse_loader import migrations
 from warehouse_loader.load import load_manifest
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dms"
+FIXTURES = ROOT / "tests" / "fixtures" / "dms"
 
 
 def fixture(name: str) -> bytes:
