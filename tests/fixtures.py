@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
 def unique_name(prefix: str) -> str:

@@ -15,8 +15,8 @@ from bench import snapshot
 from bench.e2e_max import cpu_figures, per_change
 from bench.results import Figure, run_description, write_run
 from tests.bench.fixtures import STEP_CPU_S
+from tests.fixtures import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGES = ("README.md", "docs/benchmarks.md", "docs/sizing.md", "docs/warehouse-loader.md")
 
 

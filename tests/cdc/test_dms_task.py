@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import botocore.session
 import pytest
@@ -12,9 +11,8 @@ from botocore.validate import validate_parameters
 
 from cdc import dms_task
 from cdc.source_schema import TABLES
-from tests.fixtures import create_dms_task, unique_name
+from tests.fixtures import ROOT, create_dms_task, unique_name
 
-ROOT = Path(__file__).resolve().parents[2]
 # botocore's DMS API model, read without a client (a client would look for credentials, as far
 # as the instance metadata endpoint when none are set)
 DMS_MODEL = botocore.session.get_session().get_service_model("dms")

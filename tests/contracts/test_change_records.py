@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 
 from contracts.change_records import NULLABLE, SOURCE_TABLES, parse_lsn, primary_key, version_of
-from tests.contracts.ddl import parse
+from warehouse_tools.ddl import parse
 
 KIND_TYPES = {
     "int": {"integer", "serial"},

@@ -81,8 +81,7 @@ def test_the_processor_builds_the_added_column_from_the_spec_alone():
     from stream_processor.decode import decode
     from stream_processor.join_state.memory import MemoryJoinState
     from stream_processor.transform import handlers_for
-    from tests.stream_processor.fixtures import record
-    from tests.stream_processor.test_transform import T0
+    from tests.stream_processor.fixtures import T0, record
 
     design = {
         "design_id": 2,

@@ -8,8 +8,6 @@ from typing import Any
 from bench import snapshot
 from cost_model.inputs import Assumptions, Inputs, Measured, with_overrides
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def inputs(**changes: object) -> Inputs:
     """Fixed figures (not this machine's results.json) so the arithmetic below is exact."""

@@ -12,7 +12,8 @@ import pytest
 
 from cost_model.inputs import DMS_CLASSES, Assumptions, Prices, Settings, with_overrides
 from stream_processor.config import ProcessorConfig
-from tests.cost_model.fixtures import ROOT, inputs
+from tests.cost_model.fixtures import inputs
+from tests.fixtures import ROOT
 
 
 def test_the_task_memory_is_what_was_measured():

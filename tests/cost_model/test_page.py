@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from cost_model.inputs import Prices, price_check_summary
 from cost_model.page import BEGIN, END, render
-from tests.cost_model.fixtures import ROOT, inputs
+from tests.cost_model.fixtures import inputs
+from tests.fixtures import ROOT
 
 
 def test_the_markdown_shows_every_cell_with_its_arithmetic_and_the_inputs():

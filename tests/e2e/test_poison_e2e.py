@@ -21,8 +21,7 @@ from local_stack.observe import fact_versions_written
 from local_stack.pipeline import Names, Pipeline
 from local_stack.processes import wait_until
 from stream_processor.cli import EXIT_STALLED
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import SALE, STAFF
+from tests.stream_processor.fixtures import SALE, STAFF, record
 
 # The module's tests share one pipeline (a module fixture), in order: under make test's
 # workers (pytest-xdist, --dist loadgroup) they run together on one.

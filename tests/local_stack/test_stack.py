@@ -20,10 +20,8 @@ from local_stack import aws, stack
 from local_stack import config as stack_config
 from local_stack.processes import PrerequisiteMissing, StackError, require_executable, wait_until
 from stream_processor import config as processor_config
-from tests.fixtures import unique_name
+from tests.fixtures import ROOT, unique_name
 from warehouse_loader import config as loader_config
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _listeners_on(port: int) -> set[str]:

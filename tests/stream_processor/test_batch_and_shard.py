@@ -16,8 +16,7 @@ from stream_processor.edge_errors import EdgeUnavailable
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import MetricsUnavailable, ShardProcessor, StopShard
 from tests.fixtures import unique_name
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE
+from tests.stream_processor.fixtures import ADDRESS, DEPT, SALE, record
 
 CONFIG = ProcessorConfig(bucket="b", state_table="s", max_batch_rows=1000, max_batch_age_s=3600)
 

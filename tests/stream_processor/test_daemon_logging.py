@@ -13,6 +13,7 @@ from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor
 
 from stream_processor import daemon, kcl_app
+from tests.fixtures import ROOT
 
 
 def test_the_daemon_is_started_with_our_logback_configuration(tmp_path):
@@ -109,8 +110,7 @@ def test_an_empty_flush_logs_nothing(capsys, text):
 def test_the_logback_configuration_ships_with_the_package():
     """The container installs the project as a wheel (Dockerfile): only package data goes in."""
     import tomllib
-    from pathlib import Path
 
-    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     package_data = pyproject["tool"]["setuptools"]["package-data"]["stream_processor"]
     assert daemon.log_configuration().name in package_data

@@ -27,8 +27,7 @@ from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from stream_processor.transform import transform
 from tests.fixtures import unique_name
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import T0
+from tests.stream_processor.fixtures import T0, record
 from warehouse_loader import migrations
 from warehouse_loader.load import load_manifest
 

@@ -18,8 +18,7 @@ from stream_processor.batch import to_arrow
 from stream_processor.decode import Change, Control, DecodeError, decode, parse_timestamp
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.transform import OutRow, transform
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
+from tests.stream_processor.fixtures import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF, record
 
 DATA = dataset.generate(1, dataset.SMALL)
 PAYMENT = DATA.tables["payment"][0]

@@ -3,8 +3,6 @@ by our encoder): what the decoder takes, what it refuses and why, and a primary-
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import psycopg
 import pytest
 
@@ -15,10 +13,11 @@ from stream_processor.decode import Change, Control, DecodeError, decode
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from stream_processor.transform import transform
+from tests.fixtures import ROOT
 from warehouse_loader import migrations
 from warehouse_loader.load import load_manifest
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dms"
+FIXTURES = ROOT / "tests" / "fixtures" / "dms"
 
 
 def fixture(name: str) -> bytes:
@@ -98,8 +97,7 @@ def test_the_old_key_tombstone_reaches_the_shared_join_state_too():
     import json
 
     from stream_processor.join_batch import plan_batch
-    from tests.stream_processor.fixtures import record
-    from tests.stream_processor.test_transform import STAFF
+    from tests.stream_processor.fixtures import STAFF, record
 
     body = json.loads(record("staff", {**STAFF, "staff_id": 50}, "update", commit=0x30))
     body["before-image"] = {"staff_id": STAFF["staff_id"]}

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
+
+from tests.fixtures import ROOT
 
 ISOLATED_IMPORT = """
 import importlib, importlib.abc, pkgutil, sys
@@ -37,7 +38,7 @@ def test_every_processor_module_imports_with_only_what_the_image_installs():
 
 
 def test_the_dockerfile_copies_only_the_processor_packages():
-    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
     copied = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("COPY ")]
     assert {"contracts", "stream_processor"} <= set(copied)
     assert not {"cdc", "warehouse_loader", "local_stack", "bench"} & set(copied)

@@ -24,8 +24,7 @@ from stream_processor import config, daemon
 from stream_processor.join_state.dynamodb import ensure_table
 from tests.fixtures import unique_name
 from tests.processor_log import checked_events
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import DEPT, SALE, STAFF
+from tests.stream_processor.fixtures import DEPT, SALE, STAFF, record
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl]
 SHARD_HASH = {0: "0", 1: str(2**127)}  # explicit hash keys that land on shard 0 / shard 1

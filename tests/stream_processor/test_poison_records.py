@@ -33,8 +33,7 @@ from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.kcl_app import EXIT_SHARD_STOPPED, StarSchemaProcessor
 from stream_processor.shard import Breaker, ShardProcessor
 from stream_processor.transform import OutRow
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import DEPT, SALE, STAFF
+from tests.stream_processor.fixtures import DEPT, SALE, STAFF, record
 
 SHARD = "shardId-000000000001"
 CONFIG = ProcessorConfig(bucket="b", state_table="s", max_batch_rows=6, max_batch_age_s=3600)

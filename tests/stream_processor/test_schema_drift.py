@@ -41,8 +41,7 @@ from stream_processor.decode import Change, Control, decode
 from stream_processor.drift import DriftRegistry
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, DEPT, SALE
+from tests.stream_processor.fixtures import ADDRESS, DEPT, SALE, record
 
 TASK = "DZ6OKLFYA5BWVG4RYROQUHXU4E"
 DESIGN = {

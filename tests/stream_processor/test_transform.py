@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, time
 from decimal import Decimal
 from itertools import zip_longest
 
@@ -12,61 +12,7 @@ from hypothesis import strategies as st
 from stream_processor.decode import decode
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.transform import AddMember, OutRow, Put, currency_name, transform
-from tests.stream_processor.fixtures import record
-
-T0 = datetime(2026, 3, 2, 9, 30, 15, 123000)  # a Monday
-DEPT = {
-    "department_id": 1,
-    "department_name": "Sales",
-    "location": "Manchester",
-    "manager": "A",
-    "created_at": T0,
-    "last_updated": T0,
-}
-STAFF = {
-    "staff_id": 10,
-    "first_name": "Ana",
-    "last_name": "Ryan",
-    "department_id": 1,
-    "email_address": "ana@t.com",
-    "created_at": T0,
-    "last_updated": T0,
-}
-ADDRESS = {
-    "address_id": 5,
-    "address_line_1": "1 Kub Harbor",
-    "address_line_2": None,
-    "district": None,
-    "city": "Leeds",
-    "postal_code": "LS1",
-    "country": "United Kingdom",
-    "phone": "0113",
-    "created_at": T0,
-    "last_updated": T0,
-}
-COUNTERPARTY = {
-    "counterparty_id": 3,
-    "counterparty_legal_name": "Fahey Inc",
-    "legal_address_id": 5,
-    "commercial_contact": None,
-    "delivery_contact": None,
-    "created_at": T0,
-    "last_updated": T0,
-}
-SALE = {
-    "sales_order_id": 7,
-    "design_id": 2,
-    "staff_id": 10,
-    "counterparty_id": 3,
-    "units_sold": 100,
-    "unit_price": Decimal("3.80"),
-    "currency_id": 1,
-    "agreed_delivery_date": "2026-03-05",
-    "agreed_payment_date": "2026-03-04",
-    "agreed_delivery_location_id": 5,
-    "created_at": T0,
-    "last_updated": T0 + timedelta(days=1),
-}
+from tests.stream_processor.fixtures import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF, T0, record
 
 
 def run(*changes: bytes, state: MemoryJoinState | None = None) -> list[OutRow]:

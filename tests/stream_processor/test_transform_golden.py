@@ -19,8 +19,7 @@ from contracts.generation import GENERATION
 from stream_processor.decode import decode
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.transform import transform
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF, T0
+from tests.stream_processor.fixtures import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF, T0, record
 
 GOLDEN = Path(__file__).with_name("golden_transform.json")
 

@@ -13,7 +13,8 @@ import pytest
 from contracts.star_schema import TABLES
 from stream_processor.lease_table import Lease
 from stream_processor.startup import Watch
-from tests.terraform.test_terraform import DATA, RESOURCES, ROOT, TF, _parse, one
+from tests.fixtures import ROOT
+from tests.terraform.fixtures import DATA, RESOURCES, TF, one, parse
 
 EMITTERS = {"log", "warning", "error"}
 PACKAGES = ("contracts", "cdc", "stream_processor", "warehouse_loader")
@@ -109,7 +110,7 @@ def test_a_saved_query_reads_events_and_fields_the_code_logs(name: str):
 
 
 def test_rows_per_table_covers_every_table_the_processor_writes():
-    locals_ = [d for doc in [_parse(TF / "logs_insights.tf")] for d in doc.get("locals", [])]
+    locals_ = [d for doc in [parse(TF / "logs_insights.tf")] for d in doc.get("locals", [])]
     tables = next(d["processor_tables"] for d in locals_ if "processor_tables" in d)
     assert tables == [t for t in TABLES if t != "dim_date"]  # dim_date is the loader's
     assert (

@@ -14,7 +14,7 @@ from typing import Any
 import hcl2
 import pytest
 
-from tests.terraform.test_terraform import FILES, TF, _clean, _parse
+from tests.terraform.fixtures import FILES, TF, clean, parse
 
 SCHEMA = json.loads((Path(__file__).parent / "aws_provider_schema.json").read_text())
 # Terraform's own meta-arguments ("The lifecycle Meta-Argument" and its siblings, Terraform
@@ -106,7 +106,7 @@ def block_problems(where: str, body: dict[str, Any], spec: dict[str, Any], meta:
 
 
 def document_problems(doc: dict[str, Any]) -> list[str]:
-    """Every resource and data block of one parsed file (``_parse(path, blocks=True)``)."""
+    """Every resource and data block of one parsed file (``parse(path, blocks=True)``)."""
     problems = []
     for kind in ("resource", "data"):
         for entry in doc.get(kind, []):
@@ -121,7 +121,7 @@ def document_problems(doc: dict[str, Any]) -> list[str]:
 
 
 def test_the_schema_is_the_provider_version_terraform_pins():
-    pinned = _parse(TF / "versions.tf")["terraform"][0]["required_providers"][0]["aws"]
+    pinned = parse(TF / "versions.tf")["terraform"][0]["required_providers"][0]["aws"]
     version = SCHEMA["provider"]["version"]
     assert SCHEMA["provider"]["name"] == "registry.terraform.io/hashicorp/aws"
     major, minor, _ = version.split(".")
@@ -130,13 +130,13 @@ def test_the_schema_is_the_provider_version_terraform_pins():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(TF)))
 def test_every_block_matches_the_provider_schema(path: Path):
-    assert document_problems(_parse(path, blocks=True)) == []
+    assert document_problems(parse(path, blocks=True)) == []
 
 
 def test_every_type_terraform_uses_is_in_the_schema_and_nothing_else():
     used = {"resource": set(), "data": set()}
     for path in FILES:
-        doc = _parse(path)
+        doc = parse(path)
         for kind, names in used.items():
             names.update(t for entry in doc.get(kind, []) for t in entry)
     assert used == {kind: set(SCHEMA[kind]) for kind in used}, "run tools/provider_schema.py"
@@ -145,7 +145,7 @@ def test_every_type_terraform_uses_is_in_the_schema_and_nothing_else():
 def _problems_after(old: str, new: str, file: str = "lambda.tf") -> list[str]:
     text = (TF / file).read_text()
     assert old in text
-    return document_problems(_clean(hcl2.loads(text.replace(old, new, 1)), blocks=True))
+    return document_problems(clean(hcl2.loads(text.replace(old, new, 1)), blocks=True))
 
 
 @pytest.mark.parametrize(

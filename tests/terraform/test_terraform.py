@@ -6,15 +6,26 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-TF = ROOT / "terraform"
+from tests.fixtures import ROOT
+from tests.terraform.fixtures import (
+    DATA,
+    FILES,
+    PARSED,
+    RESOURCES,
+    TF,
+    VARIABLES,
+    blocks,
+    clean,
+    one,
+    parse,
+)
 
+MODULE_RESOURCES = blocks("resource", under=TF / "modules" / "bucket")
 # Actions AWS grants on no narrower resource than "*": the only ones allowed with it.
 NO_RESOURCE_LEVEL = {
     "ecr:GetAuthorizationToken",
@@ -23,55 +34,6 @@ NO_RESOURCE_LEVEL = {
     "xray:PutTelemetryRecords",
     "ec2:DescribeNetworkInterfaces",
 }
-
-
-def _clean(value: Any, *, blocks: bool = False) -> Any:
-    """python-hcl2's output without its quoting and bookkeeping keys (with blocks=True,
-    ``__is_block__`` kept: a nested block told from an argument, as the provider schema needs)."""
-    drop = {"__comments__", "__inline_comments__"} | (set() if blocks else {"__is_block__"})
-    if isinstance(value, dict):
-        return {
-            _clean(k, blocks=blocks): _clean(v, blocks=blocks)
-            for k, v in value.items()
-            if k not in drop
-        }
-    if isinstance(value, list):
-        return [_clean(v, blocks=blocks) for v in value]
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
-
-
-def _parse(path: Path, *, blocks: bool = False) -> dict[str, Any]:
-    with path.open() as f:
-        return _clean(hcl2.load(f), blocks=blocks)
-
-
-FILES = sorted(TF.rglob("*.tf"))
-PARSED = {path: _parse(path) for path in FILES}
-
-
-def blocks(kind: str, *, under: Path = TF) -> dict[tuple[str, str], dict[str, Any]]:
-    """(type, name) → body of every ``resource`` or ``data`` block in the files under a folder."""
-    found = {}
-    for path, doc in PARSED.items():
-        if path.parent != under:
-            continue
-        for entry in doc.get(kind, []):
-            for rtype, named in entry.items():
-                for name, body in named.items():
-                    found[(rtype, name)] = body
-    return found
-
-
-RESOURCES = blocks("resource")
-DATA = blocks("data")
-MODULE_RESOURCES = blocks("resource", under=TF / "modules" / "bucket")
-
-
-def one(rtype: str, name: str) -> dict[str, Any]:
-    assert (rtype, name) in RESOURCES, f"no {rtype}.{name}"
-    return RESOURCES[(rtype, name)]
 
 
 def test_every_terraform_file_parses():
@@ -414,7 +376,7 @@ def test_the_bucket_prefixes_are_the_ones_the_contract_defines():
         REJECTED_PREFIX,
     )
 
-    local = _parse(TF / "locals.tf")["locals"][0]
+    local = parse(TF / "locals.tf")["locals"][0]
     assert (
         local["batch_prefix"],
         local["manifest_prefix"],
@@ -425,7 +387,6 @@ def test_the_bucket_prefixes_are_the_ones_the_contract_defines():
 
 # --- sizing: autoscaling, the loader's concurrency and batches (docs/sizing.md) --------------
 
-VARIABLES = {k: v for doc in PARSED.values() for d in doc.get("variable", []) for k, v in d.items()}
 LOCALS = {k: v for doc in PARSED.values() for d in doc.get("locals", []) for k, v in d.items()}
 
 
@@ -603,7 +564,7 @@ def test_the_sizing_variables_point_to_the_sizing_page():
 
 def test_the_example_variables_file_sets_only_declared_variables():
     with (TF / "terraform.tfvars.example").open() as f:
-        example = _clean(hcl2.load(f))
+        example = clean(hcl2.load(f))
     assert set(example) <= set(VARIABLES)
     assert {"processor_count", "processor_max_count", "loader_concurrency"} <= set(example)
     for name in (

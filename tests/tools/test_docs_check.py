@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures import ROOT
+
 _spec = importlib.util.spec_from_file_location("docs_check", ROOT / "tools" / "docs_check.py")
 assert _spec and _spec.loader
 docs_check = importlib.util.module_from_spec(_spec)

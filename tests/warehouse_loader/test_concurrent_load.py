@@ -31,8 +31,7 @@ from local_stack.processes import wait_until
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import T0
+from tests.stream_processor.fixtures import T0, record
 from warehouse_loader import handler, migrations
 from warehouse_loader.config import LoaderConfig
 from warehouse_loader.connection import Warehouse

@@ -25,8 +25,7 @@ from stream_processor.config import ProcessorConfig
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
 from tests.fixtures import unique_name
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import SALE
+from tests.stream_processor.fixtures import SALE, record
 from warehouse_loader import handler as lambda_handler
 from warehouse_loader import migrations, runner
 

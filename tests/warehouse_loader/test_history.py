@@ -20,10 +20,8 @@ from psycopg import sql
 from contracts.batches import MemoryStore
 from contracts.star_schema import HISTORIES, schema_of
 from stream_processor.join_state.memory import MemoryJoinState
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
-from tests.warehouse_loader import test_load
-from tests.warehouse_loader.test_load import CURRENCY, manifest
+from tests.stream_processor.fixtures import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF, record
+from tests.warehouse_loader.fixtures import CURRENCY, manifest
 from warehouse_loader.load import load_manifest, load_tables
 from warehouse_loader.merge_sql.history import history_table, versions_table
 from warehouse_loader.merge_sql.plan import table_plan
@@ -33,7 +31,6 @@ from warehouse_tools.repair import rebuild_histories
 pytestmark = pytest.mark.stack
 T0 = datetime(2026, 3, 1, 9, 0)
 _ledger = itertools.count(1)
-warehouse = test_load.warehouse  # a migrated warehouse of its own per test (autocommit)
 
 
 def design(key: int, version: int, name: str | None, *, deleted: bool = False) -> dict[str, Any]:

@@ -3,7 +3,6 @@ inferred members, bad batches. Manifests are made by the real processor pipeline
 
 from __future__ import annotations
 
-import itertools
 from decimal import Decimal
 
 import psycopg
@@ -16,48 +15,19 @@ from local_stack.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor
-from tests.stream_processor.fixtures import record
-from tests.stream_processor.test_transform import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF
+from tests.stream_processor.fixtures import ADDRESS, COUNTERPARTY, DEPT, SALE, STAFF, record
+from tests.warehouse_loader.fixtures import CURRENCY, manifest
 from warehouse_loader import migrations
 from warehouse_loader.errors import BadBatch
 from warehouse_loader.load import fact_copy_rows, load_manifest
 from warehouse_loader.merge_sql.plan import table_plan
 
 pytestmark = pytest.mark.stack
-CURRENCY = {
-    "currency_id": 1,
-    "currency_code": "GBP",
-    "created_at": SALE["created_at"],
-    "last_updated": SALE["created_at"],
-}
-_seq = itertools.count(1)
-
-
-@pytest.fixture
-def warehouse(fresh_database):
-    dsn = fresh_database("warehouse", cluster=WAREHOUSE)
-    with psycopg.connect(dsn) as conn:
-        migrations.apply(conn)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        yield conn
 
 
 @pytest.fixture
 def store():
     return MemoryStore()
-
-
-def manifest(store: MemoryStore, *raws: bytes, state: MemoryJoinState | None = None) -> str:
-    """A manifest (and its files) from these records, as the processor writes it."""
-    p = ShardProcessor(
-        "shardId-000000000000",
-        state or MemoryJoinState(),
-        store,
-        ProcessorConfig(bucket="b", state_table="s"),
-    )
-    for raw in raws:
-        p.process(str(next(_seq)), "k", raw)
-    return p.commit(lambda _seq: True).manifest_key
 
 
 def one(conn, query, *args):

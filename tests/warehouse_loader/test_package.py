@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bench.lambda_runtime import boto3_folder, python_312
-from tests.terraform.test_terraform import TF, VARIABLES, one
+from tests.fixtures import ROOT
+from tests.terraform.fixtures import VARIABLES, one
 
-ROOT = TF.parent
 # The handler imported as Lambda's Init phase does, then every shipped module, with no bytecode
 # written (Lambda's /var/task is read-only): the cold import's time and the peak RSS.
 COLD_IMPORT = """

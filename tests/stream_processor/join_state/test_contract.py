@@ -10,7 +10,7 @@ from stream_processor.join_state.dynamodb import DynamoJoinState, ensure_table
 from stream_processor.join_state.interface import BatchWrites, JoinState
 from stream_processor.join_state.memory import MemoryJoinState
 from tests.fixtures import unique_name
-from tests.stream_processor.test_transform import ADDRESS, STAFF
+from tests.stream_processor.fixtures import ADDRESS, STAFF
 
 
 # the DynamoDB store reaches the stack through getfixturevalue, which collection cannot see

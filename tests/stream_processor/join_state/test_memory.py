@@ -8,7 +8,7 @@ import pytest
 
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.transform import AddMember, Put
-from tests.stream_processor.test_transform import STAFF
+from tests.stream_processor.fixtures import STAFF
 
 
 def test_applied_writes_move_a_row_forward_only_and_read_back_typed():
