@@ -34,7 +34,7 @@ $(INSTALLED): pyproject.toml constraints.txt tools/install-kclpy.sh | prereqs
 install: $(INSTALLED)  ## create .venv and install the project, its tools and the KCL jars
 
 test: $(INSTALLED)  ## run the whole suite, TEST_WORKERS (3) tests at a time (starts the local stack if it is not up, stops it after)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(INSTALLED)  ## run the tests that need no services (no PostgreSQL, AWS emulation or KCL): -m "not stack"
 	$(PY) -m pytest -m "not stack" $(PYTEST_ARGS)

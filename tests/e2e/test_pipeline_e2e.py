@@ -27,14 +27,9 @@ from local_stack.observe import fact_versions_written
 from local_stack.pipeline import Names, Pipeline
 from tests.processor_log import checked_events
 
-# The module's tests share one pipeline (a module fixture), in order: under make test's
-# workers (pytest-xdist, --dist loadgroup) they run together on one.
-pytestmark = [
-    pytest.mark.stack,
-    pytest.mark.kcl,
-    pytest.mark.timeout(900),
-    pytest.mark.xdist_group("test_pipeline_e2e"),
-]
+# The module's tests share one pipeline (a module fixture), in order: make test's workers
+# (pytest-xdist, --dist loadfile) run a module's tests on one worker, in order.
+pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(900)]
 
 SEED = int(os.environ.get("TOTESYS_CDC_E2E_SEED", "20261125"))
 RATE = 100  # row changes per second

@@ -23,14 +23,9 @@ from local_stack.processes import wait_until
 from stream_processor.cli import EXIT_STALLED
 from tests.stream_processor.fixtures import SALE, STAFF, record
 
-# The module's tests share one pipeline (a module fixture), in order: under make test's
-# workers (pytest-xdist, --dist loadgroup) they run together on one.
-pytestmark = [
-    pytest.mark.stack,
-    pytest.mark.kcl,
-    pytest.mark.timeout(900),
-    pytest.mark.xdist_group("test_poison_e2e"),
-]
+# The module's tests share one pipeline (a module fixture), in order: make test's workers
+# (pytest-xdist, --dist loadfile) run a module's tests on one worker, in order.
+pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(900)]
 
 SEED = 20261203
 RATE = 100  # row changes per second
