@@ -110,6 +110,20 @@ CASES = [
         id="the-local-stack-imports-the-cost-model",
     ),
     pytest.param(
+        "local_stack/services/stack.py",
+        "from local_stack.harness import pipeline",
+        "local-stack-layers",
+        "local_stack.services.stack -> local_stack.harness.pipeline",
+        id="the-local-services-import-the-harness",
+    ),
+    pytest.param(
+        "local_stack/harness/observe.py",
+        "from local_stack.demo import stats",
+        "local-stack-layers",
+        "local_stack.harness.observe -> local_stack.demo.stats",
+        id="the-harness-imports-the-demo",
+    ),
+    pytest.param(
         "cost_model/sizing.py",
         "from bench import results",
         "cost-model-core",
