@@ -23,8 +23,8 @@ from bench import (
     processor_scaling,
 )
 from bench.results import Figure, report, run_description, write_run
-from local_stack import config as stack_config
-from local_stack import stack
+from local_stack.services import config as stack_config
+from local_stack.services import stack
 
 BENCHMARKS: dict[str, Callable[..., list[Figure]]] = {
     "capture_changes_per_s": capture.run,

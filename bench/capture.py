@@ -20,9 +20,9 @@ import psycopg
 from bench.results import Figure
 from cdc import source_schema
 from cdc.simulator import dataset, traffic, writer
-from local_stack import aws, postgres
-from local_stack.capture_process import CaptureProcess
-from local_stack.config import StackConfig, app_env, process_env
+from local_stack.harness.capture_process import CaptureProcess
+from local_stack.services import aws, postgres
+from local_stack.services.config import StackConfig, app_env, process_env
 
 
 def _fresh_source(cfg: StackConfig, name: str) -> str:

@@ -21,19 +21,20 @@ from pathlib import Path
 import click
 
 from bench.results import RESULTS_PATH, Figure
-from local_stack import config as stack_config
-from local_stack import dashboard, stack
-from local_stack.config import StackConfig
-from local_stack.observe import fact_versions_written
-from local_stack.pipeline import Names, Pipeline
-from local_stack.stats import percentile
+from local_stack.demo import dashboard
+from local_stack.demo.stats import percentile
+from local_stack.harness.observe import fact_versions_written
+from local_stack.harness.pipeline import Names, Pipeline
+from local_stack.services import config as stack_config
+from local_stack.services import stack
+from local_stack.services.config import StackConfig
 
 BATCH_ETL_SCHEDULE_S = 900.0
 PLOT_PATH = RESULTS_PATH.with_name("e2e_latency.png")
 
 
 def report_path(rate: float) -> Path:
-    """The run's HTML report (local_stack.dashboard.html_report), beside the results."""
+    """The run's HTML report (local_stack.demo.dashboard.html_report), beside the results."""
     return RESULTS_PATH.with_name(f"e2e_report_{rate:g}.html")
 
 

@@ -41,9 +41,9 @@ from bench import processor
 from bench.results import RESULTS_PATH, Figure
 from bench.usage import OWN_STAGES, Usage
 from cdc.simulator import traffic
-from local_stack.config import StackConfig
-from local_stack.pipeline import Names, Pipeline
-from local_stack.stats import percentile
+from local_stack.demo.stats import percentile
+from local_stack.harness.pipeline import Names, Pipeline
+from local_stack.services.config import StackConfig
 
 START, STEP, PER_WRITER = 500.0, 500.0, 1000.0
 MAX_WRITERS = 4  # each owns a share of ToteSys's 8 departments; more would not help 2 cores

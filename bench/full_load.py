@@ -31,10 +31,10 @@ import psycopg
 
 from bench.results import Figure
 from bench.usage import ROLES, Usage
-from local_stack.config import StackConfig
-from local_stack.pipeline import Pipeline
-from local_stack.processes import wait_until
-from local_stack.provision import Names
+from local_stack.harness.pipeline import Pipeline
+from local_stack.harness.provision import Names
+from local_stack.services.config import StackConfig
+from local_stack.services.processes import wait_until
 
 SEED = 15
 SHARDS = 4

@@ -43,8 +43,8 @@ from psycopg import sql
 from bench.results import Figure
 from contracts.batches import MemoryStore
 from contracts.star_schema import schema_of, spec
-from local_stack import postgres
-from local_stack.config import WAREHOUSE, StackConfig
+from local_stack.services import postgres
+from local_stack.services.config import WAREHOUSE, StackConfig
 from stream_processor.batch import Batch, encode_files, put_files, write_manifest
 from stream_processor.transform import OutRow
 from warehouse_loader import migrations

@@ -37,7 +37,7 @@ from typing import Any
 from bench.lambda_runtime import boto3_folder, python_312
 from bench.results import Figure
 from cost_model.inputs import Settings
-from local_stack.config import StackConfig
+from local_stack.services.config import StackConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ZIP = ROOT / "dist" / "warehouse-loader.zip"

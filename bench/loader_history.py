@@ -24,8 +24,8 @@ import psycopg
 from bench.loader import dim_rows, fact_rows, manifest
 from bench.results import Figure
 from contracts.batches import MemoryStore
-from local_stack import postgres
-from local_stack.config import WAREHOUSE, StackConfig
+from local_stack.services import postgres
+from local_stack.services.config import WAREHOUSE, StackConfig
 from warehouse_loader import migrations
 from warehouse_loader.load import load_manifest
 

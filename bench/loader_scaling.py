@@ -44,9 +44,9 @@ import psycopg
 from bench.results import Figure
 from contracts.batches import ObjectMissing
 from contracts.star_schema import schema_of
-from local_stack import postgres
-from local_stack.config import WAREHOUSE, StackConfig
-from local_stack.processes import process_cpu_seconds
+from local_stack.services import postgres
+from local_stack.services.config import WAREHOUSE, StackConfig
+from local_stack.services.processes import process_cpu_seconds
 from stream_processor.batch import Batch, encode_files, put_files, write_manifest
 from stream_processor.transform import OutRow
 from warehouse_loader import handler, migrations

@@ -41,7 +41,7 @@ from cdc.simulator import dataset
 from contracts.batches import Manifest, MemoryStore
 from contracts.change_records import SOURCE_TABLES
 from contracts.star_schema import schema_of
-from local_stack.config import StackConfig
+from local_stack.services.config import StackConfig
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from bench.processor import records
 from bench.results import Figure
-from local_stack import aws
-from local_stack.config import StackConfig
-from local_stack.pipeline import Pipeline
-from local_stack.processes import cpu_seconds, wait_until
-from local_stack.provision import Names
+from local_stack.harness.pipeline import Pipeline
+from local_stack.harness.provision import Names
+from local_stack.services import aws
+from local_stack.services.config import StackConfig
+from local_stack.services.processes import cpu_seconds, wait_until
 
 SHARDS = 4
 TRICKLE = 100  # records per half second while the leases spread

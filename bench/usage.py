@@ -16,10 +16,10 @@ import os
 import threading
 from pathlib import Path
 
-from local_stack import aws, postgres
-from local_stack.config import SOURCE, WAREHOUSE
-from local_stack.pipeline import Pipeline
-from local_stack.processes import children_of, group_members, process_cpu_seconds
+from local_stack.harness.pipeline import Pipeline
+from local_stack.services import aws, postgres
+from local_stack.services.config import SOURCE, WAREHOUSE
+from local_stack.services.processes import children_of, group_members, process_cpu_seconds
 
 ROLES = ("capture", "kcl_jvm", "record_processor", "loader")
 OWN_STAGES = ROLES  # the stages that run in AWS as our code (DMS replaces capture there)

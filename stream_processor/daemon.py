@@ -3,7 +3,7 @@ command line, used by the container in AWS and by the local stack alike.
 
 There is one launch path: ``settings_for`` (the properties from the processor's
 configuration), then ``prepare`` (write them, return the command line), then ``supervise``
-(``stream-processor run``) or the harness's own ``Popen`` (``local_stack.kcl``, a test's
+(``stream-processor run``) or the harness's own ``Popen`` (``local_stack.harness.kcl``, a test's
 daemon with another record processor).
 
 Which properties are written follows ``TOTESYS_CDC_ENVIRONMENT`` (``local`` or ``aws``,

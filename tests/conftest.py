@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from local_stack import aws, postgres, stack
-from local_stack import config as stack_config
-from local_stack.config import SOURCE, StackConfig
+from local_stack.services import aws, postgres, stack
+from local_stack.services import config as stack_config
+from local_stack.services.config import SOURCE, StackConfig
 from tests.fixtures import unique_name
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import click
 
-from local_stack.dashboard import REPORT_SECTIONS
+from local_stack.demo.dashboard import REPORT_SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = (".local/demo-report.html", "bench/e2e_report_*.html")

@@ -12,8 +12,8 @@ import pytest
 from bench.usage import Usage, _postmaster_pid
 from cdc import source_schema
 from cdc.simulator import dataset, traffic, writer
-from local_stack.config import SOURCE
-from local_stack.processes import children_of
+from local_stack.services.config import SOURCE
+from local_stack.services.processes import children_of
 
 pytestmark = pytest.mark.stack
 

@@ -9,8 +9,8 @@ import pytest
 
 from cdc import source_schema
 from cdc.simulator import dataset, writer
-from local_stack.capture_process import CaptureProcess
-from local_stack.config import app_env
+from local_stack.harness.capture_process import CaptureProcess
+from local_stack.services.config import app_env
 from tests.fixtures import unique_name
 
 

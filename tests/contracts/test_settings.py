@@ -8,7 +8,7 @@ import pytest
 
 from cdc import config as cdc_config
 from contracts.settings import ConfigError, Settings, check_endpoints, is_loopback
-from local_stack import config as stack_config
+from local_stack.services import config as stack_config
 from stream_processor import config as processor_config
 from warehouse_loader import config as loader_config
 

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from contracts.star_schema import SPECS
-from local_stack.config import WAREHOUSE
+from local_stack.services.config import WAREHOUSE
 from warehouse_loader import migrations
 
 

@@ -23,8 +23,8 @@ import pytest
 from psycopg import sql
 
 from contracts.star_schema import TABLES as WAREHOUSE_TABLES
-from local_stack.observe import fact_versions_written
-from local_stack.pipeline import Names, Pipeline
+from local_stack.harness.observe import fact_versions_written
+from local_stack.harness.pipeline import Names, Pipeline
 from tests.processor_log import checked_events
 
 # The module's tests share one pipeline (a module fixture), in order: make test's workers

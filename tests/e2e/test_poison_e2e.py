@@ -16,10 +16,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_stack import aws
-from local_stack.observe import fact_versions_written
-from local_stack.pipeline import Names, Pipeline
-from local_stack.processes import wait_until
+from local_stack.harness.observe import fact_versions_written
+from local_stack.harness.pipeline import Names, Pipeline
+from local_stack.services import aws
+from local_stack.services.processes import wait_until
 from stream_processor.cli import EXIT_STALLED
 from tests.stream_processor.fixtures import SALE, STAFF, record
 

@@ -14,9 +14,9 @@ import pytest
 from psycopg import sql
 
 from contracts.generation import GENERATION
-from local_stack import aws
-from local_stack.observe import fact_versions_written
-from local_stack.pipeline import Names, Pipeline
+from local_stack.harness.observe import fact_versions_written
+from local_stack.harness.pipeline import Names, Pipeline
+from local_stack.services import aws
 from tests.e2e.wrong_transform_app import BUGGY_GENERATION
 from warehouse_tools import repair
 

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from local_stack.observe import fact_versions_written
-from local_stack.pipeline import Names, Pipeline
-from local_stack.processes import wait_until
+from local_stack.harness.observe import fact_versions_written
+from local_stack.harness.pipeline import Names, Pipeline
+from local_stack.services.processes import wait_until
 from stream_processor import startup
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(1500)]

@@ -19,8 +19,8 @@ from collections import Counter
 import psycopg
 import pytest
 
-from local_stack.observe import fact_versions_written
-from local_stack.pipeline import Names, Pipeline
+from local_stack.harness.observe import fact_versions_written
+from local_stack.harness.pipeline import Names, Pipeline
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(600)]
 # The release, run as processes; never imported here: it extends the contract at import.

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 import pytest
 
 from cdc.source_schema import TABLES
-from local_stack.observe import fact_versions_written
-from local_stack.pipeline import Names, Pipeline
+from local_stack.harness.observe import fact_versions_written
+from local_stack.harness.pipeline import Names, Pipeline
 
 pytestmark = [pytest.mark.stack, pytest.mark.kcl, pytest.mark.timeout(300)]
 

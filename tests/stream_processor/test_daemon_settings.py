@@ -13,7 +13,7 @@ AWS_ENV = {
     "TOTESYS_CDC_STATE_TABLE": "s",
     "TOTESYS_CDC_STREAM_NAME": "changes",
 }
-# What the local stack gives its processes (local_stack.config.app_env).
+# What the local stack gives its processes (local_stack.services.config.app_env).
 ENV = {**AWS_ENV, "TOTESYS_CDC_ENVIRONMENT": "local", "AWS_ENDPOINT_URL": "http://127.0.0.1:54566"}
 
 

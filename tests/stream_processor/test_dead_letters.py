@@ -19,7 +19,7 @@ from contracts.batches import (
     MemoryStore,
     S3Store,
 )
-from local_stack.config import WAREHOUSE
+from local_stack.services.config import WAREHOUSE
 from stream_processor import dead_letters
 from stream_processor.cli import main as cli
 from stream_processor.config import ProcessorConfig

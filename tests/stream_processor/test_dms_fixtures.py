@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from contracts.batches import MemoryStore
-from local_stack.config import WAREHOUSE
+from local_stack.services.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
 from stream_processor.decode import Change, Control, DecodeError, decode
 from stream_processor.join_state.memory import MemoryJoinState

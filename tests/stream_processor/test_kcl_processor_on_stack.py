@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from contracts.star_schema import schema_of
-from local_stack.config import app_env
-from local_stack.processes import wait_until
+from local_stack.services.config import app_env
+from local_stack.services.processes import wait_until
 from stream_processor import config, daemon
 from stream_processor.join_state.dynamodb import ensure_table
 from tests.fixtures import unique_name

@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from local_stack.config import WAREHOUSE
+from local_stack.services.config import WAREHOUSE
 from warehouse_loader import migrations
 
 

@@ -24,10 +24,10 @@ from psycopg.conninfo import conninfo_to_dict
 from contracts.batches import Manifest, MemoryStore
 from contracts.generation import GENERATION
 from contracts.star_schema import FACTS, KEYS, SPECS, Kind
-from local_stack import config as stack_config
-from local_stack import postgres
-from local_stack.config import WAREHOUSE
-from local_stack.processes import wait_until
+from local_stack.services import config as stack_config
+from local_stack.services import postgres
+from local_stack.services.config import WAREHOUSE
+from local_stack.services.processes import wait_until
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor

@@ -18,9 +18,9 @@ from botocore.config import Config
 from bench.lambda_runtime import boto3_folder
 from contracts.batches import S3Store
 from contracts.retry import Backoff
-from local_stack import postgres
-from local_stack.config import WAREHOUSE
-from local_stack.processes import wait_until
+from local_stack.services import postgres
+from local_stack.services.config import WAREHOUSE
+from local_stack.services.processes import wait_until
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor

@@ -11,7 +11,7 @@ import pytest
 
 from contracts.batches import MemoryStore
 from contracts.star_schema import schema_of
-from local_stack.config import WAREHOUSE
+from local_stack.services.config import WAREHOUSE
 from stream_processor.config import ProcessorConfig
 from stream_processor.join_state.memory import MemoryJoinState
 from stream_processor.shard import ShardProcessor

@@ -30,7 +30,7 @@ from contracts.batches import (
     manifest_key,
 )
 from contracts.star_schema import schema_of
-from local_stack.config import WAREHOUSE
+from local_stack.services.config import WAREHOUSE
 from tests.fixtures import unique_name
 from warehouse_loader import handler, load, migrations, rejected
 from warehouse_loader.errors import BadBatch

@@ -7,7 +7,7 @@ import pytest
 
 from cdc import source_schema
 from cdc.simulator import dataset, writer
-from local_stack.config import WAREHOUSE
+from local_stack.services.config import WAREHOUSE
 from warehouse_loader import migrations
 
 

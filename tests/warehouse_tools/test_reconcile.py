@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdc import source_schema
-from local_stack.config import WAREHOUSE
+from local_stack.services.config import WAREHOUSE
 from warehouse_loader import migrations
 from warehouse_tools.cli import main
 from warehouse_tools.reconcile import compare_dates, compare_dimension, compare_fact, expected_date

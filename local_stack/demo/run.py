@@ -34,11 +34,12 @@ from cdc.monitor.model import Thresholds, problems
 from cdc.monitor.report import render as render_health
 from cdc.simulator.traffic import TrafficStats
 from contracts.schema_drift import Drift
-from local_stack import config as stack_config
-from local_stack import dashboard, stack
-from local_stack.cli import print_status
-from local_stack.pipeline import Names, Pipeline
-from local_stack.processes import StackError
+from local_stack.demo import dashboard
+from local_stack.harness.pipeline import Names, Pipeline
+from local_stack.services import config as stack_config
+from local_stack.services import stack
+from local_stack.services.cli import print_status
+from local_stack.services.processes import StackError
 
 console = Console()
 
@@ -412,7 +413,3 @@ def show_history(pipeline: Pipeline) -> None:
     for row in orders:
         table.add_row(*(str(v) for v in row))
     console.print(table)
-
-
-if __name__ == "__main__":
-    main()

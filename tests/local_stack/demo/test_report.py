@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from local_stack.dashboard import REPORT_SECTIONS, RunReport, html_report, throughput
+from local_stack.demo.dashboard import REPORT_SECTIONS, RunReport, html_report, throughput
 
 T0 = datetime(2026, 11, 26, 6, 0, 0)
 

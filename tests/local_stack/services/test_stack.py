@@ -16,9 +16,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from local_stack import aws, stack
-from local_stack import config as stack_config
-from local_stack.processes import PrerequisiteMissing, StackError, require_executable, wait_until
+from local_stack.services import aws, stack
+from local_stack.services import config as stack_config
+from local_stack.services.processes import (
+    PrerequisiteMissing,
+    StackError,
+    require_executable,
+    wait_until,
+)
 from stream_processor import config as processor_config
 from tests.fixtures import ROOT, unique_name
 from warehouse_loader import config as loader_config
@@ -237,7 +242,7 @@ def test_the_repaired_kinesis_shard_pages_through_records_in_order_without_loss(
 
 @pytest.mark.stack
 def test_kinesis_records_come_back_byte_for_byte_with_their_arrival_in_milliseconds(aws_client):
-    """GetRecords and PutRecords answer through local_stack.moto_app's own JSON, not moto's
+    """GetRecords and PutRecords answer through local_stack.services.moto_app's own JSON, not moto's
     serializer: the data, keys, sequence numbers and arrival times must be what Kinesis
     gives."""
     kinesis = aws_client("kinesis")
@@ -285,7 +290,7 @@ def _read_shard(kinesis: Any, stream: str, shard_id: str) -> tuple[list[str], di
 def test_resharding_keeps_each_record_in_one_shard_and_ends_closed_shards_with_their_children(
     aws_client,
 ):
-    """What the KCL relies on at a split and a merge (see local_stack/moto_app.py): parents keep
+    """What the KCL relies on at a split and a merge (see local_stack/services/moto_app.py): parents keep
     their records, new records go to the open children only, and reading a closed shard to its
     end gives no next iterator and the child shards with their parents."""
     kinesis, name = aws_client("kinesis"), unique_name("reshard")

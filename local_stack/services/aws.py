@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 
-from local_stack.config import StackConfig
-from local_stack.processes import read_pid, start_detached, stop_process_group, wait_until
+from local_stack.services.config import StackConfig
+from local_stack.services.processes import read_pid, start_detached, stop_process_group, wait_until
 
 
 def _pid_file(config: StackConfig) -> Path:
@@ -49,7 +49,7 @@ def start(config: StackConfig, timeout_s: float = 60.0) -> None:
                 "1",  # moto keeps its state in one process's memory
                 "--keep-alive",
                 "75",
-                "local_stack.moto_app:app",
+                "local_stack.services.moto_app:app",
             ],
             log_path=log_path(config),
             pid_file=_pid_file(config),

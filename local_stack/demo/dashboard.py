@@ -1,7 +1,7 @@
 """The demo's live terminal dashboard: per stage (capture → Kinesis → processor → S3 → loader
 → warehouse) what moved and how far behind it is, per warehouse table its rows and freshness,
 and the end-to-end latency percentiles so far. ``sample`` reads the running pipeline
-through ``local_stack.observe`` (the stream, the batches bucket, the processor's CloudWatch
+through ``local_stack.harness.observe`` (the stream, the batches bucket, the processor's CloudWatch
 metrics, the queue and the warehouse's ledger and tables; never a log line);
 ``render`` is a pure function of one sample."""
 
@@ -19,8 +19,8 @@ from rich.console import Group
 from rich.table import Table
 
 from cdc.simulator.traffic import TrafficStats
-from local_stack.pipeline import Pipeline
-from local_stack.stats import percentile
+from local_stack.demo.stats import percentile
+from local_stack.harness.pipeline import Pipeline
 from stream_processor import config as processor_config
 from warehouse_tools.freshness import freshness
 

@@ -13,7 +13,7 @@ import psycopg
 
 from cdc.capture.status import EngineStatus, read_status
 from contracts.change_records import format_lsn, parse_lsn
-from local_stack.processes import StackError, wait_until
+from local_stack.services.processes import StackError, wait_until
 
 
 class CaptureProcess:

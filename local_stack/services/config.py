@@ -19,7 +19,7 @@ from cdc.source_roles import SourceRoles
 from contracts.settings import LOCAL, PREFIX, ConfigError, Settings
 from warehouse_loader.roles import WarehouseRoles
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE, WAREHOUSE = "source", "warehouse"  # the two clusters
 CLUSTERS = (SOURCE, WAREHOUSE)
 # The roles the stack's processes connect as; the superuser only makes them and the databases.

@@ -6,9 +6,9 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from local_stack import aws, postgres
-from local_stack.config import SOURCE, StackConfig
-from local_stack.processes import require_executable
+from local_stack.services import aws, postgres
+from local_stack.services.config import SOURCE, StackConfig
+from local_stack.services.processes import require_executable
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def is_up(config: StackConfig) -> bool:
 
 def _check_port_free_or_ours(config: StackConfig) -> None:
     """A port held by something else would make a service fail with an obscure log line."""
-    from local_stack.processes import StackError
+    from local_stack.services.processes import StackError
 
     for port, ours in (
         *((pg.port, pg.is_running()) for pg in postgres.clusters(config)),

@@ -12,9 +12,9 @@ import psycopg
 
 from cdc import source_schema
 from cdc.simulator import dataset, writer
-from local_stack import aws, postgres
-from local_stack.config import StackConfig
-from local_stack.processes import wait_until
+from local_stack.services import aws, postgres
+from local_stack.services.config import StackConfig
+from local_stack.services.processes import wait_until
 from warehouse_loader import migrations
 from warehouse_loader import runner as loader_runner
 

@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from contracts.settings import LOCAL
-from local_stack.config import StackConfig, process_env
-from local_stack.processes import StackError, group_members, wait_until
+from local_stack.services.config import StackConfig, process_env
+from local_stack.services.processes import StackError, group_members, wait_until
 from stream_processor import daemon
 from stream_processor.daemon import DaemonSettings
 

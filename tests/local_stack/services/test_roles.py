@@ -7,8 +7,8 @@ import psycopg
 import pytest
 
 from cdc import source_schema
-from local_stack import postgres
-from local_stack.config import app_env
+from local_stack.services import postgres
+from local_stack.services.config import app_env
 from tests.fixtures import unique_name
 from warehouse_loader import migrations
 from warehouse_loader.config import LoaderConfig

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.kcl import Daemon
-from local_stack.processes import wait_until
+from local_stack.harness.kcl import Daemon
+from local_stack.services.processes import wait_until
 from stream_processor.daemon import DaemonSettings
 from tests.fixtures import unique_name
 

@@ -14,9 +14,9 @@ from psycopg import sql
 
 from contracts.batches import DEAD_LETTER_PREFIX, MANIFEST_PREFIX, Manifest
 from contracts.star_schema import FACT_SOURCES, FACTS, TABLES
-from local_stack import aws
-from local_stack.config import StackConfig
-from local_stack.provision import Names
+from local_stack.harness.provision import Names
+from local_stack.services import aws
+from local_stack.services.config import StackConfig
 from stream_processor import lease_table
 from warehouse_tools import reconcile
 
@@ -209,7 +209,8 @@ class Observer:
 
     def latency_summary(self, since: datetime) -> tuple[int, float, float, float, float] | None:
         """(changes, p50, p95, p99, max) of ``latencies(since)``, computed in the warehouse
-        (nearest rank, as ``local_stack.stats.percentile``); None before the first change lands."""
+        (nearest rank, as ``local_stack.demo.stats.percentile``); None before the first change
+        lands."""
         query = sql.SQL(
             "SELECT count(*), percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP "
             "(ORDER BY seconds), max(seconds) FROM ({}) AS l"

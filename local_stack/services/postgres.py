@@ -1,10 +1,10 @@
 """The project-owned PostgreSQL clusters: initdb, start, stop, status, databases.
 
-Two clusters, as in AWS (``local_stack.config``): the source (ToteSys) and the warehouse, each
-on 127.0.0.1 only, on a port of its own, with ``wal_level=logical`` so the capture engine can
-use a replication slot on the source. Each holds only its own side's roles. ``initdb`` and
-``postgres`` refuse to run as root; when this runs as root the servers run as an unprivileged
-system user instead.
+Two clusters, as in AWS (``local_stack.services.config``): the source (ToteSys) and the
+warehouse, each on 127.0.0.1 only, on a port of its own, with ``wal_level=logical`` so the
+capture engine can use a replication slot on the source. Each holds only its own side's roles.
+``initdb`` and ``postgres`` refuse to run as root; when this runs as root the servers run as an
+unprivileged system user instead.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from cdc import source_roles
-from local_stack.config import (
+from local_stack.services.config import (
     CLUSTERS,
     SOURCE,
     SOURCE_ROLES,
@@ -32,7 +32,7 @@ from local_stack.config import (
     WAREHOUSE_ROLES,
     StackConfig,
 )
-from local_stack.processes import PrerequisiteMissing, StackError, wait_until
+from local_stack.services.processes import PrerequisiteMissing, StackError, wait_until
 from warehouse_loader import roles as warehouse_roles
 
 APP_DATABASES = {SOURCE: "totesys", WAREHOUSE: "warehouse"}
@@ -61,7 +61,7 @@ SERVER_SETTINGS = {
 
 def find_bin_dir(explicit: Path | None = None) -> Path:
     """The directory holding ``initdb``/``pg_ctl``: ``explicit`` (TOTESYS_CDC_PG_BIN, read by
-    ``local_stack.config``), PATH, then Debian's versioned directories (newest first)."""
+    ``local_stack.services.config``), PATH, then Debian's versioned directories (newest first)."""
     candidates = [Path(explicit)] if explicit else []
     on_path = shutil.which("initdb")
     if on_path:

@@ -4,11 +4,11 @@ Kinesis outage (through the ``TcpProxy`` relay the pipeline was started behind).
 
 from __future__ import annotations
 
-from local_stack import aws
-from local_stack.config import StackConfig
-from local_stack.processes import wait_until
-from local_stack.provision import Names
-from local_stack.tcp_proxy import TcpProxy
+from local_stack.harness.provision import Names
+from local_stack.harness.tcp_proxy import TcpProxy
+from local_stack.services import aws
+from local_stack.services.config import StackConfig
+from local_stack.services.processes import wait_until
 
 
 class Faults:

@@ -11,7 +11,7 @@ one for up to 20 s, so a few loader runners (each long-polls, as the SQS documen
 recommends) left every other call waiting for a free thread: ~1 s per PutRecords, leases
 assigned tens of seconds late. The loop gets a pool of ``REQUEST_THREADS`` instead.
 
-Repairs to moto's Kinesis (tests/local_stack/test_stack.py checks each):
+Repairs to moto's Kinesis (tests/local_stack/services/test_stack.py checks each):
 
 - **Speed.** moto finds a shard's newest sequence number by copying every key
   (``list(records)[-1]``) on each put, and GetRecords scans the shard from its first record,

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from cdc.simulator import traffic
-from local_stack import config as stack_config
-from local_stack import provision
-from local_stack.capture_process import CaptureProcess
-from local_stack.faults import Faults
-from local_stack.observe import Observer
-from local_stack.processes import wait_until
-from local_stack.provision import Names
-from local_stack.tcp_proxy import TcpProxy
+from local_stack.harness import provision
+from local_stack.harness.capture_process import CaptureProcess
+from local_stack.harness.faults import Faults
+from local_stack.harness.observe import Observer
+from local_stack.harness.provision import Names
+from local_stack.harness.tcp_proxy import TcpProxy
+from local_stack.services import config as stack_config
+from local_stack.services.processes import wait_until
 
 # The processor publishes its per-batch figures to (moto's) CloudWatch, where the dashboard
 # reads how far behind the stream it is; the namespace is per run.

@@ -9,9 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from local_stack import config as stack_config
-from local_stack import stack
-from local_stack.processes import StackError
+from local_stack.services import config as stack_config
+from local_stack.services import stack
+from local_stack.services.processes import StackError
 
 console = Console()
 

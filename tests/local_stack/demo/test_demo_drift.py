@@ -7,7 +7,7 @@ import json
 
 from contracts.change_records import SOURCE_TABLES
 from contracts.schema_drift import drift_of_columns
-from local_stack.demo import ALTER_COLUMN, ALTER_TABLE, drift_lines, processor_drift
+from local_stack.demo.run import ALTER_COLUMN, ALTER_TABLE, drift_lines, processor_drift
 
 
 def test_the_report_names_the_drift_at_the_source_and_each_one_the_processor_reported(tmp_path):

@@ -1,0 +1,5 @@
+"""``python -m local_stack.demo`` (``make demo``)."""
+
+from local_stack.demo.run import main
+
+main()
