@@ -1,4 +1,5 @@
-"""Live traffic (``cdc.simulator.traffic``) against a real ToteSys schema on the local PostgreSQL."""
+"""Live traffic (``cdc.simulator.traffic``) against a real ToteSys schema on the local
+PostgreSQL."""
 
 from __future__ import annotations
 
