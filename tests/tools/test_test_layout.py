@@ -134,8 +134,6 @@ UNMIRRORED = {
     "checked in tests/cdc/simulator/test_dataset.py and test_traffic_on_postgres.py",
     "cdc/simulator/vocabulary.py": "the words and codes the dataset draws: what it draws meets "
     "the schema's rules in tests/cdc/simulator/test_dataset.py",
-    "cdc/source_roles.py": "ToteSys's roles as SQL: held on a real cluster in "
-    "tests/local_stack/test_roles.py",
     "cdc/source_schema.py": "the production DDL, made by tests/cdc/conftest.py's totesys_dsn "
     "for every ToteSys test on the stack; its TABLES and PRIMARY_KEYS read by "
     "tests/cdc/simulator/test_dataset.py",
@@ -148,8 +146,6 @@ UNMIRRORED = {
     "tests/local_stack/test_roles.py",
     "warehouse_loader/errors.py": "two exception classes and no behaviour: raised and classed "
     "in tests/warehouse_loader/test_load.py, test_read_file.py and test_handler_messages.py",
-    "warehouse_loader/roles.py": "the warehouse's roles as SQL: held on a real cluster in "
-    "tests/local_stack/test_roles.py",
     "warehouse_loader/runner.py": "the local SQS poller: run end to end in "
     "tests/warehouse_loader/test_handler.py",
     "warehouse_tools/cli.py": "a click entry point, tested through its commands in "
