@@ -128,8 +128,6 @@ UNMIRRORED = {
     "tests/cdc/monitor/test_local.py",
     "cdc/monitor/cli.py": "the shell of `cdc monitor`, run as a process in "
     "tests/cdc/monitor/test_local.py and test_aws.py",
-    "cdc/monitor/report.py": "the table and JSON of `cdc monitor`, read in "
-    "tests/cdc/monitor/test_local.py and test_aws.py",
     "cdc/simulator/rows.py": "the order rows of the dataset and the traffic: their rules are "
     "checked in tests/cdc/simulator/test_dataset.py and test_traffic_on_postgres.py",
     "cdc/simulator/vocabulary.py": "the words and codes the dataset draws: what it draws meets "
