@@ -135,8 +135,6 @@ UNMIRRORED = {
     "cdc/source_schema.py": "the production DDL, made by tests/cdc/conftest.py's totesys_dsn "
     "for every ToteSys test on the stack; its TABLES and PRIMARY_KEYS read by "
     "tests/cdc/simulator/test_dataset.py",
-    "stream_processor/batch.py": "written through ShardProcessor.commit in "
-    "tests/stream_processor/test_shard.py",
     "stream_processor/cli.py": "a click entry point, run as a process in "
     "tests/stream_processor/test_kcl_processor_on_stack.py and tests/e2e/test_poison_e2e.py",
     "warehouse_loader/connection.py": "the handler's connection: Secrets Manager and reconnects "
