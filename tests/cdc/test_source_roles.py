@@ -1,7 +1,7 @@
 """ToteSys's roles for the pipeline as SQL (``cdc.source_roles``), read without a database:
 the capture role replicates (by attribute, or on RDS by ``rds_replication``) and only reads,
 the app role writes rows, the owner alone owns, and the publication names exactly its tables.
-That the cluster holds them is ``tests/local_stack/test_roles.py``."""
+That the cluster holds them is ``tests/local_stack/services/test_roles.py``."""
 
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ def test_every_way_of_importing_a_test_module_is_caught_and_nothing_else(tmp_pat
 # The tests mirror the packages: a module ``pkg/sub/mod.py`` is tested in
 # ``tests/pkg/sub/test_mod.py`` or ``tests/pkg/sub/test_mod_<aspect>.py``
 # (``test_engine_on_stack.py`` for ``cdc/capture/engine.py``). local_stack is not listed yet:
-# it is being split into subpackages, and its tests follow with that.
+# its split into subpackages is under way, and its tests' mirror comes with it.
 MIRRORED_PACKAGES = (
     "contracts",
     "cdc",
@@ -139,7 +139,7 @@ UNMIRRORED = {
     "tests/stream_processor/test_kcl_processor_on_stack.py and tests/e2e/test_poison_e2e.py",
     "warehouse_loader/connection.py": "the handler's connection: Secrets Manager and reconnects "
     "in tests/warehouse_loader/test_handler.py, a pending migration refused in "
-    "tests/local_stack/test_roles.py",
+    "tests/local_stack/services/test_roles.py",
     "warehouse_loader/errors.py": "two exception classes and no behaviour: raised and classed "
     "in tests/warehouse_loader/test_load.py, test_read_file.py and test_handler_messages.py",
     "warehouse_loader/runner.py": "the local SQS poller: run end to end in "

@@ -1,7 +1,7 @@
 """The warehouse's roles as SQL (``warehouse_loader.roles``), read without a database: each
 role made once, only the owner owning anything, the loader and the analyst granted exactly
 what they need, now and on what the owner's migrations make later. That the cluster holds
-them is ``tests/local_stack/test_roles.py``."""
+them is ``tests/local_stack/services/test_roles.py``."""
 
 from __future__ import annotations
 
