@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections import defaultdict
 from pathlib import Path
+
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 
@@ -74,3 +78,26 @@ def create_dms_task(dms, name: str) -> dict:
         TableMappings=json.dumps(dms_task.table_mappings()),
         ReplicationTaskSettings=json.dumps(dms_task.task_settings()),
     )["ReplicationTask"]
+
+
+GRANT = re.compile(r"GRANT (?P<privileges>[A-Z, ]+) ON (?P<on>.+?) TO (?P<roles>.+)$")
+
+
+def granted(statements: list[sql.Composable]) -> dict[str, set[tuple[str, str]]]:
+    """What each role is granted by ``statements`` (a roles module's SQL, rendered): role →
+    {(privilege, on)}, ``on`` one of database, schema, tables, sequences, and ``future tables``
+    or ``future sequences`` for the default privileges of what the owner makes later."""
+    out: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for statement in statements:
+        text = statement.as_string(None)
+        if not (match := GRANT.search(text)):
+            continue
+        on = match["on"].split()[0].lower()
+        if on == "all":  # ALL TABLES IN SCHEMA public, ALL SEQUENCES IN SCHEMA public
+            on = match["on"].split()[1].lower()
+        if text.startswith("ALTER DEFAULT PRIVILEGES"):
+            on = f"future {on}"
+        for role in match["roles"].split(", "):
+            for privilege in match["privileges"].split(", "):
+                out[role.strip('"')].add((privilege, on))
+    return dict(out)

@@ -1,4 +1,5 @@
-"""Fixtures for the cdc tests: a seeded ToteSys with a capture engine ready to start."""
+"""Fixtures for the cdc tests: an empty ToteSys schema, and a seeded ToteSys with a capture
+engine ready to start."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ from cdc.simulator import dataset, writer
 from local_stack.harness.capture_process import CaptureProcess
 from local_stack.services.config import app_env
 from tests.fixtures import unique_name
+
+
+@pytest.fixture
+def totesys_dsn(fresh_database):
+    """A fresh database with the ToteSys schema and no rows."""
+    dsn = fresh_database("totesys")
+    with psycopg.connect(dsn) as conn:
+        source_schema.create(conn)
+    return dsn
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@ record's failure)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from contracts.batches import MemoryStore, ObjectMissing
 from stream_processor.edge_errors import ClassedStore, EdgeRefused, EdgeUnavailable, classify
-from stream_processor.shard_health import Health, state
 
 
 def client_error(code: str, message: str = "m") -> ClientError:
@@ -56,16 +53,3 @@ def test_the_classed_store_classes_failures_and_lets_a_missing_object_through():
         ClassedStore(Failing()).put("k", b"", "text/plain")
     with pytest.raises(ObjectMissing):
         ClassedStore(MemoryStore()).get("absent")
-
-
-def test_a_shard_s_state_from_its_health_and_how_far_behind_it_is():
-    now = datetime.now(UTC)
-    committing = Health("s", now - timedelta(seconds=5), None, None, 0)
-    stopped = Health("s", now - timedelta(seconds=5), now, "join state unavailable", 2)
-    quiet = Health("s", now - timedelta(seconds=600), None, None, 0)
-    assert state(stopped, 0, 120) == "ok"  # nothing waits behind its checkpoint
-    assert state(stopped, 2_000, 120).startswith("stalled: 2 stop(s)")
-    assert state(quiet, 2_000, 120).startswith("stalled: no commit for 600s")
-    assert state(committing, 500_000, 120) == "behind"  # a backlog it is catching up
-    assert state(committing, 2_000, 120) == "ok"
-    assert state(None, 2_000, 120) == "ok"

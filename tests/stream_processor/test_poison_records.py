@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 from contracts.batches import Manifest, MemoryStore, S3Store
 from contracts.star_schema import Kind, spec
-from stream_processor.batch import Batch, encode_files
 from stream_processor.config import ProcessorConfig
 from stream_processor.edge_errors import ClassedStore, EdgeRefused, EdgeUnavailable
 from stream_processor.join_state.dynamodb import DynamoJoinState
@@ -364,34 +363,6 @@ def test_a_bug_on_most_records_trips_the_breaker_instead_of_dead_lettering_the_s
     with pytest.raises(AssertionError, match="restarts forever"):
         driver.run()
     assert dead_letter_positions(driver.store) == [] and driver.checkpoints == []
-
-
-def test_a_row_parquet_cannot_hold_is_found_and_only_its_record_is_taken_out():
-    """Today's main failed the whole batch's parquet write at every commit, so the shard never
-    moved again. A version wider than decimal128(38) is such a value."""
-    batch = Batch(SHARD)
-    good = {
-        "sales_order_id": 1,
-        "cdc_version": 10,
-        "cdc_operation": "insert",
-        "cdc_is_deleted": False,
-    }
-    for seq in range(1, 9):
-        version = 10**40 if seq == 5 else 10 + seq
-        rows = (
-            OutRow("fact_sales_order", {**good, "sales_order_id": seq, "cdc_version": version}),
-            OutRow(
-                "dim_currency",
-                {"currency_id": seq, "cdc_version": version, "cdc_is_deleted": False},
-            ),
-        )
-        batch.add_record(str(seq), rows, (f"pk-{seq}", b"raw"))
-    files, refused = encode_files(batch)
-    assert list(refused) == ["5"] and "cannot be written as parquet" in refused["5"]
-    for table in ("fact_sales_order", "dim_currency"):  # the record is taken out of every table
-        ids = pq.read_table(io.BytesIO(files[table])).column(spec(table).key).to_pylist()
-        assert ids == [1, 2, 3, 4, 6, 7, 8]
-    assert batch.row_count == 14 and batch.records == 8
 
 
 def test_a_record_whose_rows_parquet_cannot_hold_is_a_dead_letter_and_the_shard_commits():

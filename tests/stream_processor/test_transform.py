@@ -348,23 +348,3 @@ def test_batched_join_state_gives_the_same_warehouse_as_change_by_change(histori
                 view.apply(out.writes)
                 rows += out.rows
     assert warehouse_after(rows) == warehouse_after(run(*in_order))
-
-
-def test_a_batch_plans_each_joined_row_once_at_its_newest_version():
-    from stream_processor.join_batch import plan_batch
-
-    changes = [
-        decode(record("staff", {**STAFF, "department_id": 1}, "insert", commit=0x10)),
-        decode(record("staff", {**STAFF, "department_id": 2}, "update", commit=0x20)),
-        decode(record("department", {**DEPT, "department_id": 2}, "update", commit=0x30)),
-        decode(record("sales_order", SALE, "insert", commit=0x40)),
-    ]
-    p = plan_batch(changes)
-    assert set(p.puts) == {("staff", STAFF["staff_id"]), ("department", 2)}
-    assert p.puts[("staff", STAFF["staff_id"])][1]["department_id"] == 2
-    assert p.members == {
-        ("department", 1): {STAFF["staff_id"]},
-        ("department", 2): {STAFF["staff_id"]},
-    }
-    assert p.row_reads == {("department", 1), ("department", 2)}
-    assert p.member_reads == {("department", 2)}

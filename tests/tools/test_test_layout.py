@@ -86,3 +86,129 @@ def test_every_way_of_importing_a_test_module_is_caught_and_nothing_else(tmp_pat
         "tests/stage/test_importer.py:9: from . import loader_test",
         "tests/stage/test_importer.py:13: from tests.stage.test_shared import ROW",
     ]
+
+
+# The tests mirror the packages: a module ``pkg/sub/mod.py`` is tested in
+# ``tests/pkg/sub/test_mod.py`` or ``tests/pkg/sub/test_mod_<aspect>.py``
+# (``test_engine_on_stack.py`` for ``cdc/capture/engine.py``). local_stack is not listed yet:
+# its split into subpackages is under way, and its tests' mirror comes with it.
+MIRRORED_PACKAGES = (
+    "contracts",
+    "cdc",
+    "stream_processor",
+    "warehouse_loader",
+    "warehouse_tools",
+    "cost_model",
+    "bench",
+)
+NOT_A_MODULE_OF_ITS_OWN = ("__init__.py",)  # a package's marker and re-exports
+
+# Each module with no test at its mirrored path, and why; name the test that covers it if one
+# does. A module here that gets its mirrored test fails this test until it leaves the list.
+UNMIRRORED = {
+    "bench/__main__.py": "`make bench`'s runner: no test runs it (minutes on the local stack)",
+    "bench/capture.py": "a benchmark, run only by `make bench`",
+    "bench/e2e.py": "a benchmark, run only by `make bench`",
+    "bench/full_load.py": "a benchmark, run only by `make bench`",
+    "bench/lambda_runtime.py": "a benchmark, run only by `make bench`; its boto3_folder and "
+    "python_312 are used by tests/warehouse_loader/test_package.py and test_handler.py",
+    "bench/loader.py": "a benchmark, run only by `make bench`",
+    "bench/loader_history.py": "a benchmark, run only by `make bench`",
+    "bench/loader_scaling.py": "a benchmark, run only by `make bench`",
+    "bench/processor.py": "a benchmark, run only by `make bench`",
+    "bench/processor_scaling.py": "a benchmark, run only by `make bench`",
+    "cdc/capture/replication.py": "the engine's streaming-replication edge: run by the engine "
+    "as a process in tests/cdc/capture/test_engine_on_stack.py (the slot held by a walsender)",
+    "cdc/capture/runner.py": "the engine's process shell: its exit codes and errors are seen "
+    "from outside in tests/cdc/capture/test_engine_on_stack.py",
+    "cdc/capture/source.py": "the engine's PostgreSQL query edge: run by the engine in "
+    "tests/cdc/capture/test_engine_on_stack.py; its CatalogueColumn feeds "
+    "test_engine_relations.py",
+    "cdc/capture/status.py": "the engine's status file, read through `cdc monitor` in "
+    "tests/cdc/monitor/test_local.py",
+    "cdc/monitor/cli.py": "the shell of `cdc monitor`, run as a process in "
+    "tests/cdc/monitor/test_local.py and test_aws.py",
+    "cdc/simulator/rows.py": "the order rows of the dataset and the traffic: their rules are "
+    "checked in tests/cdc/simulator/test_dataset.py and test_traffic_on_postgres.py",
+    "cdc/simulator/vocabulary.py": "the words and codes the dataset draws: what it draws meets "
+    "the schema's rules in tests/cdc/simulator/test_dataset.py",
+    "cdc/source_schema.py": "the production DDL, made by tests/cdc/conftest.py's totesys_dsn "
+    "for every ToteSys test on the stack; its TABLES and PRIMARY_KEYS read by "
+    "tests/cdc/simulator/test_dataset.py",
+    "stream_processor/cli.py": "a click entry point, run as a process in "
+    "tests/stream_processor/test_kcl_processor_on_stack.py and tests/e2e/test_poison_e2e.py",
+    "warehouse_loader/connection.py": "the handler's connection: Secrets Manager and reconnects "
+    "in tests/warehouse_loader/test_handler.py, a pending migration refused in "
+    "tests/local_stack/services/test_roles.py",
+    "warehouse_loader/errors.py": "two exception classes and no behaviour: raised and classed "
+    "in tests/warehouse_loader/test_load.py, test_read_file.py and test_handler_messages.py",
+    "warehouse_loader/runner.py": "the local SQS poller: run end to end in "
+    "tests/warehouse_loader/test_handler.py",
+    "warehouse_tools/cli.py": "a click entry point, tested through its commands in "
+    "tests/warehouse_tools/test_*.py and tests/warehouse_loader/test_rejected.py",
+    "warehouse_tools/ddl.py": "the DDL reader: the migrations and the ToteSys DDL read with it in "
+    "tests/contracts/test_star_schema_ddl.py and test_change_records.py",
+    "warehouse_tools/freshness.py": "`warehouse-loader status`, run as a process in "
+    "tests/warehouse_loader/test_handler.py",
+    "warehouse_tools/redrive.py": "redrives the rejected rows it is tested with, in "
+    "tests/warehouse_loader/test_rejected.py",
+    "cost_model/__main__.py": "`python -m cost_model`: two lines calling cost_model/cli.py, "
+    "whose test is tests/cost_model/test_cli.py",
+}
+
+
+def mirrored_tests(root: Path, packages: tuple[str, ...]) -> tuple[dict[str, list[str]], list[str]]:
+    """Each module of ``packages`` (under ``root``) with the test modules at its mirrored path,
+    and the modules with none. A test module is a module's when its name is ``test_<module>``
+    or ``test_<module>_<aspect>`` and no module beside it has a longer name it also fits
+    (``test_batch_get.py`` is ``batch_get.py``'s, not ``batch.py``'s)."""
+    tested: dict[str, list[str]] = {}
+    for package in packages:
+        for module in sorted((root / package).rglob("*.py")):
+            if module.name in NOT_A_MODULE_OF_ITS_OWN or "__pycache__" in module.parts:
+                continue
+            tested[module.relative_to(root).as_posix()] = []
+    for name in list(tested):
+        module = Path(name)
+        folder = root / "tests" / module.parent
+        siblings = {other.stem for other in map(Path, tested) if other.parent == module.parent}
+        for test in sorted(folder.glob("test_*.py")):
+            subject = test.stem.removeprefix("test_")
+            fits = [s for s in siblings if subject == s or subject.startswith(f"{s}_")]
+            if fits and max(fits, key=len) == module.stem:
+                tested[name].append(test.relative_to(root).as_posix())
+    return tested, [name for name, tests in tested.items() if not tests]
+
+
+def test_every_module_has_a_test_at_its_mirrored_path_or_a_reason_it_has_none():
+    _, missing = mirrored_tests(ROOT, MIRRORED_PACKAGES)
+    assert [m for m in missing if m not in UNMIRRORED] == [], "add its test, or say why not"
+    assert [m for m in UNMIRRORED if m not in missing] == [], "has its test now: off the list"
+
+
+def test_a_module_s_test_is_the_one_its_name_fits_longest(tmp_path: Path):
+    for path in (
+        "pkg/__init__.py",
+        "pkg/batch.py",
+        "pkg/batch_get.py",
+        "pkg/daemon.py",
+        "pkg/lonely.py",
+        "pkg/sub/engine.py",
+        "tests/pkg/test_batch_get.py",
+        "tests/pkg/test_daemon_logging.py",
+        "tests/pkg/test_daemon.py",
+        "tests/pkg/test_lonelyness.py",
+        "tests/pkg/test_engine.py",
+        "tests/pkg/sub/test_engine_on_stack.py",
+    ):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("")
+    tested, missing = mirrored_tests(tmp_path, ("pkg",))
+    assert tested == {
+        "pkg/batch.py": [],
+        "pkg/batch_get.py": ["tests/pkg/test_batch_get.py"],
+        "pkg/daemon.py": ["tests/pkg/test_daemon.py", "tests/pkg/test_daemon_logging.py"],
+        "pkg/lonely.py": [],
+        "pkg/sub/engine.py": ["tests/pkg/sub/test_engine_on_stack.py"],
+    }
+    assert missing == ["pkg/batch.py", "pkg/lonely.py"]

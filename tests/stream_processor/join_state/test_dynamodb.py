@@ -1,6 +1,6 @@
 """What only the DynamoDB join state does (the contract both stores keep is
-``test_contract``): the table is created by whichever worker starts first, and a membership
-written once is not sent again."""
+``test_interface_contract``): the table is created by whichever worker starts first, and a
+membership written once is not sent again."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""What only the memory join state does (the contract both stores keep is ``test_contract``):
-the change-by-change side a batch's snapshot is transformed against (``transform.JoinView``
-reads, the transform's writes applied)."""
+"""What only the memory join state does (the contract both stores keep is
+``test_interface_contract``): the change-by-change side a batch's snapshot is transformed
+against (``transform.JoinView`` reads, the transform's writes applied)."""
 
 from __future__ import annotations
 

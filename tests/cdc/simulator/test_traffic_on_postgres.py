@@ -1,4 +1,5 @@
-"""The simulator against a real ToteSys schema on the local PostgreSQL."""
+"""Live traffic (``cdc.simulator.traffic``) against a real ToteSys schema on the local
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,75 +10,29 @@ import pytest
 
 from cdc import source_schema
 from cdc.simulator import dataset, traffic, writer
+from tests.cdc.fixtures import check_invariants, row_counts
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture
-def totesys_dsn(fresh_database):
-    dsn = fresh_database("totesys")
-    with psycopg.connect(dsn) as conn:
-        source_schema.create(conn)
-    return dsn
-
-
-def _counts(dsn: str) -> dict[str, int]:
-    with psycopg.connect(dsn) as conn:
-        return source_schema.row_counts(conn)
-
-
-def _check_invariants(conn: psycopg.Connection) -> None:
-    """What the schema's comments promise beyond its declared constraints."""
-    bad_transactions = conn.execute(
-        """SELECT count(*) FROM "transaction"
-           WHERE NOT ((transaction_type = 'SALE' AND sales_order_id IS NOT NULL AND purchase_order_id IS NULL)
-                   OR (transaction_type = 'PURCHASE' AND purchase_order_id IS NOT NULL AND sales_order_id IS NULL))"""
-    ).fetchone()[0]
-    assert bad_transactions == 0
-    bad_dates = conn.execute(
-        r"""SELECT count(*) FROM sales_order
-            WHERE agreed_delivery_date !~ '^\d{4}-\d{2}-\d{2}$' OR agreed_payment_date !~ '^\d{4}-\d{2}-\d{2}$'"""
-    ).fetchone()[0]
-    assert bad_dates == 0
-    assert (
-        conn.execute("SELECT count(*) FROM payment WHERE last_updated < created_at").fetchone()[0]
-        == 0
-    )
-
-
-def test_the_initial_dataset_loads_under_every_constraint_and_new_rows_get_fresh_keys(totesys_dsn):
-    data = dataset.generate(7, dataset.SMALL)
-    with psycopg.connect(totesys_dsn) as conn:
-        written = writer.load_dataset(conn, data)
-    assert written == data.row_counts()
-    assert _counts(totesys_dsn) == data.row_counts()
-    with psycopg.connect(totesys_dsn) as conn:
-        _check_invariants(conn)
-        new_id = conn.execute(
-            "INSERT INTO address (address_line_1, city, postal_code, country, phone, last_updated) "
-            "VALUES ('1 New St', 'Leeds', 'LS1', 'United Kingdom', '0113 000000', now()) RETURNING address_id"
-        ).fetchone()[0]
-        assert new_id == len(data.tables["address"]) + 1
 
 
 def test_live_traffic_writes_inserts_updates_and_deletes_that_keep_every_constraint(totesys_dsn):
     with psycopg.connect(totesys_dsn) as conn:
         writer.load_dataset(conn, dataset.generate(7, dataset.SMALL))
-    before = _counts(totesys_dsn)
+    before = row_counts(totesys_dsn)
 
     stats = traffic.run(totesys_dsn, rate=400, duration_s=3, seed=3, allow_deletes=True)
 
     operations = {op for _, op in stats.changes}
     assert {"insert", "update", "delete"} <= operations
     assert stats.actions["pay"] > 0 and stats.actions["new_sales_order"] > 0
-    after = _counts(totesys_dsn)
+    after = row_counts(totesys_dsn)
     for table in source_schema.TABLES:
         expected = (
             before[table] + stats.changes[(table, "insert")] - stats.changes[(table, "delete")]
         )
         assert after[table] == expected, table
     with psycopg.connect(totesys_dsn) as conn:
-        _check_invariants(conn)
+        check_invariants(conn)
         newly_paid = conn.execute(
             "SELECT count(*) FROM payment WHERE paid AND last_updated > created_at AND last_updated > now() - interval '1 hour'"
         ).fetchone()[0]
@@ -113,46 +68,6 @@ def test_traffic_refuses_an_unseeded_database_with_a_clear_error(totesys_dsn):
         traffic.run(totesys_dsn, rate=10, duration_s=0.1)
 
 
-def _foreign_keys(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
-    return conn.execute(writer.FOREIGN_KEYS, [list(source_schema.TABLES)]).fetchall()
-
-
-def test_seed_scale_copies_n_times_the_orders_and_keeps_every_foreign_key(totesys_dsn):
-    from click.testing import CliRunner
-
-    from cdc.cli import main
-
-    with psycopg.connect(totesys_dsn) as conn:
-        keys_before = _foreign_keys(conn)
-    assert len(keys_before) == source_schema.ddl().count("REFERENCES")
-    done = CliRunner().invoke(
-        main,
-        ["simulate", "seed", "--scale", "3"],
-        env={"TOTESYS_CDC_SOURCE_DSN": totesys_dsn},
-    )
-    assert done.exit_code == 0, done.output
-    assert "rows/s" in done.output
-    expected = dataset.generate(42, dataset.DatasetSize.scaled(3)).row_counts()
-    assert _counts(totesys_dsn) == expected
-    assert expected["payment"] == 3 * dataset.generate(42).row_counts()["payment"]
-    with psycopg.connect(totesys_dsn) as conn:
-        assert _foreign_keys(conn) == keys_before
-        _check_invariants(conn)
-        # The constraints are enforced again, not merely declared.
-        with pytest.raises(psycopg.errors.ForeignKeyViolation):
-            conn.execute("UPDATE payment SET currency_id = 999 WHERE payment_id = 1")
-
-
-def test_seed_rejects_small_with_scale():
-    from click.testing import CliRunner
-
-    from cdc.cli import main
-
-    done = CliRunner().invoke(main, ["simulate", "seed", "--small", "--scale", "2"])
-    assert done.exit_code == 2
-    assert "--small and --scale" in done.output
-
-
 def test_several_writers_change_disjoint_rows_and_add_up_to_the_rate(totesys_dsn):
     with psycopg.connect(totesys_dsn) as conn:
         writer.load_dataset(conn, dataset.generate(7, dataset.SMALL))
@@ -171,7 +86,7 @@ def test_several_writers_change_disjoint_rows_and_add_up_to_the_rate(totesys_dsn
     assert stats.commits >= 3
     assert 300 <= stats.total_changes <= 300 * 2 + 3 * 200  # paced, each commit at most 200
     with psycopg.connect(totesys_dsn) as conn:
-        _check_invariants(conn)
+        check_invariants(conn)
     with psycopg.connect(totesys_dsn) as conn, pytest.raises(ValueError, match="own no department"):
         traffic.TrafficGenerator(conn, random.Random(1), writer=(0, 9))
     with psycopg.connect(totesys_dsn) as conn, pytest.raises(ValueError, match="single writer"):
