@@ -237,7 +237,7 @@ def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplica
         wait_for(f"{other} holding a shard", lambda: other in owners(pipeline).values(), 120)
         moved = next(shard for shard, owner in sorted(owners(pipeline).items()) if owner == other)
         hand_over(pipeline, moved, other, victim)
-        wait_for(
+        handed_over_s = wait_for(
             f"{moved} handed over from {other} to {victim}",
             lambda: any(
                 lease.shard_id == moved and lease.owner == victim and not lease.checkpoint_owner
@@ -286,14 +286,9 @@ def test_reshard_split_merge_and_worker_loss_under_live_traffic_lose_and_duplica
         if '"handoff_completed"' in line
     ]
     print(f"hand-overs the lease watch ended: {ended_by_watch}", flush=True)
-    assert [
-        took
-        for shard, old, new, took in handoffs.done
-        if (shard, old, new) == (moved, other, victim)
-    ], (
-        "the test's hand-over was not seen to end",
-        handoffs.done,
-    )
+    # The test's own hand-over ended within the bound (its wait above): it may end between two
+    # of the watch's one-second samples (a clean-clone run: 0.7 s), so the watch need not see it.
+    assert handed_over_s < HANDOFF_BOUND_S, handed_over_s
     assert handoffs.longest_s() < HANDOFF_BOUND_S, (handoffs.done, handoffs.pending)
     # And one begun since must end within the same bound: then no lease is left half handed over.
     wait_for(
