@@ -57,6 +57,23 @@ def inferred_members(p: TablePlan, where: sql.Identifier) -> sql.Composed:
     )
 
 
+def incoming_rows(
+    p: TablePlan, where: sql.Identifier, *, staged: bool, inferred: bool
+) -> list[sql.Composable]:
+    """The rows a merge takes in, each with ``cdc_is_inferred``: the staged rows (``staged``)
+    and the inferred members ``where`` does not hold (``inferred``), to be joined by UNION ALL."""
+    sources: list[sql.Composable] = []
+    if staged:
+        sources.append(
+            sql.SQL("SELECT {cols}, false AS cdc_is_inferred FROM {s}").format(
+                cols=column_list(p.columns), s=sql.Identifier(p.stage)
+            )
+        )
+    if inferred:
+        sources.append(inferred_members(p, where))
+    return sources
+
+
 def merge_dimension(p: TablePlan, *, staged: bool = True, inferred: bool = False) -> sql.Composed:
     """The statement that moves a dimension's staged rows into it, stamped with the manifest's
     generation (the ``generation`` parameter), in key order; returns one row per row written:
@@ -108,15 +125,7 @@ def merge_dimension(p: TablePlan, *, staged: bool = True, inferred: bool = False
             "({t}.cdc_version, {t}.cdc_generation) < "
             "(EXCLUDED.cdc_version, EXCLUDED.cdc_generation)"
         ).format(t=table)
-    sources = []
-    if staged:
-        sources.append(
-            sql.SQL("SELECT {cols}, false AS cdc_is_inferred FROM {s}").format(
-                cols=cols, s=sql.Identifier(p.stage)
-            )
-        )
-    if inferred:
-        sources.append(inferred_members(p, table))
+    sources = incoming_rows(p, table, staged=staged, inferred=inferred)
     return sql.SQL(
         "INSERT INTO {t} ({cols}, cdc_is_inferred, cdc_generation) "
         "SELECT DISTINCT ON ({key}) {cols}, cdc_is_inferred, {generation} "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from contracts.star_schema import Kind, TableSpec, history_spec
-from warehouse_loader.merge_sql.dimension import inferred_members
+from warehouse_loader.merge_sql.dimension import incoming_rows
 from warehouse_loader.merge_sql.plan import GENERATION, TablePlan, column_list
 
 # The query parameter of the keys whose history is made again (``integer[]``).
@@ -136,15 +136,7 @@ def record_versions(p: TablePlan, *, staged: bool = True, inferred: bool = False
     it, so neither does this.)"""
     history = _history(p)
     versions, cols, key = sql.Identifier(versions_table(p)), column_list(p.columns), p.spec.key
-    sources = []
-    if staged:
-        sources.append(
-            sql.SQL("SELECT {cols}, false AS cdc_is_inferred FROM {s}").format(
-                cols=cols, s=sql.Identifier(p.stage)
-            )
-        )
-    if inferred:
-        sources.append(inferred_members(p, versions))
+    sources = incoming_rows(p, versions, staged=staged, inferred=inferred)
     if not sources:
         raise ValueError(f"versions of {p.table} need staged rows or inferred members")
     attributes = [c.name for c in p.spec.attributes]
