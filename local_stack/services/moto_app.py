@@ -11,6 +11,9 @@ one for up to 20 s, so a few loader runners (each long-polls, as the SQS documen
 recommends) left every other call waiting for a free thread: ~1 s per PutRecords, leases
 assigned tens of seconds late. The loop gets a pool of ``REQUEST_THREADS`` instead.
 
+Requests reach moto's handlers by ``local_stack.services.dispatch`` (DynamoDB and Kinesis
+directly, the rest by moto's domain dispatcher, each host's backend remembered).
+
 Repairs to moto's Kinesis (tests/local_stack/services/test_stack.py checks each):
 
 - **Speed.** moto finds a shard's newest sequence number by copying every key
@@ -48,8 +51,10 @@ from moto.kinesis.exceptions import InvalidArgumentError
 from moto.kinesis.models import Record, Shard, Stream
 from moto.kinesis.responses import KinesisResponse
 from moto.kinesis.utils import decompose_shard_iterator
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import create_backend_app
 from moto.utilities.utils import md5_hash
+
+from local_stack.services.dispatch import CachedDomainDispatcher, JsonTargetDispatcher
 
 
 def _min_sequence_number(self: Shard) -> int:
@@ -262,4 +267,4 @@ Stream.get_shard_for_key = _get_shard_for_key
 KinesisResponse.get_records = _get_records_response
 KinesisResponse.put_records = _put_records_response
 
-app = DomainDispatcherApplication(create_backend_app)
+app = JsonTargetDispatcher(CachedDomainDispatcher(create_backend_app))
