@@ -24,7 +24,6 @@ calls the emulation) and moto's request recorder (off unless asked for through t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -74,32 +73,6 @@ def respond(
     out = [(name, value) for name, value in out if name.lower() != "content-length"]
     out.append(("Content-Length", str(len(body))))
     return int(status), out, body
-
-
-def status_line(status: int) -> str:
-    """``200 OK``: a WSGI status from its code."""
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Unknown"
-
-
-class JsonTargetDispatcher:
-    """A WSGI app: DynamoDB and Kinesis calls by the short path, everything else to ``fallback``
-    (moto's domain dispatcher)."""
-
-    def __init__(self, fallback: WsgiApp) -> None:
-        self.fallback = fallback
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        handler = handler_for(environ)
-        if handler is None:
-            return self.fallback(environ, start_response)
-        status, headers, body = respond(handler, environ)
-        start_response(status_line(status), headers)
-        return [body]
 
 
 class CachedDomainDispatcher(DomainDispatcherApplication):

@@ -1,18 +1,13 @@
-"""moto's multi-service WSGI app, for hypercorn to serve.
+"""moto's multi-service app, for hypercorn to serve.
 
 moto's own server speaks HTTP/1.1 only; the KCL's Kinesis client speaks HTTP/2 cleartext
 (h2c, prior knowledge). hypercorn serves the same app over both on one port, so boto3, the
 AWS CLI and the KCL's Java SDK all reach S3, SQS, DynamoDB, Kinesis, Secrets Manager,
 CloudWatch and SNS at one endpoint.
 
-Threads: hypercorn runs a WSGI app's requests on its event loop's default executor, which
-has min(32, cores + 4) threads: 6 on a 2-core machine. A long-polling SQS ReceiveMessage holds
-one for up to 20 s, so a few loader runners (each long-polls, as the SQS documentation
-recommends) left every other call waiting for a free thread: ~1 s per PutRecords, leases
-assigned tens of seconds late. The loop gets a pool of ``REQUEST_THREADS`` instead.
-
-Requests reach moto's handlers by ``local_stack.services.dispatch`` (DynamoDB and Kinesis
-directly, the rest by moto's domain dispatcher, each host's backend remembered).
+hypercorn serves it as an ASGI app (``local_stack.services.asgi``): DynamoDB and Kinesis calls
+reach moto's handlers directly, on the event loop (``local_stack.services.dispatch``); the rest
+go through moto's domain dispatcher, each host's backend remembered, on a thread pool.
 
 Repairs to moto's Kinesis (tests/local_stack/services/test_stack.py checks each):
 
@@ -46,7 +41,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from hypercorn.asyncio import task_group
 from moto.kinesis.exceptions import InvalidArgumentError
 from moto.kinesis.models import Record, Shard, Stream
 from moto.kinesis.responses import KinesisResponse
@@ -54,7 +48,8 @@ from moto.kinesis.utils import decompose_shard_iterator
 from moto.moto_server.werkzeug_app import create_backend_app
 from moto.utilities.utils import md5_hash
 
-from local_stack.services.dispatch import CachedDomainDispatcher, JsonTargetDispatcher
+from local_stack.services.asgi import REQUEST_THREADS, EmulationApp
+from local_stack.services.dispatch import CachedDomainDispatcher
 
 
 def _min_sequence_number(self: Shard) -> int:
@@ -244,18 +239,6 @@ _ORIGINAL_PUT_RECORD = Stream.put_record
 
 # The Kinesis JSON protocol's content type (the AWS SDKs send and expect it).
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
-REQUEST_THREADS = 64
-_REQUEST_POOL = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="aws-emulation")
-_ORIGINAL_SPAWN_APP = task_group.TaskGroup.spawn_app
-
-
-async def _spawn_app(self: task_group.TaskGroup, *args: Any) -> Any:  # noqa: ANN401
-    """hypercorn's ``spawn_app``, on an event loop whose default executor is our pool."""
-    self._loop.set_default_executor(_REQUEST_POOL)  # noqa: SLF001 - idempotent
-    return await _ORIGINAL_SPAWN_APP(self, *args)
-
-
-task_group.TaskGroup.spawn_app = _spawn_app
 
 Shard.get_min_sequence_number = _min_sequence_number
 Shard.get_max_sequence_number = _max_sequence_number
@@ -267,4 +250,7 @@ Stream.get_shard_for_key = _get_shard_for_key
 KinesisResponse.get_records = _get_records_response
 KinesisResponse.put_records = _put_records_response
 
-app = JsonTargetDispatcher(CachedDomainDispatcher(create_backend_app))
+app = EmulationApp(
+    CachedDomainDispatcher(create_backend_app),
+    ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="aws-emulation"),
+)

@@ -351,9 +351,10 @@ def test_resharding_keeps_each_record_in_one_shard_and_ends_closed_shards_with_t
 
 @pytest.mark.stack
 def test_long_polls_do_not_hold_up_other_calls(aws_client):
-    """Loader runners long-poll SQS; the emulation serves other calls meanwhile (hypercorn's
-    default of 6 request threads on 2 cores made every call wait for a poll to end)."""
-    sqs, kinesis = aws_client("sqs"), aws_client("kinesis")
+    """Loader runners long-poll SQS; the emulation serves other calls meanwhile: Kinesis's on
+    the event loop, and S3's and SQS's on the request threads the polls leave free (Python's
+    default pool, 6 threads on 2 cores, made every call wait for a poll to end)."""
+    sqs, kinesis, s3 = aws_client("sqs"), aws_client("kinesis"), aws_client("s3")
     url = sqs.create_queue(QueueName=unique_name("polls"))["QueueUrl"]
     polls = [
         threading.Thread(target=sqs.receive_message, kwargs={"QueueUrl": url, "WaitTimeSeconds": 5})
@@ -364,6 +365,8 @@ def test_long_polls_do_not_hold_up_other_calls(aws_client):
     time.sleep(0.5)  # every poll is waiting on the empty queue
     for _ in range(5):
         kinesis.list_streams()
+        s3.list_buckets()
+        sqs.list_queues()
     assert all(poll.is_alive() for poll in polls), "a call waited for a long poll to end"
     for poll in polls:
         poll.join()
