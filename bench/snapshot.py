@@ -28,9 +28,6 @@ from cost_model import page as sizing_page
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT_PATH = ROOT / "docs" / "benchmarks.json"
-README = ROOT / "README.md"
-BENCHMARKS_PAGE = ROOT / "docs" / "benchmarks.md"
-SIZING_PAGE = ROOT / "docs" / "sizing.md"
 
 # The README's few headline figures: a name, and the params that pick one of its figures. One
 # that no run of the snapshot has measured yet gets a row that says so.

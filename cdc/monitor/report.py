@@ -1,4 +1,5 @@
-"""Rendering a task's health: a rich table for people, JSON for scripts."""
+"""Rendering a task's health as a rich table for people (`--json` output is written by
+`cdc.monitor.cli` from `TaskHealth.to_json`)."""
 
 from __future__ import annotations
 
