@@ -16,6 +16,10 @@ The commit protocol of one CDC step (``_cdc_step``), in order:
    with no transaction open, the position the server says its decoding has reached, so an
    idle source does not pin WAL: the heartbeat).
 
+Between 2 and 3 the engine saves the columns each table was last seen with, when a Relation
+message changed them (an ALTER becomes control records against them): saved any earlier, a
+crash before the put would replay the ALTER against columns already known, and tell nothing.
+
 A crash before step 3 leaves the slot where it was: the next run streams the same
 transactions again (duplicates, never gaps). Full load: the slot is created first, then
 every table is read in one REPEATABLE READ snapshot taken after it; a change committed while
@@ -82,6 +86,7 @@ class CaptureEngine:
         self._relations: dict[int, TableDef] = {}
         self._previous: tuple[int, int] | None = None
         self._txn: _Txn | None = None  # the transaction being read (it may span steps)
+        self._columns_unsaved = False  # columns remembered since the state was last saved
         self._last_slot_read = 0.0
         self._last_status_write = 0.0
         self._rate_window: list[tuple[float, int]] = []
@@ -235,6 +240,12 @@ class CaptureEngine:
                 last_end_lsn, last_commit_time = item
         self._send(chunk)  # 2
         sent += len(chunk)
+        if self._columns_unsaved:
+            # Only now that the control records the new columns gave are on the stream: saved
+            # before, a crash ahead of the put would replay the Relation message against
+            # columns already known, and the ALTER would never be told.
+            self._save_state()
+            self._columns_unsaved = False
         if last_end_lsn is not None:
             stream.confirm(last_end_lsn)  # 3
             lag = (utcnow() - last_commit_time).total_seconds()
@@ -353,7 +364,7 @@ class CaptureEngine:
                 )
         if known != after:
             self._remember(message.table, after)
-            self._save_state()
+            self._columns_unsaved = True  # saved by _cdc_step once its records are on the stream
 
     def _change_record(
         self, conn: psycopg.Connection, txn: _Txn, lsn: int, change: pgoutput.Change
