@@ -295,12 +295,6 @@ class S3Store:
         return sorted(found)
 
     def delete(self, key: str) -> None:
-        """On a versioned bucket (terraform's), the object's versions stay. DeleteObjects, not
-        DeleteObject: the local stack's server (moto on hypercorn) fails on DeleteObject's
-        empty 204 response, and the batch call means the same to S3."""
-        response = self.client.delete_objects(
-            Bucket=self.bucket, Delete={"Objects": [{"Key": key}], "Quiet": True}
-        )
-        if response.get("Errors"):
-            error = response["Errors"][0]
-            raise RuntimeError(f"cannot delete s3://{self.bucket}/{key}: {error.get('Message')}")
+        """On a versioned bucket (terraform's), the object's versions stay; deleting a key
+        that is already gone succeeds, as S3's DeleteObject does."""
+        self.client.delete_object(Bucket=self.bucket, Key=key)
